@@ -1,0 +1,457 @@
+/*
+ * libdeit — fine-tune a CNN teacher, distill it into a DeiT student, run the
+ * student's averaged-head inference.  The one public header: C99, no C++ or
+ * LibTorch types.  docs/API.md is the contract (ownership, threading, errors,
+ * versioning) and changes together with this file.
+ *
+ * Conventions
+ *  - Every fallible call returns a deit_status (DEIT_OK == 0, errors < 0) and
+ *    hands objects back through a trailing out-parameter that is set to NULL
+ *    on failure.  deit_last_error() then says what went wrong on this thread.
+ *  - Handles are opaque; each has one *_free() that accepts NULL.
+ *  - Buffers are owned by the caller and borrowed for the duration of the call.
+ *  - Options structs start with `struct_size`; fill them with the matching
+ *    *_options_init() first, then change fields.  Fields are only appended.
+ *  - Threading: a handle must not be used by two threads at the same time;
+ *    different handles may be used concurrently from different threads.
+ *    deit_last_error() is per thread.
+ */
+#ifndef DEIT_DEIT_H
+#define DEIT_DEIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DEIT_VERSION_MAJOR 0
+#define DEIT_VERSION_MINOR 1
+#define DEIT_VERSION_PATCH 0
+/* MAJOR * 10000 + MINOR * 100 + PATCH */
+#define DEIT_VERSION_NUMBER \
+  (DEIT_VERSION_MAJOR * 10000 + DEIT_VERSION_MINOR * 100 + DEIT_VERSION_PATCH)
+
+#if defined(_WIN32)
+#define DEIT_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define DEIT_API __attribute__((visibility("default")))
+#else
+#define DEIT_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Status codes.  Values never change; new ones are only appended.          */
+/* ------------------------------------------------------------------------ */
+typedef enum deit_status {
+  DEIT_OK = 0,
+  DEIT_E_INVALID_ARG = -1,      /* a NULL pointer, a size or enum out of range */
+  DEIT_E_IO = -2,               /* a file could not be opened, read or written */
+  DEIT_E_FORMAT = -3,           /* a file's contents are malformed */
+  DEIT_E_OOM = -4,              /* out of host or device memory */
+  DEIT_E_UNSUPPORTED = -5,      /* valid request this build cannot serve */
+  DEIT_E_CANCELLED = -6,        /* a progress callback asked to stop */
+  DEIT_E_BUFFER_TOO_SMALL = -7, /* an output buffer's capacity is too small */
+  DEIT_E_STATE = -8,            /* the object is not in a state for this call */
+  DEIT_E_INTERNAL = -9,         /* a bug in libdeit or LibTorch */
+  DEIT_E_DEVICE = -10,          /* the requested device is not available */
+  DEIT_E_NUMERIC = -11          /* training produced a NaN or infinite loss */
+} deit_status;
+
+/* ------------------------------------------------------------------------ */
+/* Version and errors                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* "MAJOR.MINOR.PATCH" of the library actually loaded. Never NULL. */
+DEIT_API const char *deit_version_string(void);
+/* DEIT_VERSION_NUMBER of the library actually loaded. */
+DEIT_API uint32_t deit_version_number(void);
+/* Static English text for a status; "unknown status" for other values. */
+DEIT_API const char *deit_status_str(deit_status status);
+/* Message of the last failed call on this thread ("" if none). Never NULL.
+ * Valid until the next libdeit call on this thread. */
+DEIT_API const char *deit_last_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Logging.  Quiet by default: only warnings and errors go to stderr.       */
+/* ------------------------------------------------------------------------ */
+typedef enum deit_log_level {
+  DEIT_LOG_DEBUG = 0,
+  DEIT_LOG_INFO = 1,
+  DEIT_LOG_WARN = 2,
+  DEIT_LOG_ERROR = 3,
+  DEIT_LOG_OFF = 4
+} deit_log_level;
+
+typedef void (*deit_log_fn)(deit_log_level level, const char *message,
+                            void *user_data);
+
+/* Route log lines to fn (NULL restores the default stderr writer).  The
+ * callback may be called from any thread that calls into libdeit. */
+DEIT_API deit_status deit_set_log_callback(deit_log_fn fn, void *user_data);
+/* Lines below `level` are dropped. Default DEIT_LOG_WARN. */
+DEIT_API deit_status deit_set_log_level(deit_log_level level);
+
+/* ------------------------------------------------------------------------ */
+/* Runtime: threads and devices                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Intra-op CPU threads for all work (process-wide). 0 = number of cores,
+ * which is also the default. */
+DEIT_API deit_status deit_set_num_threads(int32_t n);
+/* Current intra-op thread count. */
+DEIT_API int32_t deit_get_num_threads(void);
+/* 1 if this build has CUDA and a device is present, else 0. */
+DEIT_API int deit_cuda_available(void);
+/* Number of CUDA devices (0 on CPU-only builds). */
+DEIT_API int32_t deit_cuda_device_count(void);
+/* Check a device spec ("auto", "cpu", "cuda", "cuda:N") and write the device
+ * it resolves to ("cpu" or "cuda:N") into buf, NUL-terminated.
+ * DEIT_E_INVALID_ARG for a malformed spec, DEIT_E_DEVICE when the device is
+ * not available, DEIT_E_BUFFER_TOO_SMALL when capacity is too small. */
+DEIT_API deit_status deit_resolve_device(const char *spec, char *buf,
+                                         size_t capacity);
+
+/* ------------------------------------------------------------------------ */
+/* Data sets                                                                */
+/* ------------------------------------------------------------------------ */
+typedef struct deit_dataset deit_dataset;
+
+typedef enum deit_split { DEIT_SPLIT_TRAIN = 0, DEIT_SPLIT_TEST = 1 } deit_split;
+
+typedef enum deit_dtype {
+  DEIT_DTYPE_U8 = 0,  /* images: 0..255, scaled to [0, 1] as ToTensor does */
+  DEIT_DTYPE_F32 = 1, /* images: used as given */
+  DEIT_DTYPE_I32 = 2, /* labels */
+  DEIT_DTYPE_I64 = 3  /* labels */
+} deit_dtype;
+
+typedef enum deit_layout {
+  DEIT_LAYOUT_NCHW = 0,
+  DEIT_LAYOUT_NHWC = 1 /* uint8 only */
+} deit_layout;
+
+typedef enum deit_dataset_format {
+  DEIT_FORMAT_IDX = 0,      /* MNIST family */
+  DEIT_FORMAT_CIFAR10 = 1,  /* CIFAR-10 binary batches */
+  DEIT_FORMAT_CIFAR100 = 2, /* CIFAR-100 binary (fine labels) */
+  DEIT_FORMAT_MEMORY = 3    /* built from caller buffers */
+} deit_dataset_format;
+
+/* A borrowed block of images: count x channels x height x width. */
+typedef struct deit_images {
+  const void *data;
+  deit_dtype dtype;   /* DEIT_DTYPE_U8 or DEIT_DTYPE_F32 */
+  deit_layout layout; /* NHWC only with U8 */
+  int64_t count;
+  int32_t channels;
+  int32_t height;
+  int32_t width;
+} deit_images;
+
+/* Open a directory holding an IDX pair (train-images-idx3-ubyte[.gz] and
+ * train-labels-idx1-ubyte[.gz], or t10k-* for the test split), CIFAR-10
+ * (data_batch_1..5.bin / test_batch.bin, optionally inside
+ * cifar-10-batches-bin/) or CIFAR-100 (train.bin / test.bin, optionally
+ * inside cifar-100-binary/). */
+DEIT_API deit_status deit_dataset_open_dir(const char *dir, deit_split split,
+                                           deit_dataset **out);
+/* Open an IDX image file and label file (.gz or raw). */
+DEIT_API deit_status deit_dataset_open_idx(const char *images_path,
+                                           const char *labels_path,
+                                           deit_dataset **out);
+/* Open CIFAR binary files; num_classes is 10 (CIFAR-10) or 100 (CIFAR-100,
+ * fine labels). The files are concatenated in order. */
+DEIT_API deit_status deit_dataset_open_cifar(const char *const *paths,
+                                             size_t n_paths,
+                                             int32_t num_classes,
+                                             deit_dataset **out);
+/* Copy caller buffers into a new data set.  labels has images->count
+ * entries of label_dtype (I32 or I64).  num_classes 0 = max label + 1. */
+DEIT_API deit_status deit_dataset_from_memory(const deit_images *images,
+                                              const void *labels,
+                                              deit_dtype label_dtype,
+                                              int32_t num_classes,
+                                              deit_dataset **out);
+DEIT_API void deit_dataset_free(deit_dataset *dataset);
+
+typedef struct deit_dataset_info {
+  uint32_t struct_size; /* set to sizeof(deit_dataset_info) before the call */
+  int64_t count;
+  int32_t channels;
+  int32_t height;
+  int32_t width;
+  int32_t num_classes;
+  deit_dtype dtype; /* how images are stored: U8 or F32 */
+  deit_dataset_format format;
+} deit_dataset_info;
+
+DEIT_API deit_status deit_dataset_get_info(const deit_dataset *dataset,
+                                           deit_dataset_info *info);
+/* counts[k] = number of images with label k, for k < num_classes.
+ * DEIT_E_BUFFER_TOO_SMALL when capacity < num_classes. */
+DEIT_API deit_status deit_dataset_label_histogram(const deit_dataset *dataset,
+                                                  int64_t *counts,
+                                                  size_t capacity);
+/* A random subset of round(fraction * count) images (at least 1), chosen by
+ * a permutation seeded with `seed` (the notebook's subset). 0 < fraction <= 1. */
+DEIT_API deit_status deit_dataset_subset_fraction(const deit_dataset *dataset,
+                                                  double fraction,
+                                                  uint64_t seed,
+                                                  deit_dataset **out);
+/* The first n images (n >= 1; n larger than count takes all). */
+DEIT_API deit_status deit_dataset_subset_first(const deit_dataset *dataset,
+                                               int64_t n, deit_dataset **out);
+/* Copy images [start, start+count) as stored (NCHW, dtype of the info) into
+ * buf; capacity_bytes must hold them. */
+DEIT_API deit_status deit_dataset_copy_images(const deit_dataset *dataset,
+                                              int64_t start, int64_t count,
+                                              void *buf, size_t capacity_bytes);
+/* Copy labels [start, start+count) into buf (capacity in elements). */
+DEIT_API deit_status deit_dataset_copy_labels(const deit_dataset *dataset,
+                                              int64_t start, int64_t count,
+                                              int32_t *buf, size_t capacity);
+
+
+/* ------------------------------------------------------------------------ */
+/* Progress reporting (training and evaluation)                             */
+/* ------------------------------------------------------------------------ */
+typedef enum deit_phase {
+  DEIT_PHASE_TEACHER_TRAIN = 0,  /* fine-tuning the teacher */
+  DEIT_PHASE_TEACHER_LOGITS = 1, /* caching the frozen teacher's logits */
+  DEIT_PHASE_DISTILL = 2,        /* training the student */
+  DEIT_PHASE_EVALUATE = 3        /* evaluating a model */
+} deit_phase;
+
+typedef struct deit_progress {
+  uint32_t struct_size;
+  deit_phase phase;
+  int32_t epoch;  /* 1-based */
+  int32_t epochs;
+  int64_t step;   /* 1-based within the epoch */
+  int64_t steps;  /* steps in this epoch */
+  double loss;      /* running mean of the total loss this epoch */
+  double loss_cls;  /* distillation: running mean of the class-head CE */
+  double loss_dist; /* distillation: running mean of the dist-head loss */
+  double lr;
+  double images_per_sec; /* this epoch so far */
+  double seconds;        /* since the epoch started */
+  int32_t end_of_epoch;  /* 1 on the epoch's last report */
+} deit_progress;
+
+/* Return 0 to go on; any other value cancels the call, which then returns
+ * DEIT_E_CANCELLED with the model left usable (weights as of the last full
+ * step).  Called on the calling thread, at most a few times per second plus
+ * once at the end of every epoch. */
+typedef int (*deit_progress_fn)(const deit_progress *progress, void *user_data);
+
+typedef enum deit_optimizer {
+  DEIT_OPTIM_ADAM = 0,
+  DEIT_OPTIM_ADAMW = 1,
+  DEIT_OPTIM_SGD = 2 /* with momentum */
+} deit_optimizer;
+
+typedef enum deit_schedule {
+  DEIT_SCHEDULE_CONSTANT = 0,
+  DEIT_SCHEDULE_COSINE = 1 /* linear warmup, then cosine decay to 0 */
+} deit_schedule;
+
+/* Result of an evaluation.  For a teacher only `accuracy` and `loss` are
+ * meaningful; for a student `accuracy` is that of the averaged head. */
+typedef struct deit_eval_result {
+  uint32_t struct_size;
+  int64_t count;
+  double accuracy;      /* fraction in [0, 1] */
+  double loss;          /* mean cross-entropy of the averaged logits */
+  double accuracy_cls;  /* student: class head alone */
+  double accuracy_dist; /* student: distillation head alone */
+} deit_eval_result;
+
+/* ------------------------------------------------------------------------ */
+/* Teacher: a torchvision ResNet, or a TorchScript CNN                      */
+/* ------------------------------------------------------------------------ */
+typedef struct deit_teacher deit_teacher;
+
+/* arch: "resnet18", "resnet34", "resnet50", "resnet101", "resnet152";
+ * initialised as torchvision does, from seed 0 (the same weights every
+ * time); placed on device "auto". */
+DEIT_API deit_status deit_teacher_create(const char *arch, int32_t num_classes,
+                                         deit_teacher **out);
+/* Load torchvision/timm ResNet weights (a .safetensors state dict) into the
+ * teacher.  An `fc` whose class count differs is replaced by a fresh one, as
+ * in the reference notebook; any other missing/extra/mis-shaped tensor is an
+ * error naming it.  Marks the teacher as pretrained. */
+DEIT_API deit_status deit_teacher_load_weights(deit_teacher *teacher,
+                                               const char *safetensors_path);
+/* A TorchScript module (torch.jit.save) that maps float NCHW images to
+ * [N, num_classes] logits stands in as the teacher (evaluate/predict/distill;
+ * it is not fine-tuned or saved by libdeit). */
+DEIT_API deit_status deit_teacher_load_torchscript(const char *path,
+                                                   int32_t num_classes,
+                                                   deit_teacher **out);
+/* A teacher checkpoint written by deit_teacher_save. */
+DEIT_API deit_status deit_teacher_load(const char *path, deit_teacher **out);
+/* Write a .safetensors checkpoint (configuration in __metadata__), atomically. */
+DEIT_API deit_status deit_teacher_save(const deit_teacher *teacher, const char *path);
+DEIT_API void deit_teacher_free(deit_teacher *teacher);
+/* Move the teacher to a device ("auto", "cpu", "cuda", "cuda:N"). */
+DEIT_API deit_status deit_teacher_set_device(deit_teacher *teacher, const char *device);
+/* Writes the architecture name ("resnet50", "torchscript"). */
+DEIT_API deit_status deit_teacher_get_arch(const deit_teacher *teacher, char *buf,
+                                           size_t capacity);
+DEIT_API deit_status deit_teacher_num_classes(const deit_teacher *teacher, int32_t *out);
+
+typedef enum deit_trainable {
+  DEIT_TRAIN_AUTO = 0, /* head only after deit_teacher_load_weights, else all */
+  DEIT_TRAIN_HEAD = 1, /* only fc (the reference notebook) */
+  DEIT_TRAIN_ALL = 2
+} deit_trainable;
+
+typedef struct deit_teacher_train_options {
+  uint32_t struct_size;
+  int32_t epochs;      /* 3 */
+  int32_t batch_size;  /* 64 */
+  double lr;           /* 1e-3 */
+  deit_optimizer optimizer; /* ADAM */
+  double weight_decay; /* 0 (AdamW: 0.05) */
+  double momentum;     /* SGD only: 0.9 */
+  deit_trainable trainable; /* AUTO */
+  uint64_t seed;       /* 0 */
+  const char *device;  /* NULL: keep the teacher's device */
+  deit_progress_fn progress;
+  void *user_data;
+} deit_teacher_train_options;
+
+DEIT_API deit_status deit_teacher_train_options_init(deit_teacher_train_options *options);
+/* Fine-tune on `train` (train mode: BatchNorm statistics adapt; eval mode
+ * afterwards).  The last incomplete batch is dropped, as in the notebook. */
+DEIT_API deit_status deit_teacher_train(deit_teacher *teacher, const deit_dataset *train,
+                                        const deit_teacher_train_options *options);
+/* Accuracy and loss on `data` in eval mode.  confusion: NULL, or a
+ * num_classes x num_classes row-major buffer (row = true label) of
+ * `confusion_capacity` elements. */
+DEIT_API deit_status deit_teacher_evaluate(deit_teacher *teacher, const deit_dataset *data,
+                                           deit_eval_result *result, int64_t *confusion,
+                                           size_t confusion_capacity);
+/* Logits [count x num_classes] for caller images into `logits` (capacity in
+ * floats). */
+DEIT_API deit_status deit_teacher_predict(deit_teacher *teacher, const deit_images *images,
+                                          float *logits, size_t capacity);
+
+/* ------------------------------------------------------------------------ */
+/* Student: the DeiT vision transformer with [CLS] and [DIST] tokens         */
+/* ------------------------------------------------------------------------ */
+typedef struct deit_student deit_student;
+
+typedef struct deit_student_config {
+  uint32_t struct_size;
+  int32_t img_size;
+  int32_t patch_size;
+  int32_t in_channels;
+  int32_t num_classes;
+  int32_t embed_dim;
+  int32_t depth;
+  int32_t num_heads;
+  int32_t mlp_dim;
+  int32_t pre_norm;  /* 0: post-norm (seed), 1: pre-norm (timm) */
+  int32_t gelu;      /* 0: ReLU (seed), 1: GELU (timm) */
+  double dropout;    /* seed 0.1, timm presets 0 */
+  double attn_dropout;
+  double ln_eps;     /* seed 1e-5, timm 1e-6 */
+  int32_t qkv_bias;
+  int32_t trunc_normal_init; /* 1: timm init; 0: PyTorch defaults, zero tokens */
+} deit_student_config;
+
+/* Fill a configuration from a preset: "seed" (the reference notebook's
+ * model), "deit-tiny", "deit-small", "deit-base". */
+DEIT_API deit_status deit_student_config_init(deit_student_config *config, const char *preset,
+                                              int32_t num_classes);
+DEIT_API deit_status deit_student_create(const deit_student_config *config, uint64_t seed,
+                                         deit_student **out);
+/* Load / save a student checkpoint (.safetensors, timm names, configuration
+ * in __metadata__; written atomically). */
+DEIT_API deit_status deit_student_load(const char *path, deit_student **out);
+DEIT_API deit_status deit_student_save(const deit_student *student, const char *path);
+DEIT_API void deit_student_free(deit_student *student);
+DEIT_API deit_status deit_student_set_device(deit_student *student, const char *device);
+DEIT_API deit_status deit_student_get_config(const deit_student *student,
+                                             deit_student_config *config);
+DEIT_API deit_status deit_student_num_params(const deit_student *student, int64_t *out);
+
+typedef enum deit_distillation {
+  DEIT_DISTILL_SOFT = 0, /* KL(teacher || student) at temperature T, x T^2 */
+  DEIT_DISTILL_HARD = 1, /* CE against the teacher's argmax */
+  DEIT_DISTILL_NONE = 2  /* the dist head learns the labels too */
+} deit_distillation;
+
+typedef enum deit_head {
+  DEIT_HEAD_AVG = 0, /* mean of both heads' logits (DeiT inference) */
+  DEIT_HEAD_CLS = 1,
+  DEIT_HEAD_DIST = 2
+} deit_head;
+
+typedef struct deit_distill_options {
+  uint32_t struct_size;
+  int32_t epochs;       /* 5 */
+  int32_t batch_size;   /* 64 */
+  double lr;            /* 1e-3 */
+  deit_optimizer optimizer; /* ADAM */
+  double weight_decay;  /* 0 */
+  double momentum;      /* SGD only: 0.9 */
+  deit_schedule schedule; /* CONSTANT */
+  int32_t warmup_epochs;  /* COSINE only: 0 */
+  double alpha;         /* 0.5: weight of the distillation loss */
+  double temperature;   /* 2 */
+  deit_distillation distillation; /* SOFT */
+  double label_smoothing; /* 0: for the class head's CE */
+  uint64_t seed;        /* 0 */
+  const char *device;   /* NULL: keep the student's device */
+  int32_t cache_teacher_logits; /* 1: compute the frozen teacher's logits once */
+  deit_progress_fn progress;
+  void *user_data;
+} deit_distill_options;
+
+DEIT_API deit_status deit_distill_options_init(deit_distill_options *options);
+/* Train the student on `train` against the frozen teacher (eval mode, no
+ * gradients).  teacher may be NULL only with DEIT_DISTILL_NONE. */
+DEIT_API deit_status deit_distill(deit_student *student, deit_teacher *teacher,
+                                  const deit_dataset *train,
+                                  const deit_distill_options *options);
+/* The distillation loss on caller logits ([n x classes] each, labels int64):
+ * loss = alpha * dist_part + (1 - alpha) * cls_part.  Any of the three
+ * outputs may be NULL. */
+DEIT_API deit_status deit_distillation_loss(const float *cls_logits, const float *dist_logits,
+                                            const float *teacher_logits, const int64_t *labels,
+                                            int64_t n, int32_t num_classes,
+                                            deit_distillation type, double alpha,
+                                            double temperature, double label_smoothing,
+                                            double *loss, double *loss_cls, double *loss_dist);
+
+/* Accuracy of all three heads on `data` (eval mode). confusion as for the
+ * teacher, for the averaged head. */
+DEIT_API deit_status deit_student_evaluate(deit_student *student, const deit_dataset *data,
+                                           deit_eval_result *result, int64_t *confusion,
+                                           size_t confusion_capacity);
+/* Logits [count x num_classes] of the chosen head. */
+DEIT_API deit_status deit_student_predict(deit_student *student, const deit_images *images,
+                                          deit_head head, float *logits, size_t capacity);
+/* Predicted classes of the chosen head (capacity in elements). */
+DEIT_API deit_status deit_student_classify(deit_student *student, const deit_images *images,
+                                           deit_head head, int32_t *classes, size_t capacity);
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoint inspection                                                    */
+/* ------------------------------------------------------------------------ */
+/* Writes a JSON description of a libdeit checkpoint (kind, configuration,
+ * parameter count, tensors with dtype and shape) into buf.  When needed is
+ * not NULL it receives the size required (including the NUL); buf may be
+ * NULL with capacity 0 to ask for that size (DEIT_E_BUFFER_TOO_SMALL). */
+DEIT_API deit_status deit_checkpoint_describe(const char *path, char *buf, size_t capacity,
+                                              size_t *needed);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* DEIT_DEIT_H */

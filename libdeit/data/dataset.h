@@ -1,0 +1,43 @@
+// In-memory image data sets and their readers (IDX, CIFAR, caller buffers).
+// Deliberately free of LibTorch: the readers compile fast and are fuzzable.
+#pragma once
+
+#include <deit/deit.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace deit::data {
+
+struct Dataset {
+  int64_t count = 0;
+  int32_t channels = 0;
+  int32_t height = 0;
+  int32_t width = 0;
+  int32_t num_classes = 0;
+  deit_dtype dtype = DEIT_DTYPE_U8;  // which of u8 / f32 holds the images
+  deit_dataset_format format = DEIT_FORMAT_MEMORY;
+  std::vector<uint8_t> u8;      // count x C x H x W, when dtype == U8
+  std::vector<float> f32;       // count x C x H x W, when dtype == F32
+  std::vector<int64_t> labels;  // count entries in [0, num_classes)
+  std::string source;           // where it came from, for messages
+
+  int64_t image_size() const { return int64_t{channels} * height * width; }
+};
+
+// Readers.  Every failure throws deit::Error naming the file and the fault.
+Dataset read_idx(const std::string& images_path, const std::string& labels_path);
+Dataset read_cifar(const std::vector<std::string>& paths, int32_t num_classes);
+Dataset open_dir(const std::string& dir, deit_split split);
+Dataset from_memory(const deit_images& images, const void* labels, deit_dtype label_dtype,
+                    int32_t num_classes);
+
+// Subsets keep num_classes of the parent so label spaces stay aligned.
+Dataset take(const Dataset& parent, const std::vector<int64_t>& indices);
+Dataset subset_fraction(const Dataset& parent, double fraction, uint64_t seed);
+Dataset subset_first(const Dataset& parent, int64_t n);
+
+std::vector<int64_t> label_histogram(const Dataset& ds);
+
+}  // namespace deit::data

@@ -1,0 +1,32 @@
+// Process-wide runtime settings: intra-op threads and device selection.
+// CUDA-specific code of the library lives under runtime/ only.
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace deit::runtime {
+
+// Threads: 0 means the number of cores.  The first libdeit call that does
+// tensor work applies the default (LibTorch itself starts with 1 thread on
+// some machines).
+void set_num_threads(int32_t n);
+int32_t num_threads();
+void ensure_threads();
+
+bool cuda_available();
+int32_t cuda_device_count();
+
+// Parses "auto" | "cpu" | "cuda" | "cuda:N"; throws deit::Error
+// (INVALID_ARG for a malformed spec, DEVICE when it is not available).
+c10::Device resolve_device(const std::string& spec);
+std::string device_name(const c10::Device& device);
+
+// Building a model draws its initial weights from LibTorch's global
+// generator: seed it and build under this lock so threads don't interleave.
+void seeded_init(uint64_t seed, const std::function<void()>& build);
+
+}  // namespace deit::runtime

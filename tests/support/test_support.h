@@ -1,0 +1,33 @@
+/* Helpers shared by the CMocka tests: temp dirs, tiny file writers, asserts
+ * on status + message. */
+#ifndef DEIT_TEST_SUPPORT_H
+#define DEIT_TEST_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka needs the includes above first. */
+#include <cmocka.h>
+
+#include <deit/deit.h>
+
+/* A fresh directory for this test executable (under $DEIT_TEST_TMPDIR or
+ * /tmp); returns a static path. */
+const char *deit_test_dir(void);
+/* deit_test_dir()/name in a static rotating buffer. */
+const char *deit_test_path(const char *name);
+/* Write bytes to a file (fails the test on error). */
+void deit_test_write_file(const char *path, const void *data, size_t size);
+/* Write bytes gzip-compressed (through the gzip program's format via zlib). */
+void deit_test_write_gz(const char *path, const void *data, size_t size);
+
+/* Assert status == expected and that deit_last_error() contains `needle`. */
+#define assert_status_msg(call, expected, needle) \
+  deit_test_assert_status_msg((call), (expected), (needle), #call, __FILE__, __LINE__)
+void deit_test_assert_status_msg(deit_status got, deit_status expected, const char *needle,
+                                 const char *expr, const char *file, int line);
+/* Assert DEIT_OK, printing deit_last_error() otherwise. */
+#define assert_ok(call) deit_test_assert_status_msg((call), DEIT_OK, NULL, #call, __FILE__, __LINE__)
+
+#endif

@@ -1,0 +1,179 @@
+/* Version, status strings, the thread-local last error, logging, threads and
+ * device selection. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "test_support.h"
+
+static void test_version(void **state) {
+  (void)state;
+  char expected[32];
+  snprintf(expected, sizeof expected, "%d.%d.%d", DEIT_VERSION_MAJOR, DEIT_VERSION_MINOR, DEIT_VERSION_PATCH);
+  assert_string_equal(deit_version_string(), expected);
+  assert_int_equal(deit_version_number(), DEIT_VERSION_NUMBER);
+}
+
+static void test_status_strings(void **state) {
+  (void)state;
+  assert_string_equal(deit_status_str(DEIT_OK), "ok");
+  assert_string_equal(deit_status_str(DEIT_E_INVALID_ARG), "invalid argument");
+  assert_string_equal(deit_status_str(DEIT_E_BUFFER_TOO_SMALL), "buffer too small");
+  assert_string_equal(deit_status_str(DEIT_E_NUMERIC), "non-finite loss");
+  assert_string_equal(deit_status_str((deit_status)-999), "unknown status");
+  assert_string_equal(deit_status_str((deit_status)42), "unknown status");
+  /* Every defined status has its own text. */
+  for (int a = DEIT_E_NUMERIC; a <= DEIT_OK; ++a)
+    for (int b = a + 1; b <= DEIT_OK; ++b)
+      assert_string_not_equal(deit_status_str((deit_status)a), deit_status_str((deit_status)b));
+}
+
+static void test_status_values_fixed(void **state) {
+  (void)state;
+  /* These values are ABI: they never change. */
+  assert_int_equal(DEIT_OK, 0);
+  assert_int_equal(DEIT_E_INVALID_ARG, -1);
+  assert_int_equal(DEIT_E_IO, -2);
+  assert_int_equal(DEIT_E_FORMAT, -3);
+  assert_int_equal(DEIT_E_OOM, -4);
+  assert_int_equal(DEIT_E_UNSUPPORTED, -5);
+  assert_int_equal(DEIT_E_CANCELLED, -6);
+  assert_int_equal(DEIT_E_BUFFER_TOO_SMALL, -7);
+  assert_int_equal(DEIT_E_STATE, -8);
+  assert_int_equal(DEIT_E_INTERNAL, -9);
+  assert_int_equal(DEIT_E_DEVICE, -10);
+  assert_int_equal(DEIT_E_NUMERIC, -11);
+}
+
+static void test_last_error_names_argument(void **state) {
+  (void)state;
+  char buf[16];
+  assert_status_msg(deit_resolve_device(NULL, buf, sizeof buf), DEIT_E_INVALID_ARG, "spec is NULL");
+  assert_non_null(strstr(deit_last_error(), "deit_resolve_device"));
+  assert_status_msg(deit_resolve_device("cpu", NULL, 4), DEIT_E_INVALID_ARG, "buf is NULL");
+  /* A later success leaves the last failure's message in place (like errno). */
+  assert_ok(deit_resolve_device("cpu", buf, sizeof buf));
+  assert_non_null(strstr(deit_last_error(), "buf is NULL"));
+}
+
+static void *other_thread(void *arg) {
+  (void)arg;
+  /* A fresh thread has no error yet, whatever other threads did. */
+  static char result[256];
+  snprintf(result, sizeof result, "%s", deit_last_error());
+  char buf[16];
+  deit_resolve_device("gpu", buf, sizeof buf);
+  return result;
+}
+
+static void test_last_error_is_thread_local(void **state) {
+  (void)state;
+  char buf[16];
+  assert_status_msg(deit_resolve_device("bogus", buf, sizeof buf), DEIT_E_INVALID_ARG, "\"bogus\"");
+  pthread_t t;
+  void *ret = NULL;
+  assert_int_equal(pthread_create(&t, NULL, other_thread, NULL), 0);
+  assert_int_equal(pthread_join(t, &ret), 0);
+  assert_string_equal((const char *)ret, "");
+  /* The other thread's failure ("gpu") did not overwrite ours. */
+  assert_non_null(strstr(deit_last_error(), "\"bogus\""));
+}
+
+static void test_devices(void **state) {
+  (void)state;
+  char buf[16];
+  assert_ok(deit_resolve_device("cpu", buf, sizeof buf));
+  assert_string_equal(buf, "cpu");
+  assert_ok(deit_resolve_device("auto", buf, sizeof buf));
+  if (deit_cuda_available()) {
+    assert_true(deit_cuda_device_count() >= 1);
+    assert_string_equal(buf, "cuda:0");
+    assert_ok(deit_resolve_device("cuda", buf, sizeof buf));
+    assert_string_equal(buf, "cuda:0");
+    assert_status_msg(deit_resolve_device("cuda:99", buf, sizeof buf), DEIT_E_DEVICE, "cuda:99");
+  } else {
+    assert_int_equal(deit_cuda_device_count(), 0);
+    assert_string_equal(buf, "cpu");
+    assert_status_msg(deit_resolve_device("cuda", buf, sizeof buf), DEIT_E_DEVICE, "CUDA is not available");
+    assert_status_msg(deit_resolve_device("cuda:1", buf, sizeof buf), DEIT_E_DEVICE, "cuda:1");
+  }
+  assert_status_msg(deit_resolve_device("cuda:", buf, sizeof buf), DEIT_E_INVALID_ARG, "auto, cpu, cuda, cuda:N");
+  assert_status_msg(deit_resolve_device("cuda:x", buf, sizeof buf), DEIT_E_INVALID_ARG, "\"cuda:x\"");
+  assert_status_msg(deit_resolve_device("CPU", buf, sizeof buf), DEIT_E_INVALID_ARG, "\"CPU\"");
+  assert_status_msg(deit_resolve_device("", buf, sizeof buf), DEIT_E_INVALID_ARG, "\"\"");
+  assert_status_msg(deit_resolve_device("cpu", buf, 3), DEIT_E_BUFFER_TOO_SMALL, "needs 4 bytes");
+  assert_ok(deit_resolve_device("cpu", buf, 4));
+}
+
+static void test_threads(void **state) {
+  (void)state;
+  /* Default: all cores (at least 1). */
+  assert_true(deit_get_num_threads() >= 1);
+  assert_ok(deit_set_num_threads(1));
+  assert_int_equal(deit_get_num_threads(), 1);
+  assert_ok(deit_set_num_threads(2));
+  assert_int_equal(deit_get_num_threads(), 2);
+  assert_status_msg(deit_set_num_threads(-1), DEIT_E_INVALID_ARG, "-1");
+  assert_int_equal(deit_get_num_threads(), 2);
+  assert_ok(deit_set_num_threads(0));
+  assert_true(deit_get_num_threads() >= 1);
+}
+
+struct log_capture {
+  int calls;
+  deit_log_level level;
+  char last[512];
+};
+
+static void capture_log(deit_log_level level, const char *message, void *user_data) {
+  struct log_capture *c = user_data;
+  c->calls++;
+  c->level = level;
+  snprintf(c->last, sizeof c->last, "%s", message);
+}
+
+static void test_log_callback(void **state) {
+  (void)state;
+  struct log_capture cap;
+  memset(&cap, 0, sizeof cap);
+  assert_ok(deit_set_log_callback(capture_log, &cap));
+  assert_ok(deit_set_log_level(DEIT_LOG_DEBUG));
+  /* A data set opened from memory logs a debug line naming its size. */
+  uint8_t pixels[2 * 4] = {0};
+  int32_t labels[2] = {0, 1};
+  deit_images im = {pixels, DEIT_DTYPE_U8, DEIT_LAYOUT_NCHW, 2, 1, 2, 2};
+  deit_dataset *ds = NULL;
+  assert_ok(deit_dataset_from_memory(&im, labels, DEIT_DTYPE_I32, 0, &ds));
+  deit_dataset_free(ds);
+  assert_true(cap.calls >= 1);
+  assert_int_equal(cap.level, DEIT_LOG_DEBUG);
+  assert_non_null(strstr(cap.last, "2 images"));
+  /* Raising the level silences debug lines. */
+  int before = cap.calls;
+  assert_ok(deit_set_log_level(DEIT_LOG_WARN));
+  assert_ok(deit_dataset_from_memory(&im, labels, DEIT_DTYPE_I32, 0, &ds));
+  deit_dataset_free(ds);
+  assert_int_equal(cap.calls, before);
+  assert_status_msg(deit_set_log_level((deit_log_level)7), DEIT_E_INVALID_ARG, "deit_log_level");
+  assert_ok(deit_set_log_callback(NULL, NULL));
+}
+
+static void test_free_accepts_null(void **state) {
+  (void)state;
+  deit_dataset_free(NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_version),
+      cmocka_unit_test(test_status_strings),
+      cmocka_unit_test(test_status_values_fixed),
+      cmocka_unit_test(test_last_error_names_argument),
+      cmocka_unit_test(test_last_error_is_thread_local),
+      cmocka_unit_test(test_devices),
+      cmocka_unit_test(test_threads),
+      cmocka_unit_test(test_log_callback),
+      cmocka_unit_test(test_free_accepts_null),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
