@@ -1,0 +1,20 @@
+// The structs behind deit_teacher and deit_student (LibTorch types inside).
+#pragma once
+
+#include <memory>
+
+#include "models/student.h"
+#include "models/teacher.h"
+
+struct deit_teacher {
+  std::unique_ptr<deit::models::Teacher> teacher;
+};
+
+struct deit_student {
+  deit::models::StudentConfig config;
+  deit::models::DistilledViT net{nullptr};
+};
+
+namespace deit::capi {
+c10::Device device_of(const deit_student& s);
+}

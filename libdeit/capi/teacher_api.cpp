@@ -1,0 +1,162 @@
+// deit_teacher_*: create, load, save, train, evaluate, predict.
+#include <cstring>
+
+#include "capi/guard.h"
+#include "capi/handles.h"
+#include "capi/model_handles.h"
+#include "capi/results.h"
+#include "models/checkpoint.h"
+#include "runtime/runtime.h"
+#include "train/feed.h"
+#include "train/train.h"
+
+using deit::capi::guard;
+using deit::capi::require_arg;
+using deit::capi::reset_out;
+
+
+using namespace deit;
+
+extern "C" {
+
+DEIT_API deit_status deit_teacher_create(const char* arch, int32_t num_classes, deit_teacher** out) {
+  return guard(__func__, [&] {
+    reset_out(out);
+    require_arg(arch, "arch");
+    require(num_classes >= 1, "num_classes = " + std::to_string(num_classes) + "; expected at least 1");
+    auto h = std::make_unique<deit_teacher>();
+    // Seed 0: the same architecture always starts from the same weights.
+    runtime::seeded_init(0, [&] { h->teacher = models::make_resnet_teacher(arch, num_classes); });
+    h->teacher->to(runtime::resolve_device("auto"));
+    *out = h.release();
+  });
+}
+
+DEIT_API deit_status deit_teacher_load_weights(deit_teacher* teacher, const char* path) {
+  return guard(__func__, [&] {
+    require_arg(teacher, "teacher");
+    require_arg(path, "safetensors_path");
+    models::load_pretrained_weights(*teacher->teacher, path);
+  });
+}
+
+DEIT_API deit_status deit_teacher_load_torchscript(const char* path, int32_t num_classes, deit_teacher** out) {
+  return guard(__func__, [&] {
+    reset_out(out);
+    require_arg(path, "path");
+    auto h = std::make_unique<deit_teacher>();
+    h->teacher = models::load_torchscript_teacher(path, num_classes);
+    h->teacher->to(runtime::resolve_device("auto"));
+    *out = h.release();
+  });
+}
+
+DEIT_API deit_status deit_teacher_load(const char* path, deit_teacher** out) {
+  return guard(__func__, [&] {
+    reset_out(out);
+    require_arg(path, "path");
+    auto h = std::make_unique<deit_teacher>();
+    h->teacher = models::load_teacher_checkpoint(path);
+    h->teacher->to(runtime::resolve_device("auto"));
+    *out = h.release();
+  });
+}
+
+DEIT_API deit_status deit_teacher_save(const deit_teacher* teacher, const char* path) {
+  return guard(__func__, [&] {
+    require_arg(teacher, "teacher");
+    require_arg(path, "path");
+    models::save_teacher_checkpoint(*teacher->teacher, path);
+  });
+}
+
+DEIT_API void deit_teacher_free(deit_teacher* teacher) {
+  guard(__func__, [&] { delete teacher; });
+}
+
+DEIT_API deit_status deit_teacher_set_device(deit_teacher* teacher, const char* device) {
+  return guard(__func__, [&] {
+    require_arg(teacher, "teacher");
+    require_arg(device, "device");
+    teacher->teacher->to(runtime::resolve_device(device));
+  });
+}
+
+DEIT_API deit_status deit_teacher_get_arch(const deit_teacher* teacher, char* buf, size_t capacity) {
+  return guard(__func__, [&] {
+    require_arg(teacher, "teacher");
+    require_arg(buf, "buf");
+    capi::copy_string(teacher->teacher->arch, buf, capacity);
+  });
+}
+
+DEIT_API deit_status deit_teacher_num_classes(const deit_teacher* teacher, int32_t* out) {
+  return guard(__func__, [&] {
+    require_arg(teacher, "teacher");
+    require_arg(out, "out");
+    *out = static_cast<int32_t>(teacher->teacher->num_classes);
+  });
+}
+
+DEIT_API deit_status deit_teacher_train_options_init(deit_teacher_train_options* o) {
+  return guard(__func__, [&] {
+    require_arg(o, "options");
+    std::memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->epochs = 3;
+    o->batch_size = 64;
+    o->lr = 1e-3;
+    o->optimizer = DEIT_OPTIM_ADAM;
+    o->weight_decay = 0.0;
+    o->momentum = 0.9;
+    o->trainable = DEIT_TRAIN_AUTO;
+  });
+}
+
+DEIT_API deit_status deit_teacher_train(deit_teacher* teacher, const deit_dataset* train_set,
+                                        const deit_teacher_train_options* o) {
+  return guard(__func__, [&] {
+    require_arg(teacher, "teacher");
+    require_arg(train_set, "train");
+    require_arg(o, "options");
+    capi::check_struct_size(o->struct_size, sizeof(deit_teacher_train_options), "options");
+    train::TeacherTrainSettings s;
+    s.epochs = o->epochs;
+    s.batch_size = o->batch_size;
+    s.optim.optimizer = o->optimizer;
+    s.optim.lr = o->lr;
+    s.optim.weight_decay = o->weight_decay;
+    s.optim.momentum = o->momentum;
+    s.trainable = o->trainable;
+    s.seed = o->seed;
+    s.progress = {o->progress, o->user_data};
+    if (o->device) teacher->teacher->to(runtime::resolve_device(o->device));
+    train::train_teacher(*teacher->teacher, train_set->data, s);
+  });
+}
+
+DEIT_API deit_status deit_teacher_evaluate(deit_teacher* teacher, const deit_dataset* data, deit_eval_result* result,
+                                           int64_t* confusion, size_t confusion_capacity) {
+  return guard(__func__, [&] {
+    require_arg(teacher, "teacher");
+    require_arg(data, "data");
+    capi::check_eval_result(result);
+    capi::write_eval_result(train::evaluate_teacher(*teacher->teacher, data->data), result, confusion,
+                            confusion_capacity);
+  });
+}
+
+DEIT_API deit_status deit_teacher_predict(deit_teacher* teacher, const deit_images* images, float* logits,
+                                          size_t capacity) {
+  return guard(__func__, [&] {
+    require_arg(teacher, "teacher");
+    require_arg(images, "images");
+    require_arg(logits, "logits");
+    models::Teacher& t = *teacher->teacher;
+    t.net->set_training(false);
+    const at::Tensor x = train::caller_images(*images, 3, images->height, images->width, t.device);
+    capi::write_logits(train::teacher_logits(t, x), logits, capacity);
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,32 @@
+// libdeit checkpoints: safetensors files whose __metadata__ carries the model
+// kind, the format version and the configuration as JSON.  Written
+// atomically; loading checks every name, shape and dtype and names the first
+// mismatch.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "models/student.h"
+#include "models/teacher.h"
+
+namespace deit::models {
+
+// Bumped when the layout of libdeit checkpoints changes incompatibly.
+constexpr int kCheckpointFormatVersion = 1;
+
+void save_teacher_checkpoint(const Teacher& teacher, const std::string& path);
+std::unique_ptr<Teacher> load_teacher_checkpoint(const std::string& path);
+
+struct StudentCheckpoint {
+  StudentConfig config;
+  DistilledViT net{nullptr};
+};
+void save_student_checkpoint(const StudentConfig& config, const DistilledViTImpl& net,
+                             const std::string& path);
+StudentCheckpoint load_student_checkpoint(const std::string& path);
+
+// JSON: {"kind", "format_version", "config", "params", "tensors": [{"name","dtype","shape"}]}.
+std::string describe_checkpoint(const std::string& path);
+
+}  // namespace deit::models

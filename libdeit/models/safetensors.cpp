@@ -1,0 +1,481 @@
+#include "models/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <set>
+
+#include "core/error.h"
+#include "core/json.h"
+
+// Tensor bytes are stored little-endian and copied as they are.
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "libdeit's safetensors I/O assumes a little-endian host"
+#endif
+
+namespace deit::models {
+namespace {
+
+// A real header needs ~10 JSON values per tensor; this bounds the parser's
+// memory on a hostile 100 MB header while allowing ~200k tensors.
+constexpr size_t kMaxHeaderValues = size_t{1} << 21;
+
+struct Dtype_entry {
+  Dtype dtype;
+  const char* name;
+  size_t size;
+};
+constexpr Dtype_entry kDtypes[] = {
+    {Dtype::F64, "F64", 8}, {Dtype::F32, "F32", 4},   {Dtype::F16, "F16", 2}, {Dtype::BF16, "BF16", 2},
+    {Dtype::I64, "I64", 8}, {Dtype::I32, "I32", 4},   {Dtype::I16, "I16", 2}, {Dtype::I8, "I8", 1},
+    {Dtype::U8, "U8", 1},   {Dtype::BOOL, "BOOL", 1},
+};
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t k = 0; k < shape.size(); ++k) {
+    if (k) s += ", ";
+    s += std::to_string(shape[k]);
+  }
+  return s + "]";
+}
+
+std::string offsets_str(uint64_t begin, uint64_t end) {
+  return "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
+}
+
+// Product of the dims times the element size, or false on 64-bit overflow.
+bool checked_nbytes(const std::vector<int64_t>& shape, size_t elem_size, uint64_t* numel, uint64_t* nbytes) {
+  uint64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(n, static_cast<uint64_t>(d), &n)) return false;
+  }
+  uint64_t b = 0;
+  if (__builtin_mul_overflow(n, static_cast<uint64_t>(elem_size), &b)) return false;
+  *numel = n;
+  *nbytes = b;
+  return true;
+}
+
+uint64_t read_le64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int k = 7; k >= 0; --k) v = (v << 8) | p[k];
+  return v;
+}
+
+class Checker {
+ public:
+  explicit Checker(const std::string& label) : label_(label) {}
+
+  [[noreturn]] void fail_file(const std::string& what) const { fail(DEIT_E_FORMAT, label_ + ": " + what); }
+  [[noreturn]] void fail_tensor(const std::string& name, const std::string& what) const {
+    fail(DEIT_E_FORMAT, label_ + ": tensor '" + printable(name) + "': " + what);
+  }
+
+  // The 8-byte length prefix against the real size; returns the header length.
+  uint64_t check_prefix(const uint8_t* first8, uint64_t file_size) const {
+    if (file_size < 8) {
+      fail_file("file is " + std::to_string(file_size) +
+                " bytes, too short for a safetensors file (8-byte header length)");
+    }
+    const uint64_t n = read_le64(first8);
+    if (n > kSafetensorsMaxHeaderBytes) {
+      fail_file("header length " + std::to_string(n) + " exceeds the limit of " +
+                std::to_string(kSafetensorsMaxHeaderBytes) + " bytes");
+    }
+    if (n > file_size - 8) {
+      fail_file("header length " + std::to_string(n) + " runs past the end of the file (" +
+                std::to_string(file_size) + " bytes)");
+    }
+    return n;
+  }
+
+  // Parses and validates the header; the data section is `data_size` bytes.
+  void check_header(const uint8_t* header, size_t n, uint64_t data_size, SafetensorsFile* out) const {
+    if (n == 0 || header[0] != '{') fail_file("header does not start with '{'");
+    Json root;
+    try {
+      Json::ParseOptions options;
+      options.max_depth = 64;
+      options.max_values = kMaxHeaderValues;
+      options.allow_duplicate_keys = true;  // reported below with the tensor's name
+      root = Json::parse(reinterpret_cast<const char*>(header), n, options);
+    } catch (const Error& e) {
+      fail_file(std::string("header is not valid JSON (") + e.what() + " of the header)");
+    }
+    if (!root.is_object()) fail_file("header is not a JSON object");
+
+    std::set<std::string> names;
+    bool have_metadata = false;
+    for (const auto& [name, entry] : root.as_object()) {
+      if (name == "__metadata__") {
+        if (have_metadata) fail_file("'__metadata__' appears twice");
+        have_metadata = true;
+        check_metadata(entry, &out->metadata);
+        continue;
+      }
+      if (!names.insert(name).second) fail_tensor(name, "duplicate name");
+      out->tensors.push_back(check_entry(name, entry, data_size));
+    }
+    check_layout(out->tensors, data_size);
+  }
+
+ private:
+  void check_metadata(const Json& entry, std::map<std::string, std::string>* metadata) const {
+    if (entry.is_null()) return;  // what the reference reader accepts for "no metadata"
+    if (!entry.is_object()) fail_file("'__metadata__' is not an object of strings");
+    for (const auto& [key, value] : entry.as_object()) {
+      if (!value.is_string()) {
+        fail_file("'__metadata__' value of '" + printable(key) + "' is a " + value.type_name() +
+                  ", expected a string");
+      }
+      if (!metadata->emplace(key, value.as_string()).second) {
+        fail_file("'__metadata__' key '" + printable(key) + "' appears twice");
+      }
+    }
+  }
+
+  SafetensorInfo check_entry(const std::string& name, const Json& entry, uint64_t data_size) const {
+    if (!entry.is_object())
+      fail_tensor(name, "entry is a " + std::string(entry.type_name()) + ", expected an object");
+    const Json* dtype = nullptr;
+    const Json* shape = nullptr;
+    const Json* offsets = nullptr;
+    for (const auto& [field, value] : entry.as_object()) {
+      const Json** slot = field == "dtype"          ? &dtype
+                          : field == "shape"        ? &shape
+                          : field == "data_offsets" ? &offsets
+                                                    : nullptr;
+      if (!slot) fail_tensor(name, "unknown field '" + printable(field) + "'");
+      if (*slot) fail_tensor(name, "field '" + field + "' appears twice");
+      *slot = &value;
+    }
+    if (!dtype) fail_tensor(name, "missing 'dtype'");
+    if (!shape) fail_tensor(name, "missing 'shape'");
+    if (!offsets) fail_tensor(name, "missing 'data_offsets'");
+
+    SafetensorInfo info;
+    info.name = name;
+    if (!dtype->is_string()) fail_tensor(name, "'dtype' is not a string");
+    if (!parse_dtype(dtype->as_string(), &info.dtype)) {
+      fail_tensor(name, "unknown dtype '" + printable(dtype->as_string()) + "'");
+    }
+    if (!shape->is_array()) fail_tensor(name, "'shape' is not an array of non-negative integers");
+    for (const Json& d : shape->as_array()) {
+      if (!d.is_int() || d.as_int() < 0)
+        fail_tensor(name, "'shape' is not an array of non-negative integers");
+      info.shape.push_back(d.as_int());
+    }
+    const auto valid_offset = [](const Json& v) { return v.is_int() && v.as_int() >= 0; };
+    if (!offsets->is_array() || offsets->size() != 2 || !valid_offset(offsets->as_array()[0]) ||
+        !valid_offset(offsets->as_array()[1])) {
+      fail_tensor(name, "'data_offsets' is not two non-negative integers");
+    }
+    info.begin = static_cast<uint64_t>(offsets->as_array()[0].as_int());
+    info.end = static_cast<uint64_t>(offsets->as_array()[1].as_int());
+    if (info.begin > info.end)
+      fail_tensor(name, "data_offsets " + offsets_str(info.begin, info.end) + " are reversed");
+    if (info.end > data_size) {
+      fail_tensor(name, "data_offsets " + offsets_str(info.begin, info.end) + " run past the data section (" +
+                            std::to_string(data_size) + " bytes)");
+    }
+    uint64_t numel = 0, nbytes = 0;
+    if (!checked_nbytes(info.shape, dtype_size(info.dtype), &numel, &nbytes)) {
+      fail_tensor(name, "shape " + shape_str(info.shape) + " is too large (size overflows 64 bits)");
+    }
+    if (info.end - info.begin != nbytes) {
+      fail_tensor(name, "data_offsets " + offsets_str(info.begin, info.end) + " hold " +
+                            std::to_string(info.end - info.begin) + " bytes, but dtype " +
+                            dtype_name(info.dtype) + " and shape " + shape_str(info.shape) + " need " +
+                            std::to_string(nbytes));
+    }
+    return info;
+  }
+
+  // The tensors must tile the data section exactly, in offset order: no
+  // overlap (aliasing), no gap and no trailing bytes (hidden content).
+  void check_layout(const std::vector<SafetensorInfo>& tensors, uint64_t data_size) const {
+    std::vector<size_t> order(tensors.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      if (tensors[a].begin != tensors[b].begin) return tensors[a].begin < tensors[b].begin;
+      return tensors[a].end < tensors[b].end;
+    });
+    uint64_t expected = 0;
+    const SafetensorInfo* previous = nullptr;
+    for (size_t k : order) {
+      const SafetensorInfo& t = tensors[k];
+      if (t.begin < expected) {
+        fail_tensor(t.name, "data_offsets " + offsets_str(t.begin, t.end) + " overlap tensor '" +
+                                printable(previous->name) + "' " +
+                                offsets_str(previous->begin, previous->end));
+      }
+      if (t.begin > expected) {
+        fail_tensor(t.name, "data_offsets " + offsets_str(t.begin, t.end) + " leave a gap: bytes " +
+                                offsets_str(expected, t.begin) + " belong to no tensor");
+      }
+      expected = t.end;
+      previous = &t;
+    }
+    if (expected != data_size) {
+      fail_file("bytes " + offsets_str(expected, data_size) + " at the end of the data section (" +
+                std::to_string(data_size) + " bytes) belong to no tensor");
+    }
+  }
+
+  std::string label_;
+};
+
+// Owns a file descriptor.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+[[noreturn]] void io_error(const std::string& path, const std::string& what, int err) {
+  fail(DEIT_E_IO, path + ": " + what + (err ? std::string(": ") + std::strerror(err) : std::string()));
+}
+
+// Reads exactly `n` bytes at `offset`; false when the file ended first.
+bool read_at(int fd, uint8_t* dst, uint64_t n, uint64_t offset, const std::string& path) {
+  while (n > 0) {
+    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(n, uint64_t{1} << 30));
+    const ssize_t got = ::pread(fd, dst, chunk, static_cast<off_t>(offset));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      io_error(path, "cannot read", errno);
+    }
+    if (got == 0) return false;
+    dst += got;
+    n -= static_cast<uint64_t>(got);
+    offset += static_cast<uint64_t>(got);
+  }
+  return true;
+}
+
+// Writes all `n` bytes; returns 0 or the errno of the failure.
+int write_all(int fd, const void* src, size_t n) {
+  const auto* p = static_cast<const uint8_t*>(src);
+  while (n > 0) {
+    const size_t chunk = std::min<size_t>(n, size_t{1} << 30);
+    const ssize_t put = ::write(fd, p, chunk);
+    if (put < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    p += put;
+    n -= static_cast<size_t>(put);
+  }
+  return 0;
+}
+
+// Removes the temp file unless it was renamed into place, whatever throws.
+struct TempFile {
+  std::string path;
+  int fd = -1;
+  bool committed = false;
+  ~TempFile() {
+    if (fd >= 0) ::close(fd);
+    if (!path.empty() && !committed) ::unlink(path.c_str());
+  }
+};
+
+uint64_t random_suffix() {
+  uint64_t r = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  try {
+    std::random_device rd;
+    r ^= (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  } catch (...) {
+    // No entropy source: the clock (and O_EXCL below) still keep names apart.
+  }
+  return r;
+}
+
+}  // namespace
+
+const char* dtype_name(Dtype dtype) {
+  for (const auto& e : kDtypes) {
+    if (e.dtype == dtype) return e.name;
+  }
+  return "?";
+}
+
+size_t dtype_size(Dtype dtype) {
+  for (const auto& e : kDtypes) {
+    if (e.dtype == dtype) return e.size;
+  }
+  return 0;
+}
+
+bool parse_dtype(const std::string& name, Dtype* out) {
+  for (const auto& e : kDtypes) {
+    if (name == e.name) {
+      *out = e.dtype;
+      return true;
+    }
+  }
+  return false;
+}
+
+uint64_t SafetensorInfo::numel() const {
+  uint64_t n = 1;
+  for (int64_t d : shape) n *= static_cast<uint64_t>(d);  // validated not to overflow when read
+  return n;
+}
+
+const SafetensorInfo* SafetensorsFile::find(const std::string& name) const {
+  for (const auto& t : tensors) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+SafetensorsFile parse_safetensors(const uint8_t* data, size_t size, const std::string& label) {
+  if (!data && size) invalid_arg(label + ": null buffer");
+  const Checker check(label);
+  uint8_t prefix[8] = {0};
+  if (size >= 8) std::memcpy(prefix, data, 8);
+  const uint64_t n = check.check_prefix(prefix, size);
+  SafetensorsFile file;
+  file.label = label;
+  check.check_header(data + 8, static_cast<size_t>(n), size - 8 - n, &file);
+  file.data.assign(data + 8 + n, data + size);
+  return file;
+}
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  Fd f;
+  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (f.fd < 0) io_error(path, "cannot open", errno);
+  struct stat st;
+  if (::fstat(f.fd, &st) != 0) io_error(path, "cannot stat", errno);
+  if (!S_ISREG(st.st_mode)) io_error(path, "not a regular file", 0);
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+
+  const Checker check(path);
+  uint8_t prefix[8] = {0};
+  if (size >= 8 && !read_at(f.fd, prefix, 8, 0, path)) io_error(path, "file shrank while reading", 0);
+  const uint64_t n = check.check_prefix(prefix, size);  // bounds n by the limit and the file size
+
+  std::vector<uint8_t> header(static_cast<size_t>(n));
+  if (!read_at(f.fd, header.data(), n, 8, path)) io_error(path, "file shrank while reading", 0);
+  SafetensorsFile file;
+  file.label = path;
+  const uint64_t data_size = size - 8 - n;
+  check.check_header(header.data(), header.size(), data_size, &file);
+
+  // Only now, with every tensor accounted for, allocate the data section.
+  file.data.resize(static_cast<size_t>(data_size));
+  if (!read_at(f.fd, file.data.data(), data_size, 8 + n, path))
+    io_error(path, "file shrank while reading", 0);
+  return file;
+}
+
+void write_safetensors_atomic(const std::string& path, const std::map<std::string, std::string>& metadata,
+                              const std::vector<SafetensorView>& tensors) {
+  // Arguments first: nothing touches the disk for a bad call.
+  Json header = Json::object();
+  if (!metadata.empty()) {
+    Json meta = Json::object();
+    for (const auto& [key, value] : metadata) meta.as_object().emplace_back(key, Json(value));
+    header.as_object().emplace_back("__metadata__", std::move(meta));
+  }
+  std::set<std::string> names;
+  uint64_t offset = 0;
+  for (const SafetensorView& t : tensors) {
+    const std::string where = path + ": tensor '" + printable(t.name) + "': ";
+    if (t.name == "__metadata__") invalid_arg(where + "the name is reserved");
+    if (!names.insert(t.name).second) invalid_arg(where + "duplicate name");
+    uint64_t numel = 0, nbytes = 0;
+    const size_t elem = dtype_size(t.dtype);
+    if (elem == 0) invalid_arg(where + "unknown dtype");
+    if (!checked_nbytes(t.shape, elem, &numel, &nbytes)) {
+      invalid_arg(where + "shape " + shape_str(t.shape) + " has a negative or too large dimension");
+    }
+    if (nbytes != t.nbytes) {
+      invalid_arg(where + std::to_string(t.nbytes) + " bytes given, dtype " + dtype_name(t.dtype) +
+                  " and shape " + shape_str(t.shape) + " need " + std::to_string(nbytes));
+    }
+    if (!t.data && t.nbytes) invalid_arg(where + "null data");
+    Json shape = Json::array();
+    for (int64_t d : t.shape) shape.push_back(Json(static_cast<long long>(d)));
+    Json entry = Json::object();
+    entry.as_object().emplace_back("dtype", Json(dtype_name(t.dtype)));
+    entry.as_object().emplace_back("shape", std::move(shape));
+    Json offsets = Json::array();
+    offsets.push_back(Json(static_cast<unsigned long long>(offset)));
+    offsets.push_back(Json(static_cast<unsigned long long>(offset + nbytes)));
+    entry.as_object().emplace_back("data_offsets", std::move(offsets));
+    header.as_object().emplace_back(t.name, std::move(entry));
+    offset += nbytes;
+  }
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const Error& e) {
+    invalid_arg(path + ": " + e.what());  // a name or metadata string that is not UTF-8
+  }
+  // Spaces (JSON whitespace) pad the header so the data section starts 8-byte aligned.
+  text.append((8 - text.size() % 8) % 8, ' ');
+  if (text.size() > kSafetensorsMaxHeaderBytes) invalid_arg(path + ": header too large (too many tensors)");
+  uint8_t prefix[8];
+  for (int k = 0; k < 8; ++k) prefix[k] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * k));
+
+  // A temp file in the same directory, so that rename() is atomic.
+  TempFile tmp;
+  int err = 0;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    char suffix[64];
+    std::snprintf(suffix, sizeof(suffix), ".tmp-%ld-%016llx", static_cast<long>(::getpid()),
+                  static_cast<unsigned long long>(random_suffix()));
+    const std::string name = path + suffix;
+    const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) {
+      tmp.fd = fd;
+      tmp.path = name;
+      break;
+    }
+    err = errno;
+    if (err != EEXIST) break;
+  }
+  if (tmp.fd < 0) io_error(path, "cannot create a temporary file beside it", err);
+
+  const char* step = "cannot write";
+  err = write_all(tmp.fd, prefix, sizeof(prefix));
+  if (!err) err = write_all(tmp.fd, text.data(), text.size());
+  for (size_t k = 0; k < tensors.size() && !err; ++k)
+    err = write_all(tmp.fd, tensors[k].data, tensors[k].nbytes);
+  if (!err && ::fsync(tmp.fd) != 0) {
+    err = errno;
+    step = "cannot flush to disk";
+  }
+  const int fd = tmp.fd;
+  tmp.fd = -1;
+  if (::close(fd) != 0 && !err) err = errno;
+  if (!err && ::rename(tmp.path.c_str(), path.c_str()) != 0) {
+    err = errno;
+    step = "cannot rename the temporary file over it";
+  }
+  if (err) io_error(path, step, err);  // ~TempFile removes the temp file
+  tmp.committed = true;
+
+  // Make the rename itself durable; best effort (some file systems refuse).
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+}  // namespace deit::models

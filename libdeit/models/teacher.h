@@ -1,0 +1,53 @@
+// The teacher behind deit_teacher: a torchvision ResNet (trainable, savable)
+// or a TorchScript CNN (frozen stand-in).  One small interface so training and
+// evaluation don't care which.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace torch::nn {
+class Module;
+}
+
+namespace deit::models {
+
+class TeacherNet {
+ public:
+  virtual ~TeacherNet() = default;
+  virtual at::Tensor forward(const at::Tensor& images) = 0;
+  virtual void set_training(bool on) = 0;
+  virtual void to(c10::Device device) = 0;
+  virtual std::vector<at::Tensor> parameters() = 0;
+  virtual std::vector<at::Tensor> head_parameters() = 0;
+  // The nn::Module for weight I/O; nullptr for TorchScript teachers.
+  virtual torch::nn::Module* module() = 0;
+  // Replace the classifier with a fresh one of `num_classes` outputs.
+  virtual void replace_head(int64_t num_classes) = 0;
+};
+
+struct Teacher {
+  std::string arch;  // "resnet50", ..., or "torchscript"
+  int64_t num_classes = 0;
+  bool pretrained = false;  // weights were loaded: fine-tune the head only by default
+  c10::Device device{c10::DeviceType::CPU};
+  std::unique_ptr<TeacherNet> net;
+
+  bool is_torchscript() const { return arch == "torchscript"; }
+  void to(c10::Device d) {
+    net->to(d);
+    device = d;
+  }
+};
+
+std::unique_ptr<Teacher> make_resnet_teacher(const std::string& arch, int64_t num_classes);
+std::unique_ptr<Teacher> load_torchscript_teacher(const std::string& path, int64_t num_classes);
+
+// torchvision / timm ResNet weights from .safetensors; a classifier of another
+// size is replaced by a fresh one (the notebook's new fc).
+void load_pretrained_weights(Teacher& teacher, const std::string& path);
+
+}  // namespace deit::models

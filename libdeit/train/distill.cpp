@@ -1,0 +1,121 @@
+// Distillation: the student learns the labels through its class head and the
+// frozen teacher through its distillation head (DESIGN.md section 1).
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/autograd.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "runtime/runtime.h"
+#include "train/feed.h"
+#include "train/progress.h"
+#include "train/train.h"
+
+namespace deit::train {
+namespace {
+
+constexpr int64_t kTeacherBatch = 256;
+constexpr int64_t kTeacherChannels = 3;
+
+// The student returns to eval mode however training ends.
+struct StudentTrainingScope {
+  models::DistilledViT& student;
+  explicit StudentTrainingScope(models::DistilledViT& s) : student(s) { student->train(); }
+  ~StudentTrainingScope() { student->eval(); }
+};
+
+// The frozen teacher's logits for the whole training set, computed once: the
+// teacher is in eval mode and no augmentation changes the inputs, so the loss
+// is exactly the same as running it online, at a fraction of the cost.
+at::Tensor cache_teacher_logits(models::Teacher& teacher, const DeviceData& data, const Callback& cb) {
+  const int64_t n = data.size();
+  const int64_t steps = (n + kTeacherBatch - 1) / kTeacherBatch;
+  Progress progress(DEIT_PHASE_TEACHER_LOGITS, 1, cb.fn, cb.user_data);
+  progress.start_epoch(1, steps);
+  std::vector<at::Tensor> parts;
+  parts.reserve(static_cast<size_t>(steps));
+  for (int64_t step = 0; step < steps; ++step) {
+    const int64_t start = step * kTeacherBatch;
+    const int64_t b = std::min(kTeacherBatch, n - start);
+    parts.push_back(teacher_logits(teacher, data.slice(start, b, kTeacherChannels)).to(at::kFloat));
+    progress.step(step + 1, 0.0, 0.0, 0.0, b, 0.0);
+  }
+  return at::cat(parts, 0);
+}
+
+}  // namespace
+
+void distill(models::DistilledViT& student, const models::StudentConfig& config, models::Teacher* teacher,
+             const data::Dataset& ds, const DistillSettings& s) {
+  runtime::ensure_threads();
+  check_common(s.epochs, s.batch_size, ds, config.num_classes, "student");
+  validate(s.loss);
+  validate(s.optim);
+  require(s.warmup_epochs >= 0 && s.warmup_epochs <= s.epochs,
+          "warmup_epochs = " + std::to_string(s.warmup_epochs) + "; expected 0.." + std::to_string(s.epochs));
+  const bool use_teacher = s.loss.type != DEIT_DISTILL_NONE;
+  require(teacher != nullptr || !use_teacher, "teacher is NULL; it is required unless distillation is DEIT_DISTILL_NONE");
+  check_input_shape(ds, config.in_channels, config.img_size, config.img_size, "student");
+  const c10::Device device = student->parameters().front().device();
+  if (use_teacher) {
+    require(teacher->num_classes == config.num_classes,
+            "the teacher has " + std::to_string(teacher->num_classes) + " classes, the student " +
+                std::to_string(config.num_classes));
+    if (teacher->device != device) {
+      log(DEIT_LOG_INFO, "moving the teacher to the student's device " + runtime::device_name(device));
+      teacher->to(device);
+    }
+    teacher->net->set_training(false);
+  }
+
+  at::manual_seed(s.seed);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(s.seed);
+  DeviceData data(ds, device);
+  const at::Tensor cached =
+      use_teacher && s.cache_teacher_logits ? cache_teacher_logits(*teacher, data, s.progress) : at::Tensor();
+
+  const int64_t steps = ds.count / s.batch_size;
+  OptimSettings optim = s.optim;
+  optim.total_steps = steps * s.epochs;
+  optim.warmup_steps = steps * s.warmup_epochs;
+  auto opt = make_optimizer(student->parameters(), optim);
+
+  StudentTrainingScope scope(student);
+  Progress progress(DEIT_PHASE_DISTILL, s.epochs, s.progress.fn, s.progress.user_data);
+  int64_t global_step = 0;
+  for (int32_t epoch = 1; epoch <= s.epochs; ++epoch) {
+    progress.start_epoch(epoch, steps);
+    const at::Tensor perm = at::randperm(ds.count, gen, at::kLong).to(device);
+    for (int64_t step = 0; step < steps; ++step, ++global_step) {
+      const double lr = lr_at(optim, global_step);
+      set_lr(*opt, lr);
+      const at::Tensor idx = perm.narrow(0, step * s.batch_size, s.batch_size);
+      const at::Tensor x = data.images(idx, config.in_channels);
+      const at::Tensor labels = data.labels(idx);
+      at::Tensor t;
+      if (cached.defined()) {
+        t = cached.index_select(0, idx);
+      } else if (use_teacher) {
+        t = teacher_logits(*teacher, config.in_channels == kTeacherChannels ? x : data.images(idx, kTeacherChannels));
+      }
+      auto [cls, dist] = student->forward(x);
+      const LossParts loss = distillation_loss(cls, dist, t, labels, s.loss);
+      opt->zero_grad();
+      loss.total.backward();
+      opt->step();
+      // One host sync per step for the three numbers.
+      const at::Tensor values = at::stack({loss.total.detach(), loss.cls.detach(), loss.dist.detach()})
+                                    .to(at::kDouble)
+                                    .cpu();
+      const double* v = values.data_ptr<double>();
+      if (!std::isfinite(v[0]))
+        fail(DEIT_E_NUMERIC, "student loss became " + std::to_string(v[0]) + " at epoch " + std::to_string(epoch) +
+                                 ", step " + std::to_string(step + 1) + ": lower the learning rate");
+      progress.step(step + 1, v[0], v[1], v[2], s.batch_size, lr);
+    }
+  }
+}
+
+}  // namespace deit::train

@@ -1,0 +1,36 @@
+// Progress reports to the user's callback (throttled), and cancellation.
+#pragma once
+
+#include <deit/deit.h>
+
+#include <chrono>
+
+namespace deit::train {
+
+class Progress {
+ public:
+  Progress(deit_phase phase, int32_t epochs, deit_progress_fn fn, void* user_data);
+  void start_epoch(int32_t epoch, int64_t steps);
+  // Called after each step with the step's loss parts and batch size.
+  // Throws deit::Error(DEIT_E_CANCELLED) when the callback asks to stop.
+  void step(int64_t step, double loss, double loss_cls, double loss_dist, int64_t images, double lr);
+  // The epoch's mean loss so far.
+  double mean_loss() const { return done_ ? loss_sum_ / static_cast<double>(done_) : 0.0; }
+  double mean_loss_cls() const { return done_ ? cls_sum_ / static_cast<double>(done_) : 0.0; }
+  double mean_loss_dist() const { return done_ ? dist_sum_ / static_cast<double>(done_) : 0.0; }
+  double epoch_seconds() const;
+
+ private:
+  deit_phase phase_;
+  int32_t epochs_;
+  deit_progress_fn fn_;
+  void* user_data_;
+  int32_t epoch_ = 0;
+  int64_t steps_ = 0;
+  int64_t done_ = 0;
+  int64_t images_ = 0;
+  double loss_sum_ = 0, cls_sum_ = 0, dist_sum_ = 0;
+  std::chrono::steady_clock::time_point epoch_start_, last_report_;
+};
+
+}  // namespace deit::train

@@ -1,0 +1,93 @@
+// Teacher fine-tuning: the notebook's loop (train mode, so BatchNorm
+// statistics adapt even when only the head learns; eval mode afterwards).
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/autograd.h>
+#include <torch/nn/module.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "runtime/runtime.h"
+#include "train/feed.h"
+#include "train/progress.h"
+#include "train/train.h"
+
+namespace deit::train {
+namespace {
+
+// Leaves the teacher in eval mode with every parameter trainable again, also
+// when training stops early (error or cancel).
+struct TeacherTrainingScope {
+  models::Teacher& teacher;
+  explicit TeacherTrainingScope(models::Teacher& t) : teacher(t) { teacher.net->set_training(true); }
+  ~TeacherTrainingScope() {
+    teacher.net->set_training(false);
+    for (auto& p : teacher.net->parameters()) p.requires_grad_(true);
+  }
+};
+
+}  // namespace
+
+void check_common(int32_t epochs, int32_t batch_size, const data::Dataset& ds, int64_t num_classes,
+                  const char* model_name) {
+  require(epochs >= 1, "epochs = " + std::to_string(epochs) + "; expected at least 1");
+  require(batch_size >= 1, "batch_size = " + std::to_string(batch_size) + "; expected at least 1");
+  require(ds.count >= batch_size, "the training set has " + std::to_string(ds.count) +
+                                      " images, fewer than batch_size = " + std::to_string(batch_size) +
+                                      " (the last incomplete batch is dropped)");
+  require(ds.num_classes <= num_classes, "the data set has " + std::to_string(ds.num_classes) +
+                                             " classes but the " + model_name + " has " +
+                                             std::to_string(num_classes) + " outputs");
+}
+
+void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const TeacherTrainSettings& s) {
+  runtime::ensure_threads();
+  if (teacher.is_torchscript())
+    fail(DEIT_E_UNSUPPORTED, "a TorchScript teacher is used as given; libdeit does not fine-tune it");
+  check_common(s.epochs, s.batch_size, ds, teacher.num_classes, "teacher");
+  validate(s.optim);
+  require(s.trainable >= DEIT_TRAIN_AUTO && s.trainable <= DEIT_TRAIN_ALL,
+          "trainable " + std::to_string(s.trainable) + " is not DEIT_TRAIN_AUTO, _HEAD or _ALL");
+  check_input_shape(ds, 3, ds.height, ds.width, "teacher");
+  const bool head_only =
+      s.trainable == DEIT_TRAIN_HEAD || (s.trainable == DEIT_TRAIN_AUTO && teacher.pretrained);
+
+  at::manual_seed(s.seed);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(s.seed);
+  DeviceData data(ds, teacher.device);
+  const int64_t steps = ds.count / s.batch_size;
+
+  std::vector<at::Tensor> params = head_only ? teacher.net->head_parameters() : teacher.net->parameters();
+  if (head_only)
+    for (auto& p : teacher.net->parameters()) p.requires_grad_(false);
+  for (auto& p : params) p.requires_grad_(true);
+  OptimSettings optim = s.optim;
+  optim.total_steps = steps * s.epochs;
+  auto opt = make_optimizer(params, optim);
+
+  TeacherTrainingScope scope(teacher);
+  Progress progress(DEIT_PHASE_TEACHER_TRAIN, s.epochs, s.progress.fn, s.progress.user_data);
+  int64_t global_step = 0;
+  for (int32_t epoch = 1; epoch <= s.epochs; ++epoch) {
+    progress.start_epoch(epoch, steps);
+    const at::Tensor perm = at::randperm(ds.count, gen, at::kLong).to(teacher.device);
+    for (int64_t step = 0; step < steps; ++step, ++global_step) {
+      const double lr = lr_at(optim, global_step);
+      set_lr(*opt, lr);
+      const at::Tensor idx = perm.narrow(0, step * s.batch_size, s.batch_size);
+      const at::Tensor logits = teacher.net->forward(data.images(idx, 3));
+      const at::Tensor loss = cross_entropy(logits, data.labels(idx));
+      opt->zero_grad();
+      loss.backward();
+      opt->step();
+      const double value = loss.item<double>();
+      if (!std::isfinite(value))
+        fail(DEIT_E_NUMERIC, "teacher loss became " + std::to_string(value) + " at epoch " +
+                                 std::to_string(epoch) + ", step " + std::to_string(step + 1) +
+                                 ": lower the learning rate");
+      progress.step(step + 1, value, value, 0.0, s.batch_size, lr);
+    }
+  }
+}
+
+}  // namespace deit::train

@@ -1,0 +1,65 @@
+// Training and evaluation loops behind deit_teacher_train, deit_distill and
+// the evaluate calls.
+#pragma once
+
+#include <deit/deit.h>
+
+#include <vector>
+
+#include "data/dataset.h"
+#include "models/student.h"
+#include "models/teacher.h"
+#include "train/losses.h"
+#include "train/optim.h"
+
+namespace deit::train {
+
+struct Callback {
+  deit_progress_fn fn = nullptr;
+  void* user_data = nullptr;
+};
+
+struct TeacherTrainSettings {
+  int32_t epochs = 3;
+  int32_t batch_size = 64;
+  OptimSettings optim;
+  deit_trainable trainable = DEIT_TRAIN_AUTO;
+  uint64_t seed = 0;
+  Callback progress;
+};
+
+// Argument checks shared by the training loops.
+void check_common(int32_t epochs, int32_t batch_size, const data::Dataset& ds, int64_t num_classes,
+                  const char* model_name);
+
+void train_teacher(models::Teacher& teacher, const data::Dataset& train, const TeacherTrainSettings& s);
+
+struct DistillSettings {
+  int32_t epochs = 5;
+  int32_t batch_size = 64;
+  int32_t warmup_epochs = 0;
+  OptimSettings optim;
+  LossSettings loss;
+  uint64_t seed = 0;
+  bool cache_teacher_logits = true;
+  Callback progress;
+};
+
+void distill(models::DistilledViT& student, const models::StudentConfig& config, models::Teacher* teacher,
+             const data::Dataset& train, const DistillSettings& s);
+
+struct EvalResult {
+  int64_t count = 0;
+  double accuracy = 0, loss = 0, accuracy_cls = 0, accuracy_dist = 0;
+  std::vector<int64_t> confusion;  // num_classes^2, row = true label, averaged head
+};
+
+EvalResult evaluate_teacher(models::Teacher& teacher, const data::Dataset& data);
+EvalResult evaluate_student(models::DistilledViT& student, const models::StudentConfig& config,
+                            const data::Dataset& data);
+
+// Logits of one head (or their mean) for model input x, in eval mode.
+at::Tensor student_logits(models::DistilledViT& student, const at::Tensor& x, deit_head head);
+at::Tensor teacher_logits(models::Teacher& teacher, const at::Tensor& x);
+
+}  // namespace deit::train
