@@ -1,0 +1,70 @@
+// deitctl data [DIR]: what a data directory holds, per split.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "common.h"
+#include "defaults.h"
+#include "json.h"
+#include "options.h"
+
+namespace deitctl {
+
+int cmd_data(int argc, char** argv) {
+  cxxopts::Options options("deitctl data",
+                           "Summarise a data set directory (IDX or CIFAR binary), split by split.");
+  options.custom_help("[DIR] [options]");
+  options.positional_help("");
+  // clang-format off
+  options.add_options()
+      ("dir", std::string("data directory (default ") + kDefaultDataDir + ")",
+       cxxopts::value<std::string>(), "DIR")
+      ("json", "print JSON instead of text")
+      ("h,help", "show this help");
+  // clang-format on
+  options.parse_positional({"dir"});
+  auto args = parse_args(options, argc, argv);
+  if (has(args, "help")) {
+    print_help(options);
+    return kExitOk;
+  }
+  const std::string dir = get_or<std::string>(args, "dir", kDefaultDataDir);
+  const bool json = has(args, "json");
+
+  Json splits = Json::object();
+  std::string text;
+  const std::pair<const char*, deit_split> kSplits[] = {{"train", DEIT_SPLIT_TRAIN},
+                                                        {"test", DEIT_SPLIT_TEST}};
+  for (const auto& [name, split] : kSplits) {
+    DatasetPtr ds = open_dataset(dir, split);
+    const deit_dataset_info info = dataset_info(ds.get());
+    std::vector<int64_t> hist(static_cast<size_t>(info.num_classes));
+    check(deit_dataset_label_histogram(ds.get(), hist.data(), hist.size()));
+    Json h = Json::array();
+    for (int64_t c : hist) h.push(c);
+    splits.set(name, Json::object()
+                         .set("format", format_name(info.format))
+                         .set("count", info.count)
+                         .set("channels", info.channels)
+                         .set("height", info.height)
+                         .set("width", info.width)
+                         .set("classes", info.num_classes)
+                         .set("histogram", h));
+    char line[256];
+    std::snprintf(line, sizeof line, "%-5s  %s  %lld images  %dx%dx%d  %d classes\n       per class:", name,
+                  format_name(info.format), static_cast<long long>(info.count), info.channels, info.height,
+                  info.width, info.num_classes);
+    text += line;
+    for (int64_t c : hist) text += " " + std::to_string(c);
+    text += "\n";
+  }
+  // Everything is read before anything is printed: a malformed split leaves no half report.
+  if (json)
+    std::printf("%s\n", Json::object().set("dir", dir).set("splits", splits).dump(2).c_str());
+  else
+    std::printf("%s", text.c_str());
+  return kExitOk;
+}
+
+}  // namespace deitctl

@@ -1,0 +1,117 @@
+// deitctl info FILE / deitctl version: what a checkpoint holds, and what this build is.
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "commands.h"
+#include "common.h"
+#include "json.h"
+#include "options.h"
+
+namespace deitctl {
+
+namespace {
+
+std::string scalar_text(const Json& v) {
+  return v.is_string() ? v.str() : v.dump();
+}
+
+std::string shape_text(const Json* shape) {
+  if (!shape || !shape->is_array()) return "?";
+  if (shape->items().empty()) return "scalar";
+  std::string s;
+  for (const Json& d : shape->items()) s += (s.empty() ? "" : "x") + d.dump();
+  return s;
+}
+
+}  // namespace
+
+int cmd_info(int argc, char** argv) {
+  cxxopts::Options options("deitctl info",
+                           "Describe a libdeit checkpoint: kind, configuration, parameters, tensors.");
+  options.custom_help("FILE [options]");
+  options.positional_help("");
+  // clang-format off
+  options.add_options()
+      ("file", "checkpoint (.safetensors written by libdeit)", cxxopts::value<std::string>(), "FILE")
+      ("json", "print the library's JSON description unchanged")
+      ("h,help", "show this help");
+  // clang-format on
+  options.parse_positional({"file"});
+  auto args = parse_args(options, argc, argv);
+  if (has(args, "help")) {
+    print_help(options);
+    return kExitOk;
+  }
+  if (!has(args, "file")) throw UsageError("FILE is required");
+  const std::string path = get<std::string>(args, "file");
+  const std::string text = describe_checkpoint(path);
+  if (has(args, "json")) {
+    std::printf("%s\n", text.c_str());
+    return kExitOk;
+  }
+  Json d;
+  try {
+    d = Json::parse(text);
+  } catch (const std::exception& e) {
+    throw LibraryError(std::string(deit_status_str(DEIT_E_INTERNAL)) + ": deit_checkpoint_describe(" + path +
+                       ") returned malformed JSON: " + e.what());
+  }
+  auto field = [&](const char* key) { return d.find(key) ? scalar_text(*d.find(key)) : std::string("?"); };
+  std::printf("%-12s %s\n", "file", path.c_str());
+  std::printf("%-12s %s\n", "kind", field("kind").c_str());
+  std::printf("%-12s %s (written by libdeit %s)\n", "format", field("format_version").c_str(),
+              field("libdeit_version").c_str());
+  if (const Json* p = d.find("params"))
+    std::printf("%-12s %s\n", "parameters", format_count(p->integer()).c_str());
+  if (const Json* cfg = d.find("config"); cfg && cfg->is_object()) {
+    std::printf("configuration\n");
+    for (const auto& [key, value] : cfg->members())
+      std::printf("  %-18s %s\n", key.c_str(), scalar_text(value).c_str());
+  }
+  if (const Json* tensors = d.find("tensors"); tensors && tensors->is_array()) {
+    size_t name_w = 4;
+    for (const Json& t : tensors->items())
+      if (const Json* n = t.find("name")) name_w = std::max(name_w, n->str().size());
+    std::printf("tensors (%zu)\n  %-*s  %-8s %s\n", tensors->items().size(), static_cast<int>(name_w), "name",
+                "dtype", "shape");
+    for (const Json& t : tensors->items()) {
+      const Json* n = t.find("name");
+      const Json* dt = t.find("dtype");
+      std::printf("  %-*s  %-8s %s\n", static_cast<int>(name_w), n ? n->str().c_str() : "?",
+                  dt ? dt->str().c_str() : "?", shape_text(t.find("shape")).c_str());
+    }
+  }
+  return kExitOk;
+}
+
+int cmd_version(int argc, char** argv) {
+  cxxopts::Options options("deitctl version",
+                           "Print the versions of deitctl and the loaded libdeit, and devices.");
+  options.custom_help("[options]");
+  options.add_options()("json", "print JSON")("h,help", "show this help");
+  auto args = parse_args(options, argc, argv);
+  if (has(args, "help")) {
+    print_help(options);
+    return kExitOk;
+  }
+  char built[32];
+  std::snprintf(built, sizeof built, "%d.%d.%d", DEIT_VERSION_MAJOR, DEIT_VERSION_MINOR, DEIT_VERSION_PATCH);
+  const int cuda = deit_cuda_available();
+  const int32_t devices = deit_cuda_device_count();
+  if (has(args, "json")) {
+    Json j = Json::object();
+    j.set("deitctl", built)
+        .set("libdeit", deit_version_string())
+        .set("cuda_available", cuda != 0)
+        .set("cuda_devices", devices)
+        .set("threads", deit_get_num_threads());
+    std::printf("%s\n", j.dump(2).c_str());
+    return kExitOk;
+  }
+  std::printf("deitctl %s (libdeit %s loaded)\n", built, deit_version_string());
+  std::printf("CUDA: %s\n", cuda ? (std::to_string(devices) + " device(s)").c_str() : "not available");
+  return kExitOk;
+}
+
+}  // namespace deitctl

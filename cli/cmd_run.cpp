@@ -1,0 +1,235 @@
+// deitctl run: the reference notebook end to end (teacher fine-tune, distillation, evaluation) with its
+// outputs in one directory.
+#include <cstdio>
+#include <string>
+
+#include "commands.h"
+#include "common.h"
+#include "defaults.h"
+#include "json.h"
+#include "options.h"
+#include "pipeline.h"
+#include "png.h"
+#include "progress.h"
+
+namespace deitctl {
+
+namespace {
+
+constexpr int kGridImages = 32;  // predictions.png: 4 rows of 8
+constexpr int kGridColumns = 8;
+
+std::string describe_config(const TeacherSettings& t, const StudentSettings& s, double fraction,
+                            const DataSplits& data, const RuntimeSettings& rt) {
+  const deit_distill_options& d = s.distill;
+  char buf[640];
+  std::snprintf(buf, sizeof buf,
+                "teacher %s %s, %d epoch%s, lr %g | student %s, %d epoch%s, lr %g, %s, %s distillation "
+                "(alpha %g, T %g) | batch %d | %s%s training images | device %s, %d threads",
+                t.arch.c_str(), t.weights.empty() ? "from scratch" : ("from " + t.weights).c_str(),
+                t.train.epochs, t.train.epochs == 1 ? "" : "s", t.train.lr, s.preset.c_str(), d.epochs,
+                d.epochs == 1 ? "" : "s", d.lr, optimizer_name(d.optimizer),
+                distillation_name(d.distillation), d.alpha, d.temperature, d.batch_size,
+                fraction < 1.0 ? (format_count(data.train_info.count) + " of ").c_str() : "",
+                format_count(data.full_train_count).c_str(), rt.device.c_str(), rt.threads);
+  return buf;
+}
+
+void write_predictions(const std::string& path, deit_student* student, const DataSplits& data,
+                       const std::string& data_dir) {
+  const int n = static_cast<int>(std::min<int64_t>(kGridImages, data.test_info.count));
+  std::vector<uint8_t> pixels = copy_images_u8(data.test.get(), 0, n);
+  std::vector<int32_t> truth = copy_labels(data.test.get(), 0, n);
+  deit_images images{};
+  images.data = pixels.data();
+  images.dtype = DEIT_DTYPE_U8;
+  images.layout = DEIT_LAYOUT_NCHW;
+  images.count = n;
+  images.channels = data.test_info.channels;
+  images.height = data.test_info.height;
+  images.width = data.test_info.width;
+  std::vector<int32_t> predicted(static_cast<size_t>(n));
+  check(deit_student_classify(student, &images, DEIT_HEAD_AVG, predicted.data(), predicted.size()));
+  PredictionGrid grid;
+  grid.images = pixels.data();
+  grid.count = n;
+  grid.channels = images.channels;
+  grid.height = images.height;
+  grid.width = images.width;
+  grid.predicted = predicted.data();
+  grid.truth = truth.data();
+  grid.class_names = class_names_for(data_dir, data.test_info.num_classes);
+  write_predictions_png(path, grid, kGridColumns);
+}
+
+void print_table(const std::string& arch, const Evaluation& te, double teacher_train,
+                 const std::string& preset, const Evaluation& se, const DistillTiming& dt, double total,
+                 int64_t test_count) {
+  auto row = [](const std::string& name, const std::string& acc, const std::string& time) {
+    std::fprintf(stderr, "  %-28s %9s   %s\n", name.c_str(), acc.c_str(), time.c_str());
+  };
+  std::fprintf(stderr, "\nresults on the test split (%s images)\n", format_count(test_count).c_str());
+  row("model", "accuracy", "time");
+  row("teacher " + arch, format_percent(te.result.accuracy),
+      "train " + format_seconds(teacher_train) + ", eval " + format_seconds(te.seconds));
+  row("student " + preset + ", averaged heads", format_percent(se.result.accuracy),
+      "teacher logits " + format_seconds(dt.teacher_logits_seconds) + ", train " +
+          format_seconds(dt.train_seconds) + ", eval " + format_seconds(se.seconds));
+  row("student " + preset + ", cls head", format_percent(se.result.accuracy_cls), "");
+  row("student " + preset + ", dist head", format_percent(se.result.accuracy_dist), "");
+  row("total", "", format_seconds(total));
+}
+
+}  // namespace
+
+int cmd_run(int argc, char** argv) {
+  Stopwatch total;
+  cxxopts::Options options(
+      "deitctl run",
+      "Fine-tune a ResNet teacher, distill it into a DeiT student and evaluate both: the "
+      "reference notebook end to end.\nWithout CUDA (and without --full) it starts from a "
+      "smaller CPU configuration; any option given overrides it.");
+  options.custom_help("[options]");
+  // clang-format off
+  options.add_options("Data")
+      ("data", std::string("data directory, IDX (MNIST family) or CIFAR-10/100 binary (default ") +
+                   kDefaultDataDir + ")",
+       cxxopts::value<std::string>(), "DIR")
+      ("fraction", "random fraction of the training split (default 1; CPU only: " +
+                       format_number(kCpuDefaults.fraction) + ")",
+       cxxopts::value<double>(), "F")
+      ("out", std::string("output directory, created if missing (default ./") + kDefaultRunOut + ")",
+       cxxopts::value<std::string>(), "DIR");
+  // clang-format on
+  add_teacher_options(options, "teacher-", true, kNotebookDefaults, &kCpuDefaults);
+  add_student_options(options, "student-", kNotebookDefaults, &kCpuDefaults);
+  // clang-format off
+  options.add_options("Output")
+      ("json", "print summary.json on stdout")
+      ("full", "the reference notebook's configuration even without CUDA");
+  // clang-format on
+  add_runtime_options(options);
+  auto args = parse_args(options, argc, argv);
+  if (has(args, "help")) {
+    print_help(options);
+    return kExitOk;
+  }
+
+  const RuntimeSettings rt = apply_runtime_options(args);
+  const bool cpu_only = rt.device == "cpu";
+  const bool full = has(args, "full");
+  const RunDefaults& d = cpu_only && !full ? kCpuDefaults : kNotebookDefaults;
+  TeacherSettings ts = teacher_settings(args, "teacher-", d);
+  StudentSettings ss = student_settings(args, "student-", d);
+  const double fraction = get_or<double>(args, "fraction", d.fraction);
+  require_fraction("fraction", fraction);
+  const std::string data_dir = get_or<std::string>(args, "data", kDefaultDataDir);
+  const std::string out_dir = get_or<std::string>(args, "out", kDefaultRunOut);
+  const bool json = has(args, "json");
+  install_sigint_handler(!rt.quiet);
+
+  ProgressReporter progress(rt.quiet);
+  auto note = [&](const std::string& line) {
+    if (rt.quiet) return;
+    progress.clear_line();
+    std::fprintf(stderr, "%s\n", line.c_str());
+    std::fflush(stderr);
+  };
+
+  if (cpu_only && !full) {
+    note(std::string("deitctl run: ") + (deit_cuda_available() ? "--device cpu" : "CPU only") + ": using " +
+         d.name + " (teacher " + d.teacher_arch + " from scratch, " + std::to_string(d.teacher_epochs) +
+         " teacher epochs, " + std::to_string(d.student_epochs) + " student epochs, " +
+         std::to_string(static_cast<int>(d.fraction * 100 + 0.5)) +
+         "% of the training split); --full for the " + "notebook's");
+  } else {
+    note(std::string("deitctl run: ") + (full && cpu_only ? "--full" : "device " + rt.device) + ": using " +
+         d.name);
+  }
+
+  make_dirs(out_dir);
+  DataSplits data = open_splits(data_dir, fraction, rt.seed);
+  note("deitctl run: " + describe_config(ts, ss, fraction, data, rt));
+
+  // 1. Teacher: build, fine-tune, evaluate, save.
+  TeacherPtr teacher = create_teacher(ts, data.train_info.num_classes, rt.device);
+  const std::string arch = teacher_arch(teacher.get());
+  const double teacher_train =
+      ts.train.epochs > 0 ? train_teacher(teacher.get(), data.train.get(), ts, progress, rt.seed) : 0.0;
+  throw_if_interrupted();
+  const Evaluation te = evaluate_teacher(teacher.get(), data.test.get(), false);
+  note("teacher accuracy: " + format_percent(te.result.accuracy) + " (" + format_seconds(te.seconds) + ")");
+  save_teacher_atomic(teacher.get(), join_path(out_dir, "teacher.safetensors"));
+  throw_if_interrupted();
+
+  // 2. Student: build, distill, evaluate all heads, save.
+  const deit_student_config config = make_student_config(ss, data.train_info);
+  StudentPtr student = create_student(config, rt.seed, rt.device);
+  const int64_t params = student_params(student.get());
+  DistillTiming dt{0, 0};
+  if (ss.distill.epochs > 0)
+    dt =
+        distill_student(student.get(), ss.distill.distillation == DEIT_DISTILL_NONE ? nullptr : teacher.get(),
+                        data.train.get(), ss, progress, rt.seed);
+  throw_if_interrupted();
+  const Evaluation se = evaluate_student(student.get(), data.test.get(), false);
+  note("student accuracy: avg " + format_percent(se.result.accuracy) + ", cls " +
+       format_percent(se.result.accuracy_cls) + ", dist " + format_percent(se.result.accuracy_dist) + " (" +
+       format_seconds(se.seconds) + ")");
+  save_student_atomic(student.get(), join_path(out_dir, "student.safetensors"));
+  throw_if_interrupted();
+
+  // 3. The rest of the outputs.
+  if (png_supported())
+    write_predictions(join_path(out_dir, "predictions.png"), student.get(), data, data_dir);
+  else
+    note("deitctl run: built without stb: predictions.png is not written");
+
+  std::string metrics;
+  for (const EpochMetrics& m : progress.epochs())
+    if (m.phase == DEIT_PHASE_TEACHER_TRAIN || m.phase == DEIT_PHASE_DISTILL)
+      metrics += epoch_metrics_json(m).dump() + "\n";
+  metrics += eval_metrics_json("teacher", te, false).dump() + "\n";
+  metrics += eval_metrics_json("student", se, true).dump() + "\n";
+  write_file_atomic(join_path(out_dir, "metrics.jsonl"), metrics);
+
+  Json summary = Json::object();
+  summary.set("version", deit_version_string());
+  summary.set("device", rt.device);
+  summary.set("threads", rt.threads);
+  summary.set("data", Json::object()
+                          .set("dir", data_dir)
+                          .set("format", format_name(data.train_info.format))
+                          .set("train_count", data.train_info.count)
+                          .set("test_count", data.test_info.count)
+                          .set("classes", data.train_info.num_classes)
+                          .set("fraction", fraction));
+  summary.set("teacher", Json::object()
+                             .set("arch", arch)
+                             .set("accuracy", te.result.accuracy)
+                             .set("train_seconds", teacher_train)
+                             .set("eval_seconds", te.seconds));
+  summary.set("student", Json::object()
+                             .set("preset", ss.preset)
+                             .set("params", params)
+                             .set("accuracy", Json::object()
+                                                  .set("avg", se.result.accuracy)
+                                                  .set("cls", se.result.accuracy_cls)
+                                                  .set("dist", se.result.accuracy_dist))
+                             .set("teacher_logits_seconds", dt.teacher_logits_seconds)
+                             .set("train_seconds", dt.train_seconds)
+                             .set("eval_seconds", se.seconds));
+  const std::string summary_text = summary.dump(2) + "\n";
+  write_file_atomic(join_path(out_dir, "summary.json"), summary_text);
+
+  if (!rt.quiet) {
+    print_table(arch, te, teacher_train, ss.preset, se, dt, total.seconds(), data.test_info.count);
+    std::fprintf(stderr,
+                 "\nwrote %s/: teacher.safetensors, student.safetensors, metrics.jsonl, summary.json%s\n",
+                 out_dir.c_str(), png_supported() ? ", predictions.png" : "");
+  }
+  if (json) std::fputs(summary_text.c_str(), stdout);
+  return kExitOk;
+}
+
+}  // namespace deitctl

@@ -1,0 +1,181 @@
+// deitctl teacher / deitctl distill: the two training steps of the notebook one at a time, each ending with
+// a test-split evaluation and a checkpoint.
+#include <cstdio>
+#include <string>
+
+#include "commands.h"
+#include "common.h"
+#include "defaults.h"
+#include "json.h"
+#include "options.h"
+#include "pipeline.h"
+#include "progress.h"
+
+namespace deitctl {
+
+namespace {
+
+void add_data_options(cxxopts::Options& options, const char* out_help) {
+  // clang-format off
+  options.add_options("Data")
+      ("data", std::string("data directory, IDX or CIFAR binary (default ") + kDefaultDataDir + ")",
+       cxxopts::value<std::string>(), "DIR")
+      ("fraction", "random fraction of the training split (default 1)", cxxopts::value<double>(), "F")
+      ("out", out_help, cxxopts::value<std::string>(), "FILE")
+      ("json", "print the result as JSON on stdout");
+  // clang-format on
+}
+
+std::string required(const cxxopts::ParseResult& args, const std::string& name) {
+  if (!has(args, name)) throw UsageError("--" + name + " is required");
+  return get<std::string>(args, name);
+}
+
+Json epochs_json(const ProgressReporter& progress, deit_phase phase) {
+  Json a = Json::array();
+  for (const EpochMetrics& m : progress.epochs())
+    if (m.phase == phase) a.push(epoch_metrics_json(m));
+  return a;
+}
+
+}  // namespace
+
+int cmd_teacher(int argc, char** argv) {
+  cxxopts::Options options(
+      "deitctl teacher",
+      "Train a ResNet teacher (or fine-tune pretrained weights), evaluate it on the test "
+      "split and save it.");
+  options.custom_help("--out FILE [options]");
+  add_data_options(options, "where to write the teacher checkpoint (.safetensors; required)");
+  add_teacher_options(options, "", true, kNotebookDefaults, nullptr);
+  add_runtime_options(options);
+  auto args = parse_args(options, argc, argv);
+  if (has(args, "help")) {
+    print_help(options);
+    return kExitOk;
+  }
+  const std::string out = required(args, "out");
+  const RuntimeSettings rt = apply_runtime_options(args);
+  TeacherSettings ts = teacher_settings(args, "", kNotebookDefaults);
+  const double fraction = get_or<double>(args, "fraction", 1.0);
+  require_fraction("fraction", fraction);
+  const std::string data_dir = get_or<std::string>(args, "data", kDefaultDataDir);
+  install_sigint_handler(!rt.quiet);
+
+  ProgressReporter progress(rt.quiet);
+  DataSplits data = open_splits(data_dir, fraction, rt.seed);
+  TeacherPtr teacher = create_teacher(ts, data.train_info.num_classes, rt.device);
+  const double train_seconds =
+      ts.train.epochs > 0 ? train_teacher(teacher.get(), data.train.get(), ts, progress, rt.seed) : 0.0;
+  throw_if_interrupted();
+  const Evaluation e = evaluate_teacher(teacher.get(), data.test.get(), false);
+  save_teacher_atomic(teacher.get(), out);
+
+  const std::string arch = teacher_arch(teacher.get());
+  if (has(args, "json")) {
+    Json j = Json::object();
+    j.set("out", out)
+        .set("arch", arch)
+        .set("device", rt.device)
+        .set("train_count", data.train_info.count)
+        .set("test_count", data.test_info.count)
+        .set("accuracy", e.result.accuracy)
+        .set("loss", e.result.loss)
+        .set("train_seconds", train_seconds)
+        .set("eval_seconds", e.seconds)
+        .set("epochs", epochs_json(progress, DEIT_PHASE_TEACHER_TRAIN));
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    std::printf("teacher %s: test accuracy %s (%s images), loss %.4f; train %s, eval %s\nwrote %s\n",
+                arch.c_str(), format_percent(e.result.accuracy).c_str(), format_count(e.result.count).c_str(),
+                e.result.loss, format_seconds(train_seconds).c_str(), format_seconds(e.seconds).c_str(),
+                out.c_str());
+  }
+  return kExitOk;
+}
+
+int cmd_distill(int argc, char** argv) {
+  cxxopts::Options options(
+      "deitctl distill",
+      "Distill a saved teacher into a new DeiT student, evaluate it (all heads) on the test "
+      "split and save it.");
+  options.custom_help("--teacher FILE --out FILE [options]");
+  add_data_options(options, "where to write the student checkpoint (.safetensors; required)");
+  // clang-format off
+  options.add_options("Teacher")
+      ("teacher", "teacher checkpoint from `deitctl teacher` or `deitctl run` "
+                  "(not needed with --distillation none)",
+       cxxopts::value<std::string>(), "FILE");
+  // clang-format on
+  add_student_options(options, "", kNotebookDefaults, nullptr);
+  add_runtime_options(options);
+  auto args = parse_args(options, argc, argv);
+  if (has(args, "help")) {
+    print_help(options);
+    return kExitOk;
+  }
+  const std::string out = required(args, "out");
+  StudentSettings ss = student_settings(args, "", kNotebookDefaults);
+  const bool need_teacher = ss.distill.distillation != DEIT_DISTILL_NONE;
+  const std::string teacher_path =
+      need_teacher ? required(args, "teacher") : get_or<std::string>(args, "teacher", "");
+  const RuntimeSettings rt = apply_runtime_options(args);
+  const double fraction = get_or<double>(args, "fraction", 1.0);
+  require_fraction("fraction", fraction);
+  const std::string data_dir = get_or<std::string>(args, "data", kDefaultDataDir);
+  install_sigint_handler(!rt.quiet);
+
+  ProgressReporter progress(rt.quiet);
+  TeacherPtr teacher;
+  if (need_teacher) {
+    deit_teacher* raw = nullptr;
+    check(deit_teacher_load(teacher_path.c_str(), &raw));
+    teacher.reset(raw);
+    check(deit_teacher_set_device(raw, rt.device.c_str()));
+  }
+  DataSplits data = open_splits(data_dir, fraction, rt.seed);
+  if (teacher && teacher_num_classes(teacher.get()) != data.train_info.num_classes)
+    throw LibraryError(std::string(deit_status_str(DEIT_E_INVALID_ARG)) + ": the teacher " + teacher_path +
+                       " has " + std::to_string(teacher_num_classes(teacher.get())) +
+                       " classes, the data in " + data_dir + " " +
+                       std::to_string(data.train_info.num_classes));
+  const deit_student_config config = make_student_config(ss, data.train_info);
+  StudentPtr student = create_student(config, rt.seed, rt.device);
+  DistillTiming dt{0, 0};
+  if (ss.distill.epochs > 0)
+    dt = distill_student(student.get(), teacher.get(), data.train.get(), ss, progress, rt.seed);
+  throw_if_interrupted();
+  const Evaluation e = evaluate_student(student.get(), data.test.get(), false);
+  save_student_atomic(student.get(), out);
+
+  if (has(args, "json")) {
+    Json j = Json::object();
+    j.set("out", out)
+        .set("preset", ss.preset)
+        .set("params", student_params(student.get()))
+        .set("device", rt.device)
+        .set("train_count", data.train_info.count)
+        .set("test_count", data.test_info.count)
+        .set("accuracy", Json::object()
+                             .set("avg", e.result.accuracy)
+                             .set("cls", e.result.accuracy_cls)
+                             .set("dist", e.result.accuracy_dist))
+        .set("loss", e.result.loss)
+        .set("teacher_logits_seconds", dt.teacher_logits_seconds)
+        .set("train_seconds", dt.train_seconds)
+        .set("eval_seconds", e.seconds)
+        .set("epochs", epochs_json(progress, DEIT_PHASE_DISTILL));
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    std::printf(
+        "student %s: test accuracy avg %s, cls %s, dist %s (%s images); train %s, eval %s\nwrote %s\n",
+        ss.preset.c_str(), format_percent(e.result.accuracy).c_str(),
+        format_percent(e.result.accuracy_cls).c_str(), format_percent(e.result.accuracy_dist).c_str(),
+        format_count(e.result.count).c_str(),
+        format_seconds(dt.train_seconds + dt.teacher_logits_seconds).c_str(),
+        format_seconds(e.seconds).c_str(), out.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace deitctl

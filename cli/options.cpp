@@ -1,0 +1,313 @@
+#include "options.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <utility>
+
+namespace deitctl {
+
+cxxopts::ParseResult parse_args(cxxopts::Options& options, int argc, char** argv) {
+  try {
+    auto result = options.parse(argc, argv);
+    if (!result.unmatched().empty())
+      throw UsageError("unexpected argument '" + result.unmatched().front() + "'");
+    return result;
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw UsageError(e.what());
+  }
+}
+
+bool has(const cxxopts::ParseResult& args, const std::string& name) {
+  return args.count(name) > 0;
+}
+
+void print_help(cxxopts::Options& options) {
+  static const char* const kOrder[] = {"", "Data", "Teacher", "Student", "Output", "Runtime"};
+  std::vector<std::string> groups;
+  for (const char* g : kOrder)
+    for (const std::string& have : options.groups())
+      if (have == g) groups.push_back(have);
+  for (const std::string& have : options.groups())
+    if (std::find(groups.begin(), groups.end(), have) == groups.end()) groups.push_back(have);
+  options.set_width(110);
+  std::printf("%s\n", options.help(groups).c_str());
+}
+
+// ---- enum values ----------------------------------------------------------------------------------
+
+namespace {
+
+template <class E, size_t N>
+E parse_enum(const std::string& option, const std::string& value,
+             const std::pair<const char*, E> (&table)[N]) {
+  std::string words;
+  for (const auto& [word, e] : table) {
+    if (value == word) return e;
+    words += words.empty() ? word : std::string(", ") + word;
+  }
+  throw UsageError("--" + option + ": '" + value + "' is not one of " + words);
+}
+
+template <class E, size_t N>
+const char* enum_name(E e, const std::pair<const char*, E> (&table)[N]) {
+  for (const auto& [word, v] : table)
+    if (v == e) return word;
+  return "?";
+}
+
+constexpr std::pair<const char*, deit_optimizer> kOptimizers[] = {
+    {"adam", DEIT_OPTIM_ADAM}, {"adamw", DEIT_OPTIM_ADAMW}, {"sgd", DEIT_OPTIM_SGD}};
+constexpr std::pair<const char*, deit_schedule> kSchedules[] = {{"constant", DEIT_SCHEDULE_CONSTANT},
+                                                                {"cosine", DEIT_SCHEDULE_COSINE}};
+constexpr std::pair<const char*, deit_distillation> kDistillations[] = {
+    {"soft", DEIT_DISTILL_SOFT}, {"hard", DEIT_DISTILL_HARD}, {"none", DEIT_DISTILL_NONE}};
+constexpr std::pair<const char*, deit_trainable> kTrainables[] = {
+    {"auto", DEIT_TRAIN_AUTO}, {"head", DEIT_TRAIN_HEAD}, {"all", DEIT_TRAIN_ALL}};
+constexpr std::pair<const char*, deit_head> kHeads[] = {
+    {"avg", DEIT_HEAD_AVG}, {"cls", DEIT_HEAD_CLS}, {"dist", DEIT_HEAD_DIST}};
+constexpr std::pair<const char*, deit_split> kSplits[] = {{"test", DEIT_SPLIT_TEST},
+                                                          {"train", DEIT_SPLIT_TRAIN}};
+
+}  // namespace
+
+deit_optimizer parse_optimizer(const std::string& option, const std::string& value) {
+  return parse_enum(option, value, kOptimizers);
+}
+deit_schedule parse_schedule(const std::string& option, const std::string& value) {
+  return parse_enum(option, value, kSchedules);
+}
+deit_distillation parse_distillation(const std::string& option, const std::string& value) {
+  return parse_enum(option, value, kDistillations);
+}
+deit_trainable parse_trainable(const std::string& option, const std::string& value) {
+  return parse_enum(option, value, kTrainables);
+}
+deit_head parse_head(const std::string& option, const std::string& value) {
+  return parse_enum(option, value, kHeads);
+}
+deit_split parse_split(const std::string& option, const std::string& value) {
+  return parse_enum(option, value, kSplits);
+}
+const char* optimizer_name(deit_optimizer o) {
+  return enum_name(o, kOptimizers);
+}
+const char* schedule_name(deit_schedule s) {
+  return enum_name(s, kSchedules);
+}
+const char* distillation_name(deit_distillation d) {
+  return enum_name(d, kDistillations);
+}
+const char* head_name(deit_head h) {
+  return enum_name(h, kHeads);
+}
+
+// ---- ranges ---------------------------------------------------------------------------------------
+
+void require_positive(const std::string& option, double value) {
+  if (!(value > 0) || !std::isfinite(value)) throw UsageError("--" + option + ": must be greater than 0");
+}
+void require_non_negative(const std::string& option, double value) {
+  if (!(value >= 0) || !std::isfinite(value)) throw UsageError("--" + option + ": must be 0 or more");
+}
+void require_fraction(const std::string& option, double value) {
+  if (!(value > 0 && value <= 1)) throw UsageError("--" + option + ": must be in (0, 1]");
+}
+
+// ---- help texts -----------------------------------------------------------------------------------
+
+namespace {
+
+std::string num(double v) {
+  return format_number(v);
+}
+
+// "(default X)" or, in `run`, "(default X; CPU only: Y)" when the two configurations differ.
+std::string dflt(const std::string& notebook, const std::string& cpu_value, bool have_cpu) {
+  if (!have_cpu || notebook == cpu_value) return " (default " + notebook + ")";
+  return " (default " + notebook + "; CPU only: " + cpu_value + ")";
+}
+
+}  // namespace
+
+// ---- runtime --------------------------------------------------------------------------------------
+
+void add_runtime_options(cxxopts::Options& options) {
+  // clang-format off
+  options.add_options("Runtime")
+      ("device", "auto, cpu, cuda or cuda:N (default auto)", cxxopts::value<std::string>(), "DEV")
+      ("threads", "CPU threads, 0 = all cores (default 0)", cxxopts::value<int32_t>(), "N")
+      ("seed", "random seed for subsets, initialisation and shuffling (default 0)",
+       cxxopts::value<uint64_t>(), "N")
+      ("quiet", "no progress output, only errors")
+      ("h,help", "show this help");
+  // clang-format on
+}
+
+RuntimeSettings apply_runtime_options(const cxxopts::ParseResult& args) {
+  RuntimeSettings r;
+  r.quiet = has(args, "quiet");
+  r.seed = get_or<uint64_t>(args, "seed", 0);
+  r.threads = set_threads(get_or<int32_t>(args, "threads", 0));
+  r.device = resolve_device(get_or<std::string>(args, "device", "auto"));
+  return r;
+}
+
+// ---- teacher --------------------------------------------------------------------------------------
+
+void add_teacher_options(cxxopts::Options& options, const std::string& prefix, bool add_batch_size,
+                         const RunDefaults& d, const RunDefaults* cpu) {
+  const RunDefaults& c = cpu ? *cpu : d;
+  const bool two = cpu != nullptr;
+  auto add = options.add_options("Teacher");
+  add(prefix + "arch",
+      "resnet18, resnet34, resnet50, resnet101 or resnet152" + dflt(d.teacher_arch, c.teacher_arch, two),
+      cxxopts::value<std::string>(), "ARCH");
+  add(prefix + "weights",
+      "pretrained torchvision/timm weights (.safetensors) for the architecture; the fc head is replaced "
+      "and, by default, only it is trained",
+      cxxopts::value<std::string>(), "FILE");
+  add(prefix + "epochs",
+      "teacher training epochs" +
+          dflt(std::to_string(d.teacher_epochs), std::to_string(c.teacher_epochs), two),
+      cxxopts::value<int32_t>(), "N");
+  add(prefix + "lr", "teacher learning rate" + dflt(num(d.teacher_lr), num(c.teacher_lr), two),
+      cxxopts::value<double>(), "LR");
+  add(prefix + "optimizer",
+      std::string("adam, adamw or sgd") +
+          dflt(optimizer_name(d.teacher_optimizer), optimizer_name(c.teacher_optimizer), two),
+      cxxopts::value<std::string>(), "NAME");
+  add(prefix + "weight-decay", "teacher weight decay (default 0, adamw 0.05)", cxxopts::value<double>(),
+      "WD");
+  add(prefix + "trainable", "auto (head only with --" + prefix + "weights, else all), head or all",
+      cxxopts::value<std::string>(), "WHICH");
+  if (add_batch_size)
+    add("batch-size", "batch size" + dflt(std::to_string(d.batch_size), std::to_string(c.batch_size), two),
+        cxxopts::value<int32_t>(), "N");
+}
+
+TeacherSettings teacher_settings(const cxxopts::ParseResult& args, const std::string& prefix,
+                                 const RunDefaults& d) {
+  TeacherSettings t;
+  t.arch = get_or<std::string>(args, prefix + "arch", d.teacher_arch);
+  t.weights = get_or<std::string>(args, prefix + "weights", "");
+  static const char* const kArchs[] = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"};
+  bool known = false;
+  for (const char* a : kArchs) known = known || t.arch == a;
+  if (!known)
+    throw UsageError("--" + prefix + "arch: '" + t.arch +
+                     "' is not one of resnet18, resnet34, resnet50, "
+                     "resnet101, resnet152");
+  deit_teacher_train_options& o = t.train;
+  check(deit_teacher_train_options_init(&o));
+  o.epochs = get_or<int32_t>(args, prefix + "epochs", d.teacher_epochs);
+  o.lr = get_or<double>(args, prefix + "lr", d.teacher_lr);
+  o.batch_size = get_or<int32_t>(args, "batch-size", d.batch_size);
+  o.optimizer = d.teacher_optimizer;
+  if (has(args, prefix + "optimizer"))
+    o.optimizer = parse_optimizer(prefix + "optimizer", get<std::string>(args, prefix + "optimizer"));
+  // The library's AdamW default decay applies unless one is given.
+  if (o.optimizer == DEIT_OPTIM_ADAMW) o.weight_decay = 0.05;
+  if (has(args, prefix + "weight-decay")) o.weight_decay = get<double>(args, prefix + "weight-decay");
+  if (has(args, prefix + "trainable"))
+    o.trainable = parse_trainable(prefix + "trainable", get<std::string>(args, prefix + "trainable"));
+  require_non_negative(prefix + "epochs", o.epochs);
+  require_positive(prefix + "lr", o.lr);
+  require_positive("batch-size", o.batch_size);
+  require_non_negative(prefix + "weight-decay", o.weight_decay);
+  return t;
+}
+
+// ---- student --------------------------------------------------------------------------------------
+
+void add_student_options(cxxopts::Options& options, const std::string& prefix, const RunDefaults& d,
+                         const RunDefaults* cpu) {
+  const RunDefaults& c = cpu ? *cpu : d;
+  const bool two = cpu != nullptr;
+  auto add = options.add_options("Student");
+  add(prefix + "preset",
+      "seed, deit-tiny, deit-small or deit-base" + dflt(d.student_preset, c.student_preset, two),
+      cxxopts::value<std::string>(), "NAME");
+  add("patch-size", "patch size (default: the preset's)", cxxopts::value<int32_t>(), "N");
+  add(prefix + "epochs",
+      "student training epochs" +
+          dflt(std::to_string(d.student_epochs), std::to_string(c.student_epochs), two),
+      cxxopts::value<int32_t>(), "N");
+  add("lr", "student learning rate" + dflt(num(d.lr), num(c.lr), two), cxxopts::value<double>(), "LR");
+  add("optimizer",
+      std::string("adam, adamw or sgd") + dflt(optimizer_name(d.optimizer), optimizer_name(c.optimizer), two),
+      cxxopts::value<std::string>(), "NAME");
+  add("weight-decay", "weight decay" + dflt(num(d.weight_decay), num(c.weight_decay), two),
+      cxxopts::value<double>(), "WD");
+  add("schedule",
+      std::string("constant or cosine") + dflt(schedule_name(d.schedule), schedule_name(c.schedule), two),
+      cxxopts::value<std::string>(), "NAME");
+  add("warmup-epochs",
+      "linear warmup epochs of the cosine schedule" +
+          dflt(std::to_string(d.warmup_epochs), std::to_string(c.warmup_epochs), two),
+      cxxopts::value<int32_t>(), "N");
+  add("alpha", "weight of the distillation loss" + dflt(num(d.alpha), num(c.alpha), two),
+      cxxopts::value<double>(), "A");
+  add("temperature", "soft distillation temperature" + dflt(num(d.temperature), num(c.temperature), two),
+      cxxopts::value<double>(), "T");
+  add("distillation",
+      std::string("soft, hard or none") +
+          dflt(distillation_name(d.distillation), distillation_name(c.distillation), two),
+      cxxopts::value<std::string>(), "KIND");
+  add("label-smoothing",
+      "label smoothing of the class head" + dflt(num(d.label_smoothing), num(c.label_smoothing), two),
+      cxxopts::value<double>(), "E");
+  if (prefix.empty())  // `run` adds --batch-size with the teacher options
+    add("batch-size", "batch size" + dflt(std::to_string(d.batch_size), std::to_string(c.batch_size), two),
+        cxxopts::value<int32_t>(), "N");
+}
+
+StudentSettings student_settings(const cxxopts::ParseResult& args, const std::string& prefix,
+                                 const RunDefaults& d) {
+  StudentSettings s;
+  s.preset = get_or<std::string>(args, prefix + "preset", d.student_preset);
+  s.patch_size = get_or<int32_t>(args, "patch-size", 0);
+  deit_distill_options& o = s.distill;
+  check(deit_distill_options_init(&o));
+  o.epochs = get_or<int32_t>(args, prefix + "epochs", d.student_epochs);
+  o.batch_size = get_or<int32_t>(args, "batch-size", d.batch_size);
+  o.lr = get_or<double>(args, "lr", d.lr);
+  o.optimizer = has(args, "optimizer") ? parse_optimizer("optimizer", get<std::string>(args, "optimizer"))
+                                       : d.optimizer;
+  o.weight_decay = get_or<double>(args, "weight-decay", d.weight_decay);
+  o.schedule =
+      has(args, "schedule") ? parse_schedule("schedule", get<std::string>(args, "schedule")) : d.schedule;
+  o.warmup_epochs = get_or<int32_t>(args, "warmup-epochs", d.warmup_epochs);
+  o.alpha = get_or<double>(args, "alpha", d.alpha);
+  o.temperature = get_or<double>(args, "temperature", d.temperature);
+  o.distillation = has(args, "distillation")
+                       ? parse_distillation("distillation", get<std::string>(args, "distillation"))
+                       : d.distillation;
+  o.label_smoothing = get_or<double>(args, "label-smoothing", d.label_smoothing);
+  require_non_negative(prefix + "epochs", o.epochs);
+  require_positive("batch-size", o.batch_size);
+  require_positive("lr", o.lr);
+  require_non_negative("weight-decay", o.weight_decay);
+  require_non_negative("warmup-epochs", o.warmup_epochs);
+  if (!(o.alpha >= 0 && o.alpha <= 1)) throw UsageError("--alpha: must be in [0, 1]");
+  require_positive("temperature", o.temperature);
+  if (!(o.label_smoothing >= 0 && o.label_smoothing < 1))
+    throw UsageError("--label-smoothing: must be in [0, 1)");
+  if (has(args, "patch-size")) require_positive("patch-size", s.patch_size);
+  return s;
+}
+
+deit_student_config make_student_config(const StudentSettings& s, const deit_dataset_info& data) {
+  deit_student_config c{};
+  c.struct_size = sizeof c;
+  const deit_status st = deit_student_config_init(&c, s.preset.c_str(), data.num_classes);
+  if (st == DEIT_E_INVALID_ARG)
+    throw UsageError("student preset '" + s.preset +
+                     "' is not one of seed, deit-tiny, deit-small, deit-base (" + deit_last_error() + ")");
+  check(st);
+  if (s.patch_size > 0) c.patch_size = s.patch_size;
+  if (data.height == data.width && data.height != c.img_size) c.img_size = data.height;
+  return c;
+}
+
+}  // namespace deitctl

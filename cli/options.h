@@ -1,0 +1,95 @@
+// Command-line parsing shared by the subcommands: cxxopts wrappers that turn every mistake into a
+// UsageError, enum option values, and the option groups for teacher training and distillation.
+#pragma once
+
+#include <deit/deit.h>
+
+#include <cxxopts.hpp>
+#include <string>
+
+#include "common.h"
+#include "defaults.h"
+
+namespace deitctl {
+
+// Parses argv (argv[0] is the subcommand).  Unknown options, missing values, malformed numbers and
+// positional arguments the command does not take are UsageErrors.
+cxxopts::ParseResult parse_args(cxxopts::Options& options, int argc, char** argv);
+
+bool has(const cxxopts::ParseResult& args, const std::string& name);
+
+// --help: the option groups in pipeline order (ungrouped, Data, Teacher, Student, Output, Runtime).
+void print_help(cxxopts::Options& options);
+
+template <class T>
+T get(const cxxopts::ParseResult& args, const std::string& name) {
+  try {
+    return args[name].as<T>();
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw UsageError("--" + name + ": " + e.what());
+  }
+}
+
+// The option's value when given on the command line, else `fallback`.
+template <class T>
+T get_or(const cxxopts::ParseResult& args, const std::string& name, T fallback) {
+  return has(args, name) ? get<T>(args, name) : fallback;
+}
+
+// Enum values: parse_* throw UsageError naming the option and the accepted words.
+deit_optimizer parse_optimizer(const std::string& option, const std::string& value);
+deit_schedule parse_schedule(const std::string& option, const std::string& value);
+deit_distillation parse_distillation(const std::string& option, const std::string& value);
+deit_trainable parse_trainable(const std::string& option, const std::string& value);
+deit_head parse_head(const std::string& option, const std::string& value);
+deit_split parse_split(const std::string& option, const std::string& value);
+const char* optimizer_name(deit_optimizer o);
+const char* schedule_name(deit_schedule s);
+const char* distillation_name(deit_distillation d);
+const char* head_name(deit_head h);
+
+// Range checks that make a bad number a usage error instead of a library error.
+void require_positive(const std::string& option, double value);
+void require_non_negative(const std::string& option, double value);
+void require_fraction(const std::string& option, double value);  // 0 < value <= 1
+
+// --device, --threads, --seed, --quiet.
+void add_runtime_options(cxxopts::Options& options);
+struct RuntimeSettings {
+  std::string device;  // resolved: "cpu" or "cuda:N"
+  int32_t threads;     // in effect
+  uint64_t seed;
+  bool quiet;
+};
+// Applies --threads and resolves --device.
+RuntimeSettings apply_runtime_options(const cxxopts::ParseResult& args);
+
+// Teacher training options.  `prefix` is "teacher-" in `run` and "" in `teacher`; --batch-size is
+// shared with the student in `run`, so it is added only when add_batch_size is set.
+void add_teacher_options(cxxopts::Options& options, const std::string& prefix, bool add_batch_size,
+                         const RunDefaults& d, const RunDefaults* cpu);
+struct TeacherSettings {
+  std::string arch;
+  std::string weights;  // .safetensors with pretrained weights, or ""
+  deit_teacher_train_options train;
+};
+TeacherSettings teacher_settings(const cxxopts::ParseResult& args, const std::string& prefix,
+                                 const RunDefaults& d);
+
+// Student and distillation options.  `prefix` is "student-" in `run` (for --student-preset and
+// --student-epochs) and "" in `distill`.
+void add_student_options(cxxopts::Options& options, const std::string& prefix, const RunDefaults& d,
+                         const RunDefaults* cpu);
+struct StudentSettings {
+  std::string preset;
+  int32_t patch_size;  // 0: the preset's
+  deit_distill_options distill;
+};
+StudentSettings student_settings(const cxxopts::ParseResult& args, const std::string& prefix,
+                                 const RunDefaults& d);
+
+// A student configuration from a preset, adapted to the data: class count, and the image size when the
+// images are square and differ from the preset's.
+deit_student_config make_student_config(const StudentSettings& s, const deit_dataset_info& data);
+
+}  // namespace deitctl

@@ -1,0 +1,163 @@
+#include "pipeline.h"
+
+namespace deitctl {
+
+DataSplits open_splits(const std::string& dir, double fraction, uint64_t seed) {
+  DataSplits s;
+  s.train = open_dataset(dir, DEIT_SPLIT_TRAIN);
+  s.full_train_count = dataset_info(s.train.get()).count;
+  if (fraction < 1.0) s.train = subset_fraction(s.train.get(), fraction, seed);
+  s.test = open_dataset(dir, DEIT_SPLIT_TEST);
+  s.train_info = dataset_info(s.train.get());
+  s.test_info = dataset_info(s.test.get());
+  if (s.train_info.num_classes != s.test_info.num_classes)
+    throw LibraryError(std::string(deit_status_str(DEIT_E_FORMAT)) + ": " + dir +
+                       ": the training split has " + std::to_string(s.train_info.num_classes) +
+                       " classes, the test split " + std::to_string(s.test_info.num_classes));
+  return s;
+}
+
+TeacherPtr create_teacher(const TeacherSettings& settings, int32_t num_classes, const std::string& device) {
+  deit_teacher* raw = nullptr;
+  check(deit_teacher_create(settings.arch.c_str(), num_classes, &raw));
+  TeacherPtr teacher(raw);
+  if (!settings.weights.empty()) check(deit_teacher_load_weights(teacher.get(), settings.weights.c_str()));
+  check(deit_teacher_set_device(teacher.get(), device.c_str()));
+  return teacher;
+}
+
+double train_teacher(deit_teacher* teacher, const deit_dataset* train, TeacherSettings& settings,
+                     ProgressReporter& progress, uint64_t seed) {
+  deit_teacher_train_options o = settings.train;
+  o.seed = seed;
+  o.progress = progress.fn();
+  o.user_data = progress.user_data();
+  Stopwatch clock;
+  const deit_status st = deit_teacher_train(teacher, train, &o);
+  progress.clear_line();
+  check(st);
+  return clock.seconds();
+}
+
+StudentPtr create_student(const deit_student_config& config, uint64_t seed, const std::string& device) {
+  deit_student* raw = nullptr;
+  check(deit_student_create(&config, seed, &raw));
+  StudentPtr student(raw);
+  check(deit_student_set_device(student.get(), device.c_str()));
+  return student;
+}
+
+DistillTiming distill_student(deit_student* student, deit_teacher* teacher, const deit_dataset* train,
+                              StudentSettings& settings, ProgressReporter& progress, uint64_t seed) {
+  deit_distill_options o = settings.distill;
+  o.seed = seed;
+  o.progress = progress.fn();
+  o.user_data = progress.user_data();
+  const double logits_before = progress.phase_seconds(DEIT_PHASE_TEACHER_LOGITS);
+  Stopwatch clock;
+  const deit_status st = deit_distill(student, teacher, train, &o);
+  progress.clear_line();
+  check(st);
+  DistillTiming t;
+  t.teacher_logits_seconds = progress.phase_seconds(DEIT_PHASE_TEACHER_LOGITS) - logits_before;
+  t.train_seconds = clock.seconds() - t.teacher_logits_seconds;
+  if (t.train_seconds < 0) t.train_seconds = 0;
+  return t;
+}
+
+namespace {
+
+deit_eval_result blank_result() {
+  deit_eval_result r{};
+  r.struct_size = sizeof r;
+  return r;
+}
+
+template <class Handle, class EvalFn>
+Evaluation evaluate(Handle* model, const deit_dataset* data, bool confusion, EvalFn fn) {
+  Evaluation e;
+  e.result = blank_result();
+  if (confusion) {
+    const size_t k = static_cast<size_t>(dataset_info(data).num_classes);
+    e.confusion.assign(k * k, 0);
+  }
+  Stopwatch clock;
+  check(fn(model, data, &e.result, confusion ? e.confusion.data() : nullptr, e.confusion.size()));
+  e.seconds = clock.seconds();
+  // Evaluation takes no progress callback, so Ctrl-C is noticed only once it is done.
+  throw_if_interrupted();
+  return e;
+}
+
+}  // namespace
+
+Evaluation evaluate_teacher(deit_teacher* teacher, const deit_dataset* data, bool confusion) {
+  return evaluate(teacher, data, confusion, deit_teacher_evaluate);
+}
+
+Evaluation evaluate_student(deit_student* student, const deit_dataset* data, bool confusion) {
+  return evaluate(student, data, confusion, deit_student_evaluate);
+}
+
+Model load_model(const std::string& path, const std::string& device) {
+  Model m;
+  const std::string text = describe_checkpoint(path);
+  try {
+    m.description = Json::parse(text);
+  } catch (const std::exception& e) {
+    throw LibraryError(std::string(deit_status_str(DEIT_E_INTERNAL)) + ": deit_checkpoint_describe(" + path +
+                       ") returned malformed JSON: " + e.what());
+  }
+  const Json* kind = m.description.find("kind");
+  m.kind = kind ? kind->str() : "";
+  if (m.kind == "student") {
+    deit_student* raw = nullptr;
+    check(deit_student_load(path.c_str(), &raw));
+    m.student.reset(raw);
+    check(deit_student_set_device(raw, device.c_str()));
+    const deit_student_config c = student_config(raw);
+    m.num_classes = c.num_classes;
+    m.in_channels = c.in_channels;
+    m.img_size = c.img_size;
+  } else if (m.kind == "teacher") {
+    deit_teacher* raw = nullptr;
+    check(deit_teacher_load(path.c_str(), &raw));
+    m.teacher.reset(raw);
+    check(deit_teacher_set_device(raw, device.c_str()));
+    m.num_classes = teacher_num_classes(raw);
+    m.in_channels = 3;
+  } else {
+    throw LibraryError(std::string(deit_status_str(DEIT_E_FORMAT)) + ": " + path + ": a '" + m.kind +
+                       "' checkpoint; deitctl handles student and teacher checkpoints");
+  }
+  return m;
+}
+
+Json epoch_metrics_json(const EpochMetrics& m) {
+  Json j = Json::object();
+  j.set("phase", phase_key(m.phase));
+  j.set("epoch", m.epoch);
+  j.set("loss", m.loss);
+  j.set("loss_cls", m.loss_cls);
+  j.set("loss_dist", m.loss_dist);
+  j.set("images_per_sec", m.images_per_sec);
+  j.set("seconds", m.seconds);
+  return j;
+}
+
+Json eval_metrics_json(const char* model, const Evaluation& e, bool student) {
+  Json j = Json::object();
+  j.set("phase", "eval");
+  j.set("model", model);
+  j.set("count", e.result.count);
+  j.set("accuracy", e.result.accuracy);
+  j.set("loss", e.result.loss);
+  if (student) {
+    j.set("accuracy_cls", e.result.accuracy_cls);
+    j.set("accuracy_dist", e.result.accuracy_dist);
+  }
+  j.set("seconds", e.seconds);
+  return j;
+}
+
+}  // namespace deitctl

@@ -1,0 +1,77 @@
+// The notebook's steps over the C API, shared by `run`, `teacher`, `distill`, `eval` and `predict`:
+// build/load models, train, evaluate (timed), and the metrics lines they produce.
+#pragma once
+
+#include <deit/deit.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common.h"
+#include "json.h"
+#include "options.h"
+#include "progress.h"
+
+namespace deitctl {
+
+class Stopwatch {
+ public:
+  Stopwatch() : start_(std::chrono::steady_clock::now()) {}
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+// The training split (optionally a seeded random fraction of it) and the test split of a directory.
+struct DataSplits {
+  DatasetPtr train;
+  DatasetPtr test;
+  deit_dataset_info train_info;  // after the fraction
+  deit_dataset_info test_info;
+  int64_t full_train_count;
+};
+DataSplits open_splits(const std::string& dir, double fraction, uint64_t seed);
+
+// A new teacher of settings.arch (with settings.weights loaded when given) on `device`.
+TeacherPtr create_teacher(const TeacherSettings& settings, int32_t num_classes, const std::string& device);
+// Trains; returns the wall time.
+double train_teacher(deit_teacher* teacher, const deit_dataset* train, TeacherSettings& settings,
+                     ProgressReporter& progress, uint64_t seed);
+
+StudentPtr create_student(const deit_student_config& config, uint64_t seed, const std::string& device);
+struct DistillTiming {
+  double train_seconds;           // wall time of deit_distill less the teacher-logit pass
+  double teacher_logits_seconds;  // the DEIT_PHASE_TEACHER_LOGITS phase
+};
+DistillTiming distill_student(deit_student* student, deit_teacher* teacher, const deit_dataset* train,
+                              StudentSettings& settings, ProgressReporter& progress, uint64_t seed);
+
+struct Evaluation {
+  deit_eval_result result;
+  double seconds;
+  std::vector<int64_t> confusion;  // num_classes^2 row-major (row = true class) when asked for
+};
+Evaluation evaluate_teacher(deit_teacher* teacher, const deit_dataset* data, bool confusion);
+Evaluation evaluate_student(deit_student* student, const deit_dataset* data, bool confusion);
+
+// A checkpoint loaded by its kind (deit_checkpoint_describe's "kind").
+struct Model {
+  std::string kind;  // "student" or "teacher"
+  Json description;
+  TeacherPtr teacher;
+  StudentPtr student;
+  int32_t num_classes = 0;
+  int32_t in_channels = 3;  // what the model wants; the library repeats a gray channel for 3
+  int32_t img_size = 0;     // student only; 0 = any
+};
+Model load_model(const std::string& path, const std::string& device);
+
+// metrics.jsonl lines.
+Json epoch_metrics_json(const EpochMetrics& m);
+Json eval_metrics_json(const char* model, const Evaluation& e, bool student);
+
+}  // namespace deitctl

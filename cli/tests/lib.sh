@@ -1,0 +1,55 @@
+# Shared by the deitctl test scripts: `source lib.sh DEITCTL WORKDIR`.
+# Each check prints what it ran and why it failed; the first failure ends the script with exit 1.
+set -u
+DEITCTL="$1"
+WORK="$2"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PY="${DEITCTL_PYTHON:-/usr/bin/python3}"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cd "$WORK"
+
+if ! "$PY" -c 'import numpy' 2>/dev/null; then
+  echo "SKIP: $PY has no numpy"
+  exit 77
+fi
+
+CHECKS=0
+fail() {
+  echo "FAIL: $*" >&2
+  for f in out.txt err.txt; do
+    if [ -s "$f" ]; then
+      echo "--- $f:" >&2
+      head -c 3000 "$f" >&2
+    fi
+  done
+  exit 1
+}
+pass() {
+  CHECKS=$((CHECKS + 1))
+  echo "ok: $*"
+}
+
+# expect_rc CODE deitctl-args...: runs deitctl with stdout in out.txt, stderr in err.txt.
+expect_rc() {
+  local want="$1"
+  shift
+  "$DEITCTL" "$@" >out.txt 2>err.txt
+  local got=$?
+  [ "$got" = "$want" ] || fail "deitctl $* exited $got, expected $want"
+  pass "deitctl $* -> $want"
+}
+
+# expect_in FILE TEXT: TEXT (fixed string) occurs in FILE.
+expect_in() {
+  grep -qF -- "$2" "$1" || fail "'$2' not in $1"
+}
+
+make_idx() { "$PY" "$HERE/make_tiny_data.py" idx "$@" || fail "make_tiny_data.py idx $*"; }
+make_images() { "$PY" "$HERE/make_tiny_data.py" images "$@" || fail "make_tiny_data.py images $*"; }
+make_broken() { "$PY" "$HERE/make_tiny_data.py" broken "$@" || fail "make_tiny_data.py broken $*"; }
+
+done_checks() {
+  echo "all $CHECKS checks passed"
+  exit 0
+}
