@@ -349,6 +349,41 @@ static void test_student_checkpoint_round_trip(void **state) {
   char cmd[2048];
   snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s' | grep -v '^student[12].safetensors$' | grep tmp)\"", deit_test_dir());
   assert_int_equal(system(cmd), 0);
+  /* describe: ask for the size, then read the JSON. */
+  size_t needed = 0;
+  assert_status_msg(deit_checkpoint_describe(p1, NULL, 0, &needed), DEIT_E_BUFFER_TOO_SMALL, "capacity 0");
+  assert_true(needed > 100);
+  char *json = malloc(needed);
+  assert_ok(deit_checkpoint_describe(p1, json, needed, NULL));
+  assert_int_equal(strlen(json) + 1, needed);
+  assert_non_null(strstr(json, "\"kind\":\"student\""));
+  assert_non_null(strstr(json, "\"blocks.0.attn.qkv.weight\""));
+  char params[64];
+  snprintf(params, sizeof params, "\"params\":%lld", (long long)pa);
+  assert_non_null(strstr(json, params));
+  free(json);
+  /* A truncated or corrupted copy is refused with a message naming the file. */
+  FILE *f = fopen(p1, "rb");
+  assert_non_null(f);
+  static unsigned char bytes[1 << 22];
+  size_t size = fread(bytes, 1, sizeof bytes, f);
+  fclose(f);
+  assert_true(size > 1000 && size < sizeof bytes);
+  const char *cut = deit_test_path("cut.safetensors");
+  deit_test_write_file(cut, bytes, size - 100);
+  deit_student *bad = NULL;
+  assert_status_msg(deit_student_load(cut, &bad), DEIT_E_FORMAT, cut);
+  assert_null(bad);
+  const char *flipped = deit_test_path("flipped.safetensors");
+  bytes[9] ^= 0x55; /* inside the JSON header */
+  deit_test_write_file(flipped, bytes, size);
+  assert_status_msg(deit_student_load(flipped, &bad), DEIT_E_FORMAT, flipped);
+  assert_null(bad);
+  /* A student checkpoint does not fit a ResNet: the message names a tensor. */
+  deit_teacher *r18 = NULL;
+  assert_ok(deit_teacher_create("resnet18", CLASSES, &r18));
+  assert_status_msg(deit_teacher_load_weights(r18, p1), DEIT_E_FORMAT, "tensor '");
+  deit_teacher_free(r18);
   /* A student checkpoint is not a teacher, and vice versa. */
   deit_teacher *t = NULL;
   assert_status_msg(deit_teacher_load(p1, &t), DEIT_E_FORMAT, "student");

@@ -64,6 +64,12 @@ bool checked_nbytes(const std::vector<int64_t>& shape, size_t elem_size, uint64_
   return true;
 }
 
+// "an array", "a string", ... for messages.
+std::string a_type(const Json& v) {
+  if (v.is_null()) return "null";
+  return std::string(v.is_array() || v.is_object() ? "an " : "a ") + v.type_name();
+}
+
 uint64_t read_le64(const uint8_t* p) {
   uint64_t v = 0;
   for (int k = 7; k >= 0; --k) v = (v << 8) | p[k];
@@ -133,7 +139,7 @@ class Checker {
     if (!entry.is_object()) fail_file("'__metadata__' is not an object of strings");
     for (const auto& [key, value] : entry.as_object()) {
       if (!value.is_string()) {
-        fail_file("'__metadata__' value of '" + printable(key) + "' is a " + value.type_name() +
+        fail_file("'__metadata__' value of '" + printable(key) + "' is " + a_type(value) +
                   ", expected a string");
       }
       if (!metadata->emplace(key, value.as_string()).second) {
@@ -143,8 +149,7 @@ class Checker {
   }
 
   SafetensorInfo check_entry(const std::string& name, const Json& entry, uint64_t data_size) const {
-    if (!entry.is_object())
-      fail_tensor(name, "entry is a " + std::string(entry.type_name()) + ", expected an object");
+    if (!entry.is_object()) fail_tensor(name, "entry is " + a_type(entry) + ", expected an object");
     const Json* dtype = nullptr;
     const Json* shape = nullptr;
     const Json* offsets = nullptr;
@@ -165,6 +170,15 @@ class Checker {
     info.name = name;
     if (!dtype->is_string()) fail_tensor(name, "'dtype' is not a string");
     if (!parse_dtype(dtype->as_string(), &info.dtype)) {
+      // Newer safetensors dtypes are valid files this build cannot load.
+      static const char* const kOtherDtypes[] = {"U16",     "U32",     "U64", "C64",     "F8_E4M3",
+                                                 "F8_E5M2", "F8_E8M0", "F4",  "F6_E2M3", "F6_E3M2"};
+      for (const char* other : kOtherDtypes) {
+        if (dtype->as_string() == other) {
+          fail(DEIT_E_UNSUPPORTED, label_ + ": tensor '" + printable(name) + "': dtype " + other +
+                                       " is not supported by libdeit");
+        }
+      }
       fail_tensor(name, "unknown dtype '" + printable(dtype->as_string()) + "'");
     }
     if (!shape->is_array()) fail_tensor(name, "'shape' is not an array of non-negative integers");
