@@ -1,5 +1,6 @@
 // deitctl run: the reference notebook end to end (teacher fine-tune, distillation, evaluation) with its
 // outputs in one directory.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -66,7 +67,13 @@ void print_table(const std::string& arch, const Evaluation& te, double teacher_t
                  const std::string& preset, const Evaluation& se, const DistillTiming& dt, double total,
                  int64_t test_count) {
   auto row = [](const std::string& name, const std::string& acc, const std::string& time) {
-    std::fprintf(stderr, "  %-28s %9s   %s\n", name.c_str(), acc.c_str(), time.c_str());
+    std::string line = "  " + name;
+    line.resize(std::max<size_t>(line.size(), 30), ' ');
+    char num[16];
+    std::snprintf(num, sizeof num, " %9s", acc.c_str());
+    line += num;
+    if (!time.empty()) line += "   " + time;
+    std::fprintf(stderr, "%s\n", line.c_str());
   };
   std::fprintf(stderr, "\nresults on the test split (%s images)\n", format_count(test_count).c_str());
   row("model", "accuracy", "time");
@@ -157,6 +164,7 @@ int cmd_run(int argc, char** argv) {
   const double teacher_train =
       ts.train.epochs > 0 ? train_teacher(teacher.get(), data.train.get(), ts, progress, rt.seed) : 0.0;
   throw_if_interrupted();
+  note("teacher: evaluating on the test split (" + format_count(data.test_info.count) + " images)");
   const Evaluation te = evaluate_teacher(teacher.get(), data.test.get(), false);
   note("teacher accuracy: " + format_percent(te.result.accuracy) + " (" + format_seconds(te.seconds) + ")");
   save_teacher_atomic(teacher.get(), join_path(out_dir, "teacher.safetensors"));
@@ -172,6 +180,7 @@ int cmd_run(int argc, char** argv) {
         distill_student(student.get(), ss.distill.distillation == DEIT_DISTILL_NONE ? nullptr : teacher.get(),
                         data.train.get(), ss, progress, rt.seed);
   throw_if_interrupted();
+  note("student: evaluating on the test split (" + format_count(data.test_info.count) + " images)");
   const Evaluation se = evaluate_student(student.get(), data.test.get(), false);
   note("student accuracy: avg " + format_percent(se.result.accuracy) + ", cls " +
        format_percent(se.result.accuracy_cls) + ", dist " + format_percent(se.result.accuracy_dist) + " (" +
