@@ -8,6 +8,7 @@ packages=(
   libtorch-dev libopenblas0-pthread  # LibTorch CPU; OpenBLAS makes its GEMMs ~35x faster
   zlib1g-dev libcxxopts-dev libcmocka-dev libstb-dev
   swig python3-dev python3-numpy python3-pytest
+  python3-torch python3-torchvision  # reference models of the conformance tests (tests/conformance)
   dataset-fashion-mnist              # the default data set: /usr/share/datasets/fashion-mnist
 )
 
