@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "models/fused_ops.h"
 
 namespace deit::models {
 namespace {
@@ -54,10 +55,6 @@ void trunc_normal_(torch::Tensor t, double std, double a = -2.0, double b = 2.0)
   auto cdf = [](double x) { return (1.0 + std::erf(x / std::sqrt(2.0))) / 2.0; };
   const double l = cdf(a / std), u = cdf(b / std);
   t.uniform_(2 * l - 1, 2 * u - 1).erfinv_().mul_(std * std::sqrt(2.0)).clamp_(a, b);
-}
-
-torch::Tensor maybe_dropout(const torch::Tensor& x, double p, bool training) {
-  return training && p > 0 ? torch::dropout(x, p, /*train=*/true) : x;
 }
 
 std::string shape_str(const torch::Tensor& x) {
@@ -171,11 +168,11 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, int64_t n_query) {
 #else
   torch::Tensor attn =
       torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(head_dim_))), k.transpose(-2, -1));
-  attn = maybe_dropout(attn.softmax(-1), p, true);
+  attn = fast_dropout(attn.softmax(-1), p, true);
   torch::Tensor out = torch::matmul(attn, v);
 #endif
   out = proj(out.transpose(1, 2).reshape({B, nq, D}));
-  return maybe_dropout(out, dropout_, is_training());
+  return fast_dropout(out, dropout_, is_training());
 }
 
 MlpImpl::MlpImpl(const StudentConfig& c)
@@ -185,11 +182,13 @@ MlpImpl::MlpImpl(const StudentConfig& c)
       dropout_(c.dropout) {}
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  torch::Tensor h = fc1(x);
-  // relu_ in place: the linear backward does not need its output.
-  h = gelu_ ? torch::gelu(h) : torch::relu_(h);
-  h = fc2(maybe_dropout(h, dropout_, is_training()));
-  return maybe_dropout(h, dropout_, is_training());
+  torch::Tensor h;
+  if (gelu_) {
+    h = fc2(fast_dropout(torch::gelu(fc1(x)), dropout_, is_training()));
+  } else {
+    h = relu_dropout_mlp(x, fc1->weight, fc1->bias, fc2->weight, fc2->bias, dropout_, is_training());
+  }
+  return fast_dropout(h, dropout_, is_training());
 }
 
 BlockImpl::BlockImpl(const StudentConfig& c)

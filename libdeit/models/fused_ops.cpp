@@ -1,0 +1,237 @@
+#include "models/fused_ops.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <torch/autograd.h>
+
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+namespace deit::models {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Chris Wellons' lowbias32: a 32-bit bijection with strong avalanche.  32-bit multiplies vectorise
+// (AVX2 vpmulld), 64-bit ones do not: that is why the mask hashes 32-bit halves.
+inline uint32_t mix32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352dU;
+  x ^= x >> 15;
+  x *= 0x846ca68bU;
+  x ^= x >> 16;
+  return x;
+}
+
+// The mask's uniform 32-bit value for element index = (index_hi << 32) + index_lo: hashes of 32-bit halves so
+// that the loops over index_lo vectorise.
+inline uint32_t segment_key(uint32_t seed_hi, int64_t index) {
+  return static_cast<uint32_t>(static_cast<uint64_t>(index) >> 32) * 0x9e3779b9U + seed_hi;
+}
+inline uint32_t mask_bits(uint32_t seed_lo, uint32_t key, uint32_t index_lo) {
+  return mix32(mix32(index_lo ^ seed_lo) ^ key);
+}
+// End of the run of indices from `begin` that share their high 32 bits.
+inline int64_t segment_end(int64_t begin, int64_t end) {
+  return std::min(end, static_cast<int64_t>((static_cast<uint64_t>(begin) | 0xffffffffULL) + 1));
+}
+
+// 0 for a dropped element, scale for a kept one (a select of constants vectorises; a bool-to-float cast does
+// not).
+inline float keep_factor(uint32_t bits, uint32_t threshold, float scale) {
+  return bits >= threshold ? scale : 0.0f;
+}
+
+// A fresh mask seed from the default CPU generator, so at::manual_seed makes training reproducible.
+uint64_t next_seed() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  auto* impl = at::check_generator<at::CPUGeneratorImpl>(gen);
+  std::lock_guard<std::mutex> lock(impl->mutex_);
+  return impl->random64();
+}
+
+bool fast_path(const at::Tensor& x) {
+  return x.device().is_cpu() && x.scalar_type() == at::kFloat;
+}
+
+constexpr int64_t kGrain = 16384;  // elements per parallel task: enough work to pay for a thread wake-up
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define DEIT_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define DEIT_VECTOR_CLONES
+#endif
+
+// out[i] = keep(i) ? in[i] * scale : 0 over the flat range [begin, end).
+DEIT_VECTOR_CLONES
+void masked_scale(const float* __restrict in, float* __restrict out, int64_t begin, int64_t end,
+                  uint64_t seed, uint32_t threshold, float scale) {
+  const auto seed_lo = static_cast<uint32_t>(seed), seed_hi = static_cast<uint32_t>(seed >> 32);
+  for (int64_t s = begin; s < end;) {
+    const int64_t e = segment_end(s, end);
+    const uint32_t key = segment_key(seed_hi, s), lo = static_cast<uint32_t>(s),
+                   n = static_cast<uint32_t>(e - s);
+    const float* __restrict x = in + s;
+    float* __restrict y = out + s;
+    // Multiplying by 0 or scale (as PyTorch's dropout does) instead of branching lets the loop vectorise.
+    for (uint32_t k = 0; k < n; ++k)
+      y[k] = x[k] * keep_factor(mask_bits(seed_lo, key, lo + k), threshold, scale);
+    s = e;
+  }
+}
+
+// Row-major h [rows, cols] in place: h = max(h + b, 0), then dropout (threshold 0: none).  Element (r, c) has
+// mask index r * cols + c, the same as fast_dropout's for a contiguous tensor.
+DEIT_VECTOR_CLONES
+void bias_relu_dropout_rows(float* __restrict h, const float* __restrict b, int64_t row_begin,
+                            int64_t row_end, int64_t cols, uint64_t seed, uint32_t threshold, float scale) {
+  const auto seed_lo = static_cast<uint32_t>(seed), seed_hi = static_cast<uint32_t>(seed >> 32);
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    float* __restrict row = h + r * cols;
+    if (threshold == 0) {
+      for (int64_t c = 0; c < cols; ++c) row[c] = std::max(row[c] + b[c], 0.0f);
+      continue;
+    }
+    for (int64_t s = r * cols, end = s + cols; s < end;) {
+      const int64_t e = segment_end(s, end);
+      const uint32_t key = segment_key(seed_hi, s), lo = static_cast<uint32_t>(s),
+                     n = static_cast<uint32_t>(e - s);
+      float* __restrict y = h + s;
+      const float* __restrict bias = b + (s - r * cols);
+      for (uint32_t k = 0; k < n; ++k)
+        y[k] =
+            std::max(y[k] + bias[k], 0.0f) * keep_factor(mask_bits(seed_lo, key, lo + k), threshold, scale);
+      s = e;
+    }
+  }
+}
+
+// g[i] = h[i] > 0 ? g[i] * scale : 0: the gradient through ReLU and dropout, read off their output h.
+DEIT_VECTOR_CLONES
+void relu_dropout_grad(float* __restrict g, const float* __restrict h, int64_t begin, int64_t end,
+                       float scale) {
+  // A select on the bits, as threshold_backward selects (a NaN gradient where h <= 0 still becomes 0); an
+  // integer test of h > 0 (positive, not NaN) keeps the loop free of branches.
+  for (int64_t i = begin; i < end; ++i) {
+    uint32_t hb, vb;
+    const float v = g[i] * scale;
+    std::memcpy(&hb, &h[i], 4);
+    std::memcpy(&vb, &v, 4);
+    const uint32_t keep = 0U - static_cast<uint32_t>(hb - 1U < 0x7f800000U);
+    vb &= keep;
+    std::memcpy(&g[i], &vb, 4);
+  }
+}
+
+void parallel_masked_scale(const at::Tensor& in, at::Tensor& out, uint64_t seed, uint32_t threshold,
+                           float scale) {
+  const float* src = in.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  at::parallel_for(0, in.numel(), kGrain, [&](int64_t begin, int64_t end) {
+    masked_scale(src, dst, begin, end, seed, threshold, scale);
+  });
+}
+
+struct CounterDropout : public torch::autograd::Function<CounterDropout> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, double p) {
+    const uint64_t seed = next_seed();
+    const uint32_t threshold = detail::dropout_threshold(p);
+    const auto scale = static_cast<float>(1.0 / (1.0 - p));
+    ctx->saved_data["seed"] = static_cast<int64_t>(seed);
+    ctx->saved_data["p"] = p;
+    const at::Tensor in = x.contiguous();
+    at::Tensor out = at::empty_like(in);
+    parallel_masked_scale(in, out, seed, threshold, scale);
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto seed = static_cast<uint64_t>(ctx->saved_data["seed"].toInt());
+    const double p = ctx->saved_data["p"].toDouble();
+    const at::Tensor g = grads[0].contiguous();
+    at::Tensor out = at::empty_like(g);
+    parallel_masked_scale(g, out, seed, detail::dropout_threshold(p), static_cast<float>(1.0 / (1.0 - p)));
+    return {out, at::Tensor()};
+  }
+};
+
+// Saves x [M, D] and the hidden layer after ReLU and dropout [M, H]; nothing else.
+struct ReluDropoutMlp : public torch::autograd::Function<ReluDropoutMlp> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w1,
+                            const at::Tensor& b1, const at::Tensor& w2, const at::Tensor& b2, double p) {
+    const uint64_t seed = p > 0 ? next_seed() : 0;
+    const uint32_t threshold = p > 0 ? detail::dropout_threshold(p) : 0;
+    const auto scale = static_cast<float>(1.0 / (1.0 - p));
+    const int64_t rows = x.size(0), hidden = w1.size(0);
+    // Bias added in the pass below: LibTorch's addmm first copies the broadcast bias, one more pass.
+    at::Tensor h = at::mm(x, w1.t());
+    const at::Tensor bias1 = b1.contiguous();
+    float* hp = h.data_ptr<float>();
+    const float* bp = bias1.data_ptr<float>();
+    const int64_t row_grain = std::max<int64_t>(1, kGrain / hidden);
+    at::parallel_for(0, rows, row_grain, [&](int64_t begin, int64_t end) {
+      bias_relu_dropout_rows(hp, bp, begin, end, hidden, seed, threshold, scale);
+    });
+    at::Tensor y = at::addmm(b2, h, w2.t());
+    ctx->save_for_backward({x, w1, w2, h});
+    ctx->saved_data["scale"] = static_cast<double>(scale);
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &w1 = saved[1], &w2 = saved[2], &h = saved[3];
+    const auto scale = static_cast<float>(ctx->saved_data["scale"].toDouble());
+    const at::Tensor gy = grads[0].contiguous();
+    at::Tensor grad_w2 = at::mm(gy.t(), h);
+    at::Tensor grad_b2 = gy.sum(0);
+    at::Tensor g = at::mm(gy, w2);  // [M, H]
+    float* gp = g.data_ptr<float>();
+    const float* hp = h.data_ptr<float>();
+    at::parallel_for(0, g.numel(), kGrain,
+                     [&](int64_t begin, int64_t end) { relu_dropout_grad(gp, hp, begin, end, scale); });
+    at::Tensor grad_w1 = at::mm(g.t(), x);
+    at::Tensor grad_b1 = g.sum(0);
+    at::Tensor grad_x = at::mm(g, w1);
+    return {grad_x, grad_w1, grad_b1, grad_w2, grad_b2, at::Tensor()};
+  }
+};
+
+}  // namespace
+
+namespace detail {
+
+uint32_t dropout_threshold(double p) {
+  // P(drop) = threshold / 2^32, within 2^-32 of p.
+  return static_cast<uint32_t>(std::min(std::llround(p * 4294967296.0), 4294967295LL));
+}
+
+bool dropout_keeps(uint64_t seed, uint32_t threshold, int64_t index) {
+  const uint32_t key = segment_key(static_cast<uint32_t>(seed >> 32), index);
+  return mask_bits(static_cast<uint32_t>(seed), key, static_cast<uint32_t>(index)) >= threshold;
+}
+
+}  // namespace detail
+
+at::Tensor fast_dropout(const at::Tensor& x, double p, bool training) {
+  if (!training || p <= 0) return x;
+  if (!fast_path(x)) return at::dropout(x, p, /*train=*/true);
+  return CounterDropout::apply(x, p);
+}
+
+at::Tensor relu_dropout_mlp(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1,
+                            const at::Tensor& w2, const at::Tensor& b2, double p, bool training) {
+  const double q = training ? p : 0.0;
+  if (!fast_path(x) || !fast_path(w1) || !fast_path(w2)) {
+    at::Tensor h = at::relu(at::linear(x, w1, b1));
+    return at::linear(q > 0 ? at::dropout(h, q, /*train=*/true) : h, w2, b2);
+  }
+  const at::Tensor flat = x.reshape({-1, x.size(-1)}).contiguous();
+  std::vector<int64_t> out_shape = x.sizes().vec();
+  out_shape.back() = w2.size(0);
+  return ReluDropoutMlp::apply(flat, w1, b1, w2, b2, q).view(out_shape);
+}
+
+}  // namespace deit::models

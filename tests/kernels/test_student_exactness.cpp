@@ -1,0 +1,158 @@
+// White-box tests of the student's shortcuts (libdeit/models/fused_ops.cpp, the last block's prefix-only
+// path): each must give the same outputs and gradients as the straightforward LibTorch computation.
+// Built from the library's sources directly, since the shared library exports only the C API.
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "models/fused_ops.h"
+#include "models/student.h"
+
+namespace {
+
+using namespace deit::models;
+
+int failures = 0;
+
+void check(bool ok, const std::string& what) {
+  std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
+  if (!ok) ++failures;
+}
+
+// Largest absolute difference relative to the reference's largest magnitude.
+double rel_err(const at::Tensor& got, const at::Tensor& ref) {
+  const double scale = std::max(ref.abs().max().item<double>(), 1e-30);
+  return (got - ref).abs().max().item<double>() / scale;
+}
+
+void check_close(const at::Tensor& got, const at::Tensor& ref, double tol, const std::string& what) {
+  const double err = rel_err(got, ref);
+  check(err <= tol, what + ": relative error " + std::to_string(err));
+}
+
+uint64_t seed_after_manual_seed(uint64_t s) {
+  at::manual_seed(s);
+  auto* gen = at::check_generator<at::CPUGeneratorImpl>(at::detail::getDefaultCPUGenerator());
+  std::lock_guard<std::mutex> lock(gen->mutex_);
+  return gen->random64();
+}
+
+// The mask fast_dropout / relu_dropout_mlp draw for a contiguous tensor of `shape`, scaled by 1/(1-p).
+at::Tensor reference_mask(uint64_t seed, double p, at::IntArrayRef shape) {
+  at::Tensor m = at::empty(shape, at::kFloat);
+  float* d = m.data_ptr<float>();
+  const uint32_t threshold = deit::models::detail::dropout_threshold(p);
+  for (int64_t i = 0; i < m.numel(); ++i)
+    d[i] =
+        deit::models::detail::dropout_keeps(seed, threshold, i) ? static_cast<float>(1.0 / (1.0 - p)) : 0.0f;
+  return m;
+}
+
+void test_drop_rate() {
+  for (double p : {0.1, 0.5}) {
+    const uint32_t threshold = deit::models::detail::dropout_threshold(p);
+    const int64_t n = 1 << 20;
+    int64_t dropped = 0;
+    for (int64_t i = 0; i < n; ++i)
+      dropped += deit::models::detail::dropout_keeps(12345, threshold, i) ? 0 : 1;
+    const double rate = static_cast<double>(dropped) / n, sigma = std::sqrt(p * (1 - p) / n);
+    check(std::abs(rate - p) < 5 * sigma,
+          "drop rate " + std::to_string(rate) + " for p = " + std::to_string(p));
+    // Neighbouring elements, seeds and the two halves of a 64-bit index give independent masks.
+    int64_t same_seed = 0, same_high = 0;
+    for (int64_t i = 0; i < 100000; ++i) {
+      same_seed += deit::models::detail::dropout_keeps(12345, threshold, i) ==
+                   deit::models::detail::dropout_keeps(12346, threshold, i);
+      same_high += deit::models::detail::dropout_keeps(12345, threshold, i) ==
+                   deit::models::detail::dropout_keeps(12345, threshold, i + (int64_t{1} << 32));
+    }
+    const double agree = p * p + (1 - p) * (1 - p);  // expected agreement of two independent masks
+    check(std::abs(same_seed / 1e5 - agree) < 0.01, "masks of different seeds are independent");
+    check(std::abs(same_high / 1e5 - agree) < 0.01, "indices 2^32 apart get independent mask bits");
+  }
+}
+
+void test_dropout_matches_mask() {
+  const at::Tensor x = torch::randn({7, 33, 5}).requires_grad_(true);
+  const at::Tensor r = torch::randn({7, 33, 5});
+  const uint64_t seed = seed_after_manual_seed(3);
+  at::manual_seed(3);
+  at::Tensor y = fast_dropout(x, 0.25, true);
+  (y * r).sum().backward();
+  const at::Tensor mask = reference_mask(seed, 0.25, x.sizes());
+  check_close(y.detach(), x.detach() * mask, 0, "fast_dropout forward = x * mask / (1 - p)");
+  check_close(x.grad(), r * mask, 0, "fast_dropout backward = grad * mask / (1 - p)");
+  check(fast_dropout(x, 0.25, false).is_same(x), "fast_dropout is the identity in eval mode");
+}
+
+void test_mlp(double p) {
+  const int64_t D = 12, H = 40, O = 12;
+  torch::manual_seed(11);
+  auto x = torch::randn({4, 9, D}).requires_grad_(true);
+  auto w1 = (torch::randn({H, D}) * 0.3).requires_grad_(true), b1 = torch::randn({H}).requires_grad_(true);
+  auto w2 = (torch::randn({O, H}) * 0.3).requires_grad_(true), b2 = torch::randn({O}).requires_grad_(true);
+  const at::Tensor r = torch::randn({4, 9, O});
+  const std::vector<at::Tensor> params = {x, w1, b1, w2, b2};
+
+  const uint64_t seed = seed_after_manual_seed(5);
+  at::manual_seed(5);
+  at::Tensor y = relu_dropout_mlp(x, w1, b1, w2, b2, p, /*training=*/true);
+  (y * r).sum().backward();
+  std::vector<at::Tensor> grads;
+  for (const auto& t : params) grads.push_back(t.grad().clone()), t.grad().zero_();
+
+  // The straightforward computation with the same mask.
+  at::Tensor h = torch::relu(torch::linear(x, w1, b1));
+  if (p > 0) h = h * reference_mask(seed, p, {4 * 9, H}).view({4, 9, H});
+  at::Tensor y_ref = torch::linear(h, w2, b2);
+  (y_ref * r).sum().backward();
+  const std::string tag = "relu_dropout_mlp (p = " + std::to_string(p) + ")";
+  check_close(y.detach(), y_ref.detach(), 1e-6, tag + " output");
+  const char* names[] = {"x", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"};
+  for (size_t i = 0; i < params.size(); ++i)
+    check_close(grads[i], params[i].grad(), 1e-6, tag + " gradient of " + names[i]);
+}
+
+void test_prefix_only_last_block() {
+  StudentConfig c = student_preset("seed", 5);
+  c.embed_dim = 16, c.depth = 2, c.num_heads = 2, c.mlp_dim = 32, c.dropout = 0, c.attn_dropout = 0;
+  torch::manual_seed(2);
+  DistilledViT m(c);
+  {
+    torch::NoGradGuard no_grad;  // non-zero tokens and positions, so every row differs
+    m->cls_token.normal_(), m->dist_token.normal_(), m->pos_embed.normal_();
+  }
+  m->train();
+  const at::Tensor x = torch::rand({6, 3, 28, 28});
+  auto run = [&](bool prefix_only) {
+    m->last_block_prefix_only = prefix_only;
+    m->zero_grad();
+    auto [cls, dist] = m->forward(x);
+    (cls.pow(2).sum() + dist.sum()).backward();
+    std::vector<at::Tensor> out = {cls.detach(), dist.detach()};
+    for (const auto& p : m->parameters()) out.push_back(p.grad().clone());
+    return out;
+  };
+  const auto fast = run(true), full = run(false);
+  double worst = 0;
+  for (size_t i = 0; i < fast.size(); ++i) worst = std::max(worst, rel_err(fast[i], full[i]));
+  check(worst <= 1e-5, "last block on [CLS]/[DIST] rows only: logits and all " +
+                           std::to_string(fast.size() - 2) + " gradients, worst relative error " +
+                           std::to_string(worst));
+}
+
+}  // namespace
+
+int main() {
+  torch::set_num_threads(1);
+  test_drop_rate();
+  test_dropout_matches_mask();
+  test_mlp(0.0);
+  test_mlp(0.3);
+  test_prefix_only_last_block();
+  std::printf("%d failure(s)\n", failures);
+  return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
