@@ -57,6 +57,9 @@ void trunc_normal_(torch::Tensor t, double std, double a = -2.0, double b = 2.0)
   t.uniform_(2 * l - 1, 2 * u - 1).erfinv_().mul_(std * std::sqrt(2.0)).clamp_(a, b);
 }
 
+// Per-head attention products up to this many multiply-adds (queries x keys x head_dim) skip GEMM calls.
+constexpr int64_t kSmallAttention = 4096;
+
 std::string shape_str(const torch::Tensor& x) {
   std::ostringstream os;
   os << x.sizes();
@@ -162,15 +165,25 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, int64_t n_query) {
     k = parts[0], v = parts[1];
   }
   const double p = is_training() ? attn_dropout_ : 0.0;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim_));
+  torch::Tensor out;
+  if (x.device().is_cpu() && nq * N * head_dim_ <= kSmallAttention) {
+    // Tiny per-head products (the seed student: 18 x 8 by 8 x 18): LibTorch's CPU bmm would make one GEMM
+    // call per batch and head, whose overhead dwarfs the arithmetic; broadcast products and sums are a few
+    // vectorised passes instead.  Same maths: softmax(q k^T / sqrt(head_dim)), dropout, @ v.
+    torch::Tensor attn = ((q * scale).unsqueeze(3) * k.unsqueeze(2)).sum(-1);  // [B, H, nq, N]
+    attn = fast_dropout(attn.softmax(-1), p, true);
+    out = (attn.unsqueeze(-1) * v.unsqueeze(2)).sum(3);  // [B, H, nq, head_dim]
+  } else {
 #if TORCH_VERSION_MAJOR >= 2
-  // Same maths (softmax(q k^T / sqrt(head_dim)), dropout on the probabilities, @ v) in fused kernels.
-  torch::Tensor out = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, p, /*is_causal=*/false);
+    // The same maths in fused kernels.
+    out = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, p, /*is_causal=*/false);
 #else
-  torch::Tensor attn =
-      torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(head_dim_))), k.transpose(-2, -1));
-  attn = fast_dropout(attn.softmax(-1), p, true);
-  torch::Tensor out = torch::matmul(attn, v);
+    torch::Tensor attn = torch::matmul(q * scale, k.transpose(-2, -1));
+    attn = fast_dropout(attn.softmax(-1), p, true);
+    out = torch::matmul(attn, v);
 #endif
+  }
   out = proj(out.transpose(1, 2).reshape({B, nq, D}));
   return fast_dropout(out, dropout_, is_training());
 }
