@@ -9,4 +9,7 @@ start=$(date +%s)
 echo "test.sh: build took $(( $(date +%s) - start )) s" >&2
 build="${DEIT_BUILD_DIR:-$root/build}"
 cd "$build"
+# ctest runs one test per core at once: one LibTorch thread each, or their spinning OpenMP threads
+# oversubscribe the cores and every test runs many times slower.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 ctest --output-on-failure -j "$(nproc)" "$@"

@@ -97,8 +97,8 @@ DEIT_API deit_status deit_set_log_level(deit_log_level level);
 /* Runtime: threads and devices                                             */
 /* ------------------------------------------------------------------------ */
 
-/* Intra-op CPU threads for all work (process-wide). 0 = number of cores,
- * which is also the default. */
+/* Intra-op CPU threads for all work (process-wide). 0 = number of cores.
+ * Default: OMP_NUM_THREADS when set to a positive number, else the number of cores. */
 DEIT_API deit_status deit_set_num_threads(int32_t n);
 /* Current intra-op thread count. */
 DEIT_API int32_t deit_get_num_threads(void);

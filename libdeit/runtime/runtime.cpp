@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cctype>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 
@@ -17,6 +18,18 @@ namespace {
 int32_t core_count() {
   const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int32_t>(n);
+}
+
+// The default: OMP_NUM_THREADS when it is a positive number (the usual way to give a process fewer
+// threads, e.g. several test processes on one machine), else the number of cores.
+int32_t default_threads() {
+  const char* env = std::getenv("OMP_NUM_THREADS");
+  if (env != nullptr) {
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && n >= 1 && n <= 4096) return static_cast<int32_t>(n);
+  }
+  return core_count();
 }
 
 std::once_flag g_default_threads;
@@ -37,7 +50,7 @@ int32_t num_threads() {
 
 void ensure_threads() {
   std::call_once(g_default_threads, [] {
-    if (!g_user_set) at::set_num_threads(core_count());
+    if (!g_user_set) at::set_num_threads(default_threads());
   });
 }
 
