@@ -9,6 +9,7 @@ packages=(
   zlib1g-dev libcxxopts-dev libcmocka-dev libstb-dev
   swig python3-dev python3-numpy python3-pytest
   python3-torch python3-torchvision  # reference models of the conformance tests (tests/conformance)
+  golang-go                          # Go binding and example (bindings/go, examples/go); cargo is on the machine
   dataset-fashion-mnist              # the default data set: /usr/share/datasets/fashion-mnist
 )
 

@@ -1,0 +1,569 @@
+package deit_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"libdeit/deit"
+)
+
+const (
+	classes = 4
+	side    = 28
+	nTrain  = 256
+	nTest   = 128
+)
+
+// makeTask builds the synthetic task of tests/test_models.c: class k is one of
+// four noisy stripe/checker textures with a random phase, so every patch
+// carries the class.
+func makeTask(t *testing.T, n int, seed int64) (*deit.Images, []int32) {
+	t.Helper()
+	rng := rand.New(rand.NewSource(seed))
+	pix := make([]uint8, n*side*side)
+	labels := make([]int32, n)
+	for i := 0; i < n; i++ {
+		k := i % classes
+		labels[i] = int32(k)
+		phase := rng.Intn(4)
+		img := pix[i*side*side : (i+1)*side*side]
+		for y := 0; y < side; y++ {
+			for x := 0; x < side; x++ {
+				var on int
+				switch k {
+				case 0:
+					on = ((y + phase) / 2) % 2
+				case 1:
+					on = ((x + phase) / 2) % 2
+				case 2:
+					on = ((x + y + phase) / 2) % 2
+				default:
+					on = (x/4 + y/4 + phase) % 2
+				}
+				v := 20 + rng.Intn(80)
+				if on != 0 {
+					v += 140
+				}
+				img[y*side+x] = uint8(v)
+			}
+		}
+	}
+	return &deit.Images{U8: pix, Count: n, Channels: 1, Height: side, Width: side}, labels
+}
+
+func makeDataset(t *testing.T, n int, seed int64) *deit.Dataset {
+	t.Helper()
+	im, labels := makeTask(t, n, seed)
+	ds, err := deit.FromMemory(im, labels, classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ds.Close() })
+	return ds
+}
+
+// wantError checks err is a *deit.Error with the status (through errors.Is)
+// whose message contains needle.
+func wantError(t *testing.T, err error, status deit.Status, needle string) *deit.Error {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("want %v, got no error", status)
+	}
+	var e *deit.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want *deit.Error, got %T: %v", err, err)
+	}
+	if !errors.Is(err, status) || e.Status != status {
+		t.Fatalf("want status %v, got %v (%v)", status, e.Status, err)
+	}
+	if !strings.Contains(e.Message, needle) {
+		t.Fatalf("message %q does not contain %q", e.Message, needle)
+	}
+	return e
+}
+
+func TestVersion(t *testing.T) {
+	if got := deit.VersionNumber(); got != deit.HeaderVersionNumber {
+		t.Fatalf("library version %d, header %d", got, deit.HeaderVersionNumber)
+	}
+	n := deit.VersionNumber()
+	if want := fmt.Sprintf("%d.%d.%d", n/10000, n/100%100, n%100); deit.Version() != want {
+		t.Fatalf("Version() = %q, want %q", deit.Version(), want)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-dir")
+	_, err := deit.OpenDir(missing, deit.SplitTrain)
+	e := wantError(t, err, deit.ErrIO, missing)
+	if e.Op != "deit_dataset_open_dir" || errors.Is(err, deit.ErrFormat) {
+		t.Fatalf("unexpected error details: %+v", e)
+	}
+	if !strings.Contains(err.Error(), deit.ErrIO.String()) {
+		t.Fatalf("Error() %q lacks the status text %q", err.Error(), deit.ErrIO.String())
+	}
+	if deit.ErrIO.String() == deit.ErrFormat.String() || deit.ErrIO.String() == "" {
+		t.Fatalf("status texts: %q, %q", deit.ErrIO.String(), deit.ErrFormat.String())
+	}
+
+	// A file that is not IDX: a format error, not an I/O error.
+	bad := filepath.Join(t.TempDir(), "bad-idx")
+	if err := os.WriteFile(bad, []byte("definitely not an IDX file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = deit.OpenIDX(bad, bad)
+	wantError(t, err, deit.ErrFormat, "")
+
+	_, err = deit.NewTeacher("resnet9", classes)
+	wantError(t, err, deit.ErrInvalidArg, "resnet9")
+	_, err = deit.PresetConfig("no-such-preset", classes)
+	wantError(t, err, deit.ErrInvalidArg, "no-such-preset")
+	_, err = deit.ResolveDevice("gpu7")
+	wantError(t, err, deit.ErrInvalidArg, "gpu7")
+	if dev, err := deit.ResolveDevice("cpu"); err != nil || dev != "cpu" {
+		t.Fatalf("ResolveDevice(cpu) = %q, %v", dev, err)
+	}
+
+	// Checked by the binding: libdeit only sees a pointer.
+	im, labels := makeTask(t, 4, 1)
+	short := *im
+	short.U8 = short.U8[:len(short.U8)-1]
+	_, err = deit.FromMemory(&short, labels, classes)
+	wantError(t, err, deit.ErrInvalidArg, "count*channels*height*width")
+	_, err = deit.FromMemory(im, labels[:3], classes)
+	wantError(t, err, deit.ErrInvalidArg, "3 labels for 4 images")
+
+	// A closed handle fails cleanly; Close twice is harmless.
+	ds, err := deit.FromMemory(im, labels, classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds.Close()
+	ds.Close()
+	_, err = ds.Info()
+	wantError(t, err, deit.ErrInvalidArg, "closed")
+}
+
+// deit_last_error is per OS thread: every goroutine must read its own
+// message even when many fail at once.
+func TestErrorsConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				path := filepath.Join(dir, fmt.Sprintf("missing-%d-%d", g, i))
+				_, err := deit.OpenDir(path, deit.SplitTest)
+				var e *deit.Error
+				if !errors.As(err, &e) || !strings.Contains(e.Message, path) {
+					errs <- fmt.Errorf("goroutine %d: want a message naming %s, got %v", g, path, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestDatasetRoundTrip(t *testing.T) {
+	// 6 RGB images of 5x4 given as NHWC; libdeit stores NCHW.
+	const n, c, h, w = 6, 3, 5, 4
+	nhwc := make([]uint8, n*h*w*c)
+	for i := range nhwc {
+		nhwc[i] = uint8(i * 7)
+	}
+	labels := []int32{2, 0, 1, 2, 2, 0}
+	ds, err := deit.FromMemory(&deit.Images{U8: nhwc, Layout: deit.LayoutNHWC, Count: n, Channels: c, Height: h, Width: w},
+		labels, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	info, err := ds.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := deit.DatasetInfo{Count: n, Channels: c, Height: h, Width: w, NumClasses: 3, DType: deit.DTypeU8,
+		Format: deit.FormatMemory}
+	if info != want {
+		t.Fatalf("Info() = %+v, want %+v", info, want)
+	}
+	got, err := ds.Images(0, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.F32 != nil || len(got.U8) != n*c*h*w {
+		t.Fatalf("Images: %d uint8, %d float32 values", len(got.U8), len(got.F32))
+	}
+	for i := 0; i < n; i++ {
+		for ch := 0; ch < c; ch++ {
+			for y := 0; y < h; y++ {
+				for x := 0; x < w; x++ {
+					a := got.U8[((i*c+ch)*h+y)*w+x]
+					b := nhwc[((i*h+y)*w+x)*c+ch]
+					if a != b {
+						t.Fatalf("image %d channel %d (%d,%d): %d, want %d", i, ch, y, x, a, b)
+					}
+				}
+			}
+		}
+	}
+	gotLabels, err := ds.Labels(1, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(gotLabels) != fmt.Sprint(labels[1:5]) {
+		t.Fatalf("Labels(1, 4) = %v, want %v", gotLabels, labels[1:5])
+	}
+	hist, err := ds.LabelHistogram()
+	if err != nil || fmt.Sprint(hist) != "[2 1 3]" {
+		t.Fatalf("LabelHistogram() = %v, %v", hist, err)
+	}
+	_, err = ds.Labels(4, 3)
+	wantError(t, err, deit.ErrInvalidArg, "")
+
+	first, err := ds.SubsetFirst(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	fi, _ := first.Info()
+	fl, _ := first.Labels(0, 2)
+	if fi.Count != 2 || fmt.Sprint(fl) != "[2 0]" {
+		t.Fatalf("SubsetFirst(2): %+v %v", fi, fl)
+	}
+	half, err := ds.SubsetFraction(0.5, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer half.Close()
+	if hi, _ := half.Info(); hi.Count != 3 {
+		t.Fatalf("SubsetFraction(0.5) has %d images, want 3", hi.Count)
+	}
+	_, err = ds.SubsetFraction(1.5, 3)
+	wantError(t, err, deit.ErrInvalidArg, "fraction")
+
+	// float32 images come back bit for bit.
+	f := make([]float32, 2*1*3*3)
+	for i := range f {
+		f[i] = float32(i)*0.25 - 1
+	}
+	fds, err := deit.FromMemory(&deit.Images{F32: f, Count: 2, Channels: 1, Height: 3, Width: 3}, []int32{1, 0}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fds.Close()
+	fim, err := fds.Images(0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(fim.F32) != fmt.Sprint(f) {
+		t.Fatalf("float32 round trip: %v, want %v", fim.F32, f)
+	}
+}
+
+func TestLogFunc(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	if err := deit.SetLogFunc(func(level deit.LogLevel, msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, fmt.Sprintf("%d %s", level, msg))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer deit.SetLogFunc(nil)
+	if err := deit.SetLogLevel(deit.LogDebug); err != nil {
+		t.Fatal(err)
+	}
+	defer deit.SetLogLevel(deit.LogWarn)
+	makeDataset(t, 4, 1)
+	mu.Lock()
+	defer mu.Unlock()
+	found := false
+	for _, l := range lines {
+		found = found || strings.HasPrefix(l, fmt.Sprintf("%d ", deit.LogDebug)) && strings.Contains(l, "from_memory")
+	}
+	if !found {
+		t.Fatalf("no debug line about from_memory among %q", lines)
+	}
+	wantError(t, deit.SetLogLevel(deit.LogLevel(42)), deit.ErrInvalidArg, "")
+}
+
+func argmax(row []float32) int32 {
+	best := 0
+	for i, v := range row {
+		if v > row[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}
+
+// Train a tiny teacher and student on the synthetic task: the progress
+// callback sees every step, the student learns, predictions agree with
+// evaluation and checkpoints round-trip. (How well the teacher learns is
+// tests/test_models.c's business: here it trains one short epoch.)
+func TestTrainPredict(t *testing.T) {
+	start := time.Now()
+	train, test := makeDataset(t, nTrain, 1), makeDataset(t, nTest, 2)
+	teacher, err := deit.NewTeacher("resnet18", classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer teacher.Close()
+	if err := teacher.SetDevice("cpu"); err != nil {
+		t.Fatal(err)
+	}
+	to := deit.DefaultTeacherTrainOptions()
+	if to.Epochs != 3 || to.BatchSize != 64 || to.LR != 1e-3 {
+		t.Fatalf("teacher defaults: %+v", to)
+	}
+	teacherSet, err := train.SubsetFirst(64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer teacherSet.Close()
+	to.Epochs, to.BatchSize, to.LR = 1, 16, 3e-4
+	var steps []int64
+	ends := 0
+	to.Progress = func(p deit.Progress) error {
+		if p.Phase != deit.PhaseTeacherTrain || p.Epoch != 1 || p.Epochs != 1 || p.Steps != 4 {
+			return fmt.Errorf("bad progress %+v", p)
+		}
+		steps = append(steps, p.Step)
+		if p.EndOfEpoch {
+			ends++
+		}
+		return nil
+	}
+	if err := teacher.Train(teacherSet, &to); err != nil {
+		t.Fatal(err)
+	}
+	if ends != 1 || len(steps) == 0 || steps[len(steps)-1] != 4 {
+		t.Fatalf("progress saw steps %v and %d epoch ends, want steps up to 4 and 1 end", steps, ends)
+	}
+	t.Logf("teacher trained in %v", time.Since(start))
+	tr, conf, err := teacher.EvaluateConfusion(test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("teacher accuracy %.3f loss %.3f", tr.Accuracy, tr.Loss)
+	if tr.Count != nTest || tr.Accuracy < 0 || tr.Accuracy > 1 || !(tr.Loss > 0) {
+		t.Fatalf("teacher: %+v", tr)
+	}
+	var diag, total int64
+	for i := range conf {
+		for j, v := range conf[i] {
+			total += v
+			if i == j {
+				diag += v
+			}
+		}
+	}
+	if total != nTest || float64(diag)/nTest != tr.Accuracy {
+		t.Fatalf("confusion %v disagrees with accuracy %v", conf, tr.Accuracy)
+	}
+
+	cfg, err := deit.PresetConfig("seed", classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ImgSize != 28 || cfg.PatchSize != 7 || cfg.EmbedDim != 32 || cfg.Depth != 4 || cfg.PreNorm {
+		t.Fatalf("seed preset: %+v", cfg)
+	}
+	cfg.MLPDim = 128 // small and fast; the rest is the notebook's model
+	student, err := deit.NewStudent(cfg, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer student.Close()
+	if err := student.SetDevice("cpu"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := student.Config(); got != cfg {
+		t.Fatalf("Config() = %+v, want %+v", got, cfg)
+	}
+	do := deit.DefaultDistillOptions()
+	if do.Epochs != 5 || do.Alpha != 0.5 || do.Temperature != 2 || do.Distillation != deit.DistillSoft {
+		t.Fatalf("distill defaults: %+v", do)
+	}
+	do.Epochs, do.BatchSize = 3, 16
+	var epochLoss []float64
+	do.Progress = func(p deit.Progress) error {
+		if p.EndOfEpoch && p.Phase == deit.PhaseDistill {
+			epochLoss = append(epochLoss, p.Loss)
+		}
+		return nil
+	}
+	if err := student.Distill(teacher, train, &do); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("student distilled at %v", time.Since(start))
+	if len(epochLoss) != 3 || epochLoss[2] >= epochLoss[0] {
+		t.Fatalf("epoch losses %v: want 3, decreasing", epochLoss)
+	}
+	sr, err := student.Evaluate(test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("student accuracy avg %.3f cls %.3f dist %.3f", sr.Accuracy, sr.AccuracyCls, sr.AccuracyDist)
+	// The class head learns the labels (chance is 0.25); the dist head follows
+	// a teacher that had one short epoch, so it is not held to a bar.
+	if sr.AccuracyCls <= 0.5 {
+		t.Fatalf("student: %+v", sr)
+	}
+
+	// Classify is the argmax of Predict, and both agree with Evaluate.
+	im, err := test.Images(0, nTest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, _ := test.Labels(0, nTest)
+	logits, err := student.Predict(im, deit.HeadAvg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cls, err := student.Classify(im, deit.HeadAvg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	correct := 0
+	for i := 0; i < nTest; i++ {
+		if a := argmax(logits[i*classes : (i+1)*classes]); a != cls[i] {
+			t.Fatalf("image %d: classify %d, argmax of predict %d", i, cls[i], a)
+		}
+		if cls[i] == labels[i] {
+			correct++
+		}
+	}
+	if float64(correct)/nTest != sr.Accuracy {
+		t.Fatalf("classify accuracy %d/%d, evaluate %v", correct, nTest, sr.Accuracy)
+	}
+
+	// Checkpoints: a reloaded model gives the same logits.
+	dir := t.TempDir()
+	sp, tp := filepath.Join(dir, "student.safetensors"), filepath.Join(dir, "teacher.safetensors")
+	if err := student.Save(sp); err != nil {
+		t.Fatal(err)
+	}
+	if err := teacher.Save(tp); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := deit.LoadStudent(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	l2, err := s2.Predict(im, deit.HeadAvg)
+	if err != nil || fmt.Sprint(l2) != fmt.Sprint(logits) {
+		t.Fatalf("reloaded student predicts differently (%v)", err)
+	}
+	t2, err := deit.LoadTeacher(tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer t2.Close()
+	la, err1 := teacher.Predict(im)
+	lb, err2 := t2.Predict(im)
+	if err1 != nil || err2 != nil || fmt.Sprint(la) != fmt.Sprint(lb) {
+		t.Fatalf("reloaded teacher predicts differently (%v, %v)", err1, err2)
+	}
+	if arch, err := t2.Arch(); err != nil || arch != "resnet18" {
+		t.Fatalf("Arch() = %q, %v", arch, err)
+	}
+	desc, err := deit.CheckpointDescribe(sp)
+	if err != nil || !strings.Contains(desc, "student") {
+		t.Fatalf("CheckpointDescribe: %q, %v", desc, err)
+	}
+}
+
+var errStop = errors.New("stop requested by the test")
+
+// A progress callback that returns an error cancels training; the error comes
+// back wrapped, and the student stays usable.
+func TestCallbackCancel(t *testing.T) {
+	train, test := makeDataset(t, nTrain, 1), makeDataset(t, nTest, 2)
+	cfg, err := deit.PresetConfig("seed", classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MLPDim = 128
+	student, err := deit.NewStudent(cfg, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer student.Close()
+	o := deit.DefaultDistillOptions()
+	o.Distillation, o.Epochs, o.BatchSize = deit.DistillNone, 3, 8
+	calls := 0
+	o.Progress = func(p deit.Progress) error {
+		calls++
+		if calls >= 2 {
+			return errStop
+		}
+		return nil
+	}
+	err = student.Distill(nil, train, &o)
+	wantError(t, err, deit.ErrCancelled, "cancel")
+	if !errors.Is(err, errStop) || !strings.Contains(err.Error(), errStop.Error()) {
+		t.Fatalf("cancel error %v does not carry the callback's error", err)
+	}
+	if calls != 2 {
+		t.Fatalf("callback called %d times after cancelling, want 2", calls)
+	}
+	r, err := student.Evaluate(test)
+	if err != nil || r.Count != nTest {
+		t.Fatalf("student after cancel: %+v, %v", r, err)
+	}
+
+	// A panic in the callback cancels the call and resurfaces in Go, after
+	// libdeit has returned.
+	o.Progress = func(p deit.Progress) error { panic("boom") }
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Fatalf("recovered %v, want boom", r)
+			}
+		}()
+		_ = student.Distill(nil, train, &o)
+		t.Fatal("Distill returned instead of re-panicking")
+	}()
+	if _, err := student.Evaluate(test); err != nil {
+		t.Fatalf("student after a panic in the callback: %v", err)
+	}
+
+	// Without a teacher only DistillNone works; libdeit says so.
+	o.Progress, o.Distillation = nil, deit.DistillSoft
+	wantError(t, student.Distill(nil, train, &o), deit.ErrInvalidArg, "teacher is NULL")
+}
+
+func TestDistillationLoss(t *testing.T) {
+	// Identical student and teacher logits: soft distillation's KL part is 0,
+	// so the loss is (1 - alpha) * the class head's cross-entropy.
+	cls := []float32{2, 0, -1, 0.5, 1, 3}
+	labels := []int64{0, 2}
+	loss, lc, ld, err := deit.DistillationLoss(cls, cls, cls, labels, 3, deit.DistillSoft, 0.25, 2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ld > 1e-6 || ld < -1e-6 || lc <= 0 || loss-0.75*lc > 1e-6 || loss-0.75*lc < -1e-6 {
+		t.Fatalf("loss %v cls %v dist %v", loss, lc, ld)
+	}
+	_, _, _, err = deit.DistillationLoss(cls, cls[:5], cls, labels, 3, deit.DistillSoft, 0.5, 2, 0)
+	wantError(t, err, deit.ErrInvalidArg, "n*numClasses")
+}

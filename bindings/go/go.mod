@@ -1,0 +1,3 @@
+module libdeit/deit
+
+go 1.19

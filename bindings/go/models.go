@@ -1,0 +1,425 @@
+package deit
+
+// #include <stdlib.h>
+// #include <deit/deit.h>
+// #include "trampoline.h"
+import "C"
+
+import (
+	"runtime"
+	"runtime/cgo"
+	"unsafe"
+)
+
+// Phase is what a training or evaluation call is doing.
+type Phase int32
+
+// Phases reported to a ProgressFunc.
+const (
+	PhaseTeacherTrain  Phase = C.DEIT_PHASE_TEACHER_TRAIN
+	PhaseTeacherLogits Phase = C.DEIT_PHASE_TEACHER_LOGITS
+	PhaseDistill       Phase = C.DEIT_PHASE_DISTILL
+	PhaseEvaluate      Phase = C.DEIT_PHASE_EVALUATE
+)
+
+// Progress is one progress report of a training call.
+type Progress struct {
+	Phase        Phase
+	Epoch        int // 1-based
+	Epochs       int
+	Step         int64 // 1-based within the epoch
+	Steps        int64
+	Loss         float64 // running mean of the total loss this epoch
+	LossCls      float64 // distillation: class head's cross-entropy
+	LossDist     float64 // distillation: distillation head's loss
+	LR           float64
+	ImagesPerSec float64
+	Seconds      float64 // since the epoch started
+	EndOfEpoch   bool
+}
+
+func progressFromC(p *C.deit_progress) Progress {
+	return Progress{
+		Phase: Phase(p.phase), Epoch: int(p.epoch), Epochs: int(p.epochs), Step: int64(p.step),
+		Steps: int64(p.steps), Loss: float64(p.loss), LossCls: float64(p.loss_cls),
+		LossDist: float64(p.loss_dist), LR: float64(p.lr), ImagesPerSec: float64(p.images_per_sec),
+		Seconds: float64(p.seconds), EndOfEpoch: p.end_of_epoch != 0,
+	}
+}
+
+// ProgressFunc is called on the training goroutine a few times per second and
+// at the end of every epoch. Returning a non-nil error cancels the call, which
+// then fails with an *Error that matches both ErrCancelled and that error; the
+// model is left usable with the weights of the last full step.
+type ProgressFunc func(Progress) error
+
+// withProgress runs a training call with fn (may be nil) installed as its
+// progress callback through a cgo.Handle, and folds what the callback did into
+// the call's error.
+func withProgress(fn ProgressFunc, run func(cb C.deit_progress_fn, user unsafe.Pointer) error) error {
+	if fn == nil {
+		return run(nil, nil)
+	}
+	st := &progressState{fn: fn}
+	h := cgo.NewHandle(st)
+	defer h.Delete()
+	err := run(C.deit_progress_fn(C.deit_go_progress), C.deit_go_handle(C.uintptr_t(h)))
+	if st.panicV != nil {
+		panic(st.panicV)
+	}
+	if e, ok := err.(*Error); ok && e.Status == ErrCancelled {
+		e.cause = st.err
+	}
+	return err
+}
+
+// Optimizer selects the optimizer of a training call.
+type Optimizer int32
+
+// Optimizers.
+const (
+	OptimAdam  Optimizer = C.DEIT_OPTIM_ADAM
+	OptimAdamW Optimizer = C.DEIT_OPTIM_ADAMW
+	OptimSGD   Optimizer = C.DEIT_OPTIM_SGD // with momentum
+)
+
+// Schedule is the learning-rate schedule of distillation.
+type Schedule int32
+
+// Schedules.
+const (
+	ScheduleConstant Schedule = C.DEIT_SCHEDULE_CONSTANT
+	ScheduleCosine   Schedule = C.DEIT_SCHEDULE_COSINE // linear warmup, then cosine decay to 0
+)
+
+// Trainable says which teacher weights fine-tuning updates.
+type Trainable int32
+
+// Trainable parts of a teacher.
+const (
+	TrainAuto Trainable = C.DEIT_TRAIN_AUTO // head only after LoadWeights, else all
+	TrainHead Trainable = C.DEIT_TRAIN_HEAD
+	TrainAll  Trainable = C.DEIT_TRAIN_ALL
+)
+
+// Distillation is the kind of loss on the student's distillation head.
+type Distillation int32
+
+// Distillation kinds.
+const (
+	DistillSoft Distillation = C.DEIT_DISTILL_SOFT // KL at a temperature
+	DistillHard Distillation = C.DEIT_DISTILL_HARD // CE against the teacher's argmax
+	DistillNone Distillation = C.DEIT_DISTILL_NONE // the dist head learns the labels too
+)
+
+// Head selects which of the student's heads gives the logits.
+type Head int32
+
+// Student heads.
+const (
+	HeadAvg  Head = C.DEIT_HEAD_AVG // mean of both heads (DeiT inference)
+	HeadCls  Head = C.DEIT_HEAD_CLS
+	HeadDist Head = C.DEIT_HEAD_DIST
+)
+
+// EvalResult is the outcome of an evaluation. For a teacher only Accuracy and
+// Loss are meaningful; for a student Accuracy is that of the averaged head.
+type EvalResult struct {
+	Count        int
+	Accuracy     float64 // in [0, 1]
+	Loss         float64
+	AccuracyCls  float64
+	AccuracyDist float64
+}
+
+func evalFromC(r *C.deit_eval_result) EvalResult {
+	return EvalResult{Count: int(r.count), Accuracy: float64(r.accuracy), Loss: float64(r.loss),
+		AccuracyCls: float64(r.accuracy_cls), AccuracyDist: float64(r.accuracy_dist)}
+}
+
+// cString is C.CString for a non-empty s and NULL for "", freed by the caller
+// with C.free (which accepts NULL).
+func cString(s string) *C.char {
+	if s == "" {
+		return nil
+	}
+	return C.CString(s)
+}
+
+// Teacher is a CNN teacher: a torchvision ResNet or a TorchScript module.
+type Teacher struct {
+	p *C.deit_teacher
+}
+
+func newTeacher(p *C.deit_teacher) *Teacher {
+	t := &Teacher{p: p}
+	runtime.SetFinalizer(t, (*Teacher).Close)
+	return t
+}
+
+// Close frees the teacher; it is safe to call more than once.
+func (t *Teacher) Close() error {
+	if t != nil && t.p != nil {
+		C.deit_teacher_free(t.p)
+		t.p = nil
+		runtime.SetFinalizer(t, nil)
+	}
+	return nil
+}
+
+func (t *Teacher) ptr(op string) (*C.deit_teacher, error) {
+	if t == nil || t.p == nil {
+		return nil, closedError(op, "teacher")
+	}
+	return t.p, nil
+}
+
+// NewTeacher creates a ResNet ("resnet18" ... "resnet152") with numClasses
+// outputs, initialised from seed 0 as torchvision does, on device "auto".
+func NewTeacher(arch string, numClasses int) (*Teacher, error) {
+	ca := C.CString(arch)
+	defer C.free(unsafe.Pointer(ca))
+	var p *C.deit_teacher
+	if err := call("deit_teacher_create", func() C.deit_status {
+		return C.deit_teacher_create(ca, C.int32_t(numClasses), &p)
+	}); err != nil {
+		return nil, err
+	}
+	return newTeacher(p), nil
+}
+
+// LoadTeacher loads a checkpoint written by Teacher.Save.
+func LoadTeacher(path string) (*Teacher, error) {
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	var p *C.deit_teacher
+	if err := call("deit_teacher_load", func() C.deit_status { return C.deit_teacher_load(cp, &p) }); err != nil {
+		return nil, err
+	}
+	return newTeacher(p), nil
+}
+
+// LoadTeacherTorchScript uses a TorchScript module (float NCHW images to
+// [N, numClasses] logits) as the teacher.
+func LoadTeacherTorchScript(path string, numClasses int) (*Teacher, error) {
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	var p *C.deit_teacher
+	if err := call("deit_teacher_load_torchscript", func() C.deit_status {
+		return C.deit_teacher_load_torchscript(cp, C.int32_t(numClasses), &p)
+	}); err != nil {
+		return nil, err
+	}
+	return newTeacher(p), nil
+}
+
+// LoadWeights loads torchvision/timm ResNet weights (.safetensors).
+func (t *Teacher) LoadWeights(path string) error {
+	const op = "deit_teacher_load_weights"
+	p, err := t.ptr(op)
+	if err != nil {
+		return err
+	}
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	err = call(op, func() C.deit_status { return C.deit_teacher_load_weights(p, cp) })
+	runtime.KeepAlive(t)
+	return err
+}
+
+// Save writes a .safetensors checkpoint atomically.
+func (t *Teacher) Save(path string) error {
+	const op = "deit_teacher_save"
+	p, err := t.ptr(op)
+	if err != nil {
+		return err
+	}
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	err = call(op, func() C.deit_status { return C.deit_teacher_save(p, cp) })
+	runtime.KeepAlive(t)
+	return err
+}
+
+// SetDevice moves the teacher to "auto", "cpu", "cuda" or "cuda:N".
+func (t *Teacher) SetDevice(device string) error {
+	const op = "deit_teacher_set_device"
+	p, err := t.ptr(op)
+	if err != nil {
+		return err
+	}
+	cd := C.CString(device)
+	defer C.free(unsafe.Pointer(cd))
+	err = call(op, func() C.deit_status { return C.deit_teacher_set_device(p, cd) })
+	runtime.KeepAlive(t)
+	return err
+}
+
+// Arch is the architecture name ("resnet18", ..., "torchscript").
+func (t *Teacher) Arch() (string, error) {
+	const op = "deit_teacher_get_arch"
+	p, err := t.ptr(op)
+	if err != nil {
+		return "", err
+	}
+	s, err := getString(op, func(buf *C.char, capacity C.size_t) C.deit_status {
+		return C.deit_teacher_get_arch(p, buf, capacity)
+	})
+	runtime.KeepAlive(t)
+	return s, err
+}
+
+// NumClasses is the number of outputs.
+func (t *Teacher) NumClasses() (int, error) {
+	const op = "deit_teacher_num_classes"
+	p, err := t.ptr(op)
+	if err != nil {
+		return 0, err
+	}
+	var n C.int32_t
+	err = call(op, func() C.deit_status { return C.deit_teacher_num_classes(p, &n) })
+	runtime.KeepAlive(t)
+	return int(n), err
+}
+
+// TeacherTrainOptions configures Teacher.Train; start from
+// DefaultTeacherTrainOptions.
+type TeacherTrainOptions struct {
+	Epochs      int
+	BatchSize   int
+	LR          float64
+	Optimizer   Optimizer
+	WeightDecay float64
+	Momentum    float64 // SGD only
+	Trainable   Trainable
+	Seed        uint64
+	Device      string // "": keep the teacher's device
+	Progress    ProgressFunc
+}
+
+// DefaultTeacherTrainOptions returns libdeit's defaults (3 epochs, batch 64,
+// Adam 1e-3, ...).
+func DefaultTeacherTrainOptions() TeacherTrainOptions {
+	var o C.deit_teacher_train_options
+	C.deit_teacher_train_options_init(&o) // cannot fail on a valid pointer
+	return TeacherTrainOptions{Epochs: int(o.epochs), BatchSize: int(o.batch_size), LR: float64(o.lr),
+		Optimizer: Optimizer(o.optimizer), WeightDecay: float64(o.weight_decay), Momentum: float64(o.momentum),
+		Trainable: Trainable(o.trainable), Seed: uint64(o.seed)}
+}
+
+// Train fine-tunes the teacher on train; nil options means the defaults.
+func (t *Teacher) Train(train *Dataset, options *TeacherTrainOptions) error {
+	const op = "deit_teacher_train"
+	p, err := t.ptr(op)
+	if err != nil {
+		return err
+	}
+	dp, err := train.ptr(op)
+	if err != nil {
+		return err
+	}
+	if options == nil {
+		d := DefaultTeacherTrainOptions()
+		options = &d
+	}
+	var o C.deit_teacher_train_options
+	C.deit_teacher_train_options_init(&o)
+	o.epochs = C.int32_t(options.Epochs)
+	o.batch_size = C.int32_t(options.BatchSize)
+	o.lr = C.double(options.LR)
+	o.optimizer = C.deit_optimizer(options.Optimizer)
+	o.weight_decay = C.double(options.WeightDecay)
+	o.momentum = C.double(options.Momentum)
+	o.trainable = C.deit_trainable(options.Trainable)
+	o.seed = C.uint64_t(options.Seed)
+	o.device = cString(options.Device)
+	defer C.free(unsafe.Pointer(o.device))
+	err = withProgress(options.Progress, func(cb C.deit_progress_fn, user unsafe.Pointer) error {
+		o.progress, o.user_data = cb, user
+		return call(op, func() C.deit_status { return C.deit_teacher_train(p, dp, &o) })
+	})
+	runtime.KeepAlive(t)
+	runtime.KeepAlive(train)
+	return err
+}
+
+// Evaluate returns accuracy and loss on data (eval mode).
+func (t *Teacher) Evaluate(data *Dataset) (EvalResult, error) {
+	r, _, err := t.evaluate(data, false)
+	return r, err
+}
+
+// EvaluateConfusion also returns the confusion matrix (row = true label).
+func (t *Teacher) EvaluateConfusion(data *Dataset) (EvalResult, [][]int64, error) {
+	return t.evaluate(data, true)
+}
+
+func (t *Teacher) evaluate(data *Dataset, confusion bool) (EvalResult, [][]int64, error) {
+	const op = "deit_teacher_evaluate"
+	p, err := t.ptr(op)
+	if err != nil {
+		return EvalResult{}, nil, err
+	}
+	dp, err := data.ptr(op)
+	if err != nil {
+		return EvalResult{}, nil, err
+	}
+	k, err := t.NumClasses()
+	if err != nil {
+		return EvalResult{}, nil, err
+	}
+	var r C.deit_eval_result
+	r.struct_size = C.uint32_t(unsafe.Sizeof(r))
+	var conf []int64
+	var cp *C.int64_t
+	if confusion {
+		conf = make([]int64, k*k)
+		cp = (*C.int64_t)(unsafe.Pointer(&conf[0]))
+	}
+	err = call(op, func() C.deit_status { return C.deit_teacher_evaluate(p, dp, &r, cp, C.size_t(len(conf))) })
+	runtime.KeepAlive(t)
+	runtime.KeepAlive(data)
+	if err != nil {
+		return EvalResult{}, nil, err
+	}
+	return evalFromC(&r), rows(conf, k), nil
+}
+
+// rows splits a row-major k x k matrix (nil stays nil).
+func rows(m []int64, k int) [][]int64 {
+	if m == nil {
+		return nil
+	}
+	out := make([][]int64, k)
+	for i := range out {
+		out[i] = m[i*k : (i+1)*k : (i+1)*k]
+	}
+	return out
+}
+
+// Predict returns the logits, Count x NumClasses row-major.
+func (t *Teacher) Predict(images *Images) ([]float32, error) {
+	const op = "deit_teacher_predict"
+	p, err := t.ptr(op)
+	if err != nil {
+		return nil, err
+	}
+	ci, data, err := images.toC(op)
+	if err != nil {
+		return nil, err
+	}
+	k, err := t.NumClasses()
+	if err != nil {
+		return nil, err
+	}
+	logits := make([]float32, images.Count*k)
+	err = call(op, func() C.deit_status {
+		return C.deit_go_teacher_predict(p, ci, data, (*C.float)(unsafe.Pointer(&logits[0])), C.size_t(len(logits)))
+	})
+	runtime.KeepAlive(t)
+	runtime.KeepAlive(images)
+	if err != nil {
+		return nil, err
+	}
+	return logits, nil
+}

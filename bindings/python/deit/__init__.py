@@ -1,0 +1,416 @@
+"""libdeit from Python: fine-tune a CNN teacher, distill it into a DeiT student, run inference.
+
+A thin layer over the SWIG module ``deit.deit_c`` (extension ``deit._deit_c``), which wraps the C API of ``deit/deit.h``:
+
+- ``Dataset``, ``Teacher`` and ``Student`` own their C handles and free them on ``close()``, at the
+  end of a ``with`` block, or when garbage-collected;
+- a failed call raises ``deit.Error`` with ``.status`` (the ``deit_status`` value, e.g.
+  ``deit.E_IO``) and ``.message`` (``deit_last_error()``);
+- images go in as numpy arrays: ``uint8`` N x H x W x C (or N x C x H x W with ``layout="nchw"``),
+  ``float32`` N x C x H x W, or N x H x W for gray; C-contiguous arrays are passed without a copy;
+- ``predict`` returns ``float32`` logits, ``classify`` ``int64`` classes;
+- training takes ``progress=callable(Progress)``; a true return value or an exception stops it.
+  The exception is re-raised once the C call has returned (the model stays usable). The GIL is
+  released while libdeit works.
+"""
+
+import collections
+import json
+
+import numpy as np
+
+from . import deit_c as _c
+
+__all__ = [
+    "Error", "Dataset", "Teacher", "Student", "Progress", "EvalResult", "version", "set_num_threads",
+    "get_num_threads", "set_log_level", "cuda_available", "cuda_device_count", "resolve_device",
+    "distillation_loss", "describe_checkpoint",
+]
+
+
+class Error(Exception):
+    """A libdeit call failed: ``status`` is the deit_status (negative), ``message`` the reason."""
+
+    def __init__(self, status, message):
+        super().__init__(status, message)
+        self.status = status
+        self.message = message
+
+    @property
+    def status_name(self):
+        """Static text of the status, e.g. "I/O error"."""
+        return _c.deit_status_str(self.status)
+
+    def __str__(self):
+        return f"{self.message} [{_c.deit_status_str(self.status)}, status {self.status}]"
+
+
+_c.deit_py_set_error_class(Error)
+
+# Status codes as module constants: deit.OK, deit.E_IO, ...
+for _name in dir(_c):
+    if _name.startswith("DEIT_OK") or _name.startswith("DEIT_E_"):
+        globals()[_name[len("DEIT_"):]] = getattr(_c, _name)
+
+Progress = collections.namedtuple(
+    "Progress", "phase epoch epochs step steps loss loss_cls loss_dist lr images_per_sec seconds end_of_epoch")
+Progress.__doc__ = "One progress report; phase is 'teacher_train', 'teacher_logits', 'distill' or 'evaluate'."
+
+EvalResult = collections.namedtuple("EvalResult", "count accuracy loss accuracy_cls accuracy_dist confusion")
+EvalResult.__doc__ = ("Evaluation: accuracy in [0, 1], mean loss; for a student the accuracy of each head; "
+                      "confusion is a num_classes x num_classes int64 array (row = true label) or None.")
+
+_PHASES = {getattr(_c, n): n[len("DEIT_PHASE_"):].lower() for n in dir(_c) if n.startswith("DEIT_PHASE_")}
+# Enum-valued option fields accept the enum's name in lower case, e.g. optimizer="adamw".
+_ENUM_PREFIX = {"optimizer": "DEIT_OPTIM_", "schedule": "DEIT_SCHEDULE_", "distillation": "DEIT_DISTILL_",
+                "trainable": "DEIT_TRAIN_", "head": "DEIT_HEAD_", "split": "DEIT_SPLIT_",
+                "layout": "DEIT_LAYOUT_", "level": "DEIT_LOG_"}
+
+
+def _enum(field, value):
+    if isinstance(value, str):
+        name = _ENUM_PREFIX[field] + value.upper().replace("-", "_")
+        if not hasattr(_c, name):
+            known = sorted(n[len(_ENUM_PREFIX[field]):].lower() for n in dir(_c) if n.startswith(_ENUM_PREFIX[field]))
+            raise ValueError(f"{field}: unknown value {value!r}; expected one of {', '.join(known)}")
+        return getattr(_c, name)
+    return int(value)
+
+
+def _fields(struct):
+    """The C struct's fields as SWIG exposes them (follows the header)."""
+    cls = type(struct)
+    return [n for n in dir(cls) if isinstance(getattr(cls, n), property) and n not in ("this", "thisown", "struct_size")]
+
+
+def _set_fields(struct, values, what):
+    known = _fields(struct)
+    for key, value in values.items():
+        if key not in known:
+            raise TypeError(f"{what}: unknown option {key!r}; known: {', '.join(known)}")
+        setattr(struct, key, _enum(key, value) if key in _ENUM_PREFIX else value)
+    return struct
+
+
+def _as_dict(struct):
+    return {n: getattr(struct, n) for n in _fields(struct)}
+
+
+def _progress_adapter(progress):
+    if progress is None:
+        return None
+    if not callable(progress):
+        raise TypeError("progress must be callable (it receives a deit.Progress) or None")
+
+    def call(d):
+        d["phase"] = _PHASES.get(d["phase"], d["phase"])
+        return progress(Progress(**d))
+
+    return call
+
+
+def _images(images, layout):
+    """(contiguous array, layout) for the C typemap; copies only when the input is not usable as is."""
+    a = np.asarray(images)
+    if a.dtype == np.uint8:
+        lay = _enum("layout", layout if layout is not None else "nhwc")
+    elif a.dtype.kind == "f":
+        if layout is not None and _enum("layout", layout) != _c.DEIT_LAYOUT_NCHW:
+            raise ValueError("float images must be NCHW (only uint8 may be NHWC)")
+        a = a.astype(np.float32, copy=False)
+        lay = _c.DEIT_LAYOUT_NCHW
+    else:
+        raise TypeError(f"images: expected uint8 or float32, got {a.dtype}")
+    if a.ndim not in (3, 4):
+        raise ValueError(f"images: expected N x H x W or 4 dimensions, got shape {a.shape}")
+    return np.ascontiguousarray(a), lay
+
+
+class _Handle:
+    """Owns one C handle; freed exactly once."""
+
+    _free = None
+
+    def __init__(self, ptr):
+        self._ptr = ptr
+
+    @property
+    def _h(self):
+        if self._ptr is None:
+            raise ValueError(f"{type(self).__name__} is closed")
+        return self._ptr
+
+    @property
+    def closed(self):
+        return self._ptr is None
+
+    def close(self):
+        """Free the C handle now (idempotent)."""
+        ptr, self._ptr = getattr(self, "_ptr", None), None
+        if ptr is not None:
+            type(self)._free(ptr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class Dataset(_Handle):
+    """Images with labels: IDX (MNIST family), CIFAR binaries, or numpy arrays."""
+
+    _free = staticmethod(_c.deit_dataset_free)
+
+    @classmethod
+    def open_dir(cls, path, split="train"):
+        """An IDX pair, CIFAR-10 or CIFAR-100 directory; split is "train" or "test"."""
+        return cls(_c.deit_dataset_open_dir(str(path), _enum("split", split)))
+
+    @classmethod
+    def open_idx(cls, images_path, labels_path):
+        return cls(_c.deit_dataset_open_idx(str(images_path), str(labels_path)))
+
+    @classmethod
+    def open_cifar(cls, paths, num_classes=10):
+        return cls(_c.deit_dataset_open_cifar([str(p) for p in paths], num_classes))
+
+    @classmethod
+    def from_memory(cls, images, labels, num_classes=0, layout=None):
+        """Copy images (see the module doc) and int32/int64 labels; num_classes 0 = max label + 1."""
+        labels = np.asarray(labels)
+        if labels.dtype != np.int64:
+            labels = labels.astype(np.int32, copy=False)
+        labels = np.ascontiguousarray(labels.reshape(-1))
+        return cls(_c.deit_dataset_from_memory(_images(images, layout), labels, num_classes))
+
+    @property
+    def info(self):
+        """dict: count, channels, height, width, num_classes, dtype ("uint8"/"float32"), format."""
+        i = _c.deit_dataset_get_info(self._h)
+        d = _as_dict(i)
+        d["dtype"] = "uint8" if i.dtype == _c.DEIT_DTYPE_U8 else "float32"
+        d["format"] = {_c.DEIT_FORMAT_IDX: "idx", _c.DEIT_FORMAT_CIFAR10: "cifar10",
+                       _c.DEIT_FORMAT_CIFAR100: "cifar100", _c.DEIT_FORMAT_MEMORY: "memory"}.get(i.format, i.format)
+        return d
+
+    def __len__(self):
+        return self.info["count"]
+
+    @property
+    def num_classes(self):
+        return self.info["num_classes"]
+
+    def label_histogram(self):
+        counts = np.zeros(self.num_classes, dtype=np.int64)
+        _c.deit_dataset_label_histogram(self._h, counts)
+        return counts
+
+    def subset_fraction(self, fraction, seed=0):
+        return Dataset(_c.deit_dataset_subset_fraction(self._h, fraction, seed))
+
+    def subset_first(self, n):
+        return Dataset(_c.deit_dataset_subset_first(self._h, n))
+
+    def images(self, start=0, count=None):
+        """Images [start, start + count) as stored: N x C x H x W, uint8 or float32."""
+        i = self.info
+        count = i["count"] - start if count is None else count
+        out = np.empty((max(count, 0), i["channels"], i["height"], i["width"]), dtype=i["dtype"])
+        _c.deit_dataset_copy_images(self._h, start, count, out)
+        return out
+
+    def labels(self, start=0, count=None):
+        count = len(self) - start if count is None else count
+        out = np.empty(max(count, 0), dtype=np.int32)
+        _c.deit_dataset_copy_labels(self._h, start, count, out)
+        return out
+
+
+def _eval_result(r, num_classes, confusion):
+    return EvalResult(r.count, r.accuracy, r.loss, r.accuracy_cls, r.accuracy_dist,
+                      confusion.reshape(num_classes, num_classes) if confusion is not None else None)
+
+
+class Teacher(_Handle):
+    """A torchvision ResNet (resnet18 ... resnet152) or a TorchScript CNN."""
+
+    _free = staticmethod(_c.deit_teacher_free)
+
+    def __init__(self, arch="resnet50", num_classes=10, *, _ptr=None):
+        super().__init__(_ptr if _ptr is not None else _c.deit_teacher_create(arch, num_classes))
+
+    @classmethod
+    def load(cls, path):
+        """A checkpoint written by save()."""
+        return cls(_ptr=_c.deit_teacher_load(str(path)))
+
+    @classmethod
+    def load_torchscript(cls, path, num_classes):
+        return cls(_ptr=_c.deit_teacher_load_torchscript(str(path), num_classes))
+
+    def load_weights(self, safetensors_path):
+        """torchvision/timm ResNet weights; a differing fc is replaced."""
+        _c.deit_teacher_load_weights(self._h, str(safetensors_path))
+
+    def save(self, path):
+        _c.deit_teacher_save(self._h, str(path))
+
+    def to(self, device):
+        """Move to "cpu", "cuda", "cuda:N" or "auto"; returns self."""
+        _c.deit_teacher_set_device(self._h, device)
+        return self
+
+    @property
+    def arch(self):
+        return _c.deit_teacher_get_arch(self._h)
+
+    @property
+    def num_classes(self):
+        return _c.deit_teacher_num_classes(self._h)
+
+    def train(self, dataset, progress=None, device=None, **options):
+        """Fine-tune; options are deit_teacher_train_options fields (epochs, batch_size, lr, ...)."""
+        o = _set_fields(_c.deit_teacher_train_options_init(), options, "Teacher.train")
+        _c.deit_py_teacher_train(self._h, dataset._h, o, device, _progress_adapter(progress))
+
+    def evaluate(self, dataset, confusion=False):
+        n = self.num_classes
+        cm = np.zeros(n * n, dtype=np.int64) if confusion else None
+        return _eval_result(_c.deit_teacher_evaluate(self._h, dataset._h, cm), n, cm)
+
+    def predict(self, images, layout=None):
+        """float32 logits, N x num_classes."""
+        arr = _images(images, layout)
+        out = np.empty((arr[0].shape[0], self.num_classes), dtype=np.float32)
+        _c.deit_teacher_predict(self._h, arr, out)
+        return out
+
+    def classify(self, images, layout=None):
+        """int64 classes (argmax of the logits)."""
+        return self.predict(images, layout).argmax(axis=1).astype(np.int64)
+
+
+class Student(_Handle):
+    """The DeiT student; Student("seed", 10) is the reference notebook's model.
+
+    Keyword arguments override fields of the preset's deit_student_config (embed_dim, depth, ...).
+    """
+
+    _free = staticmethod(_c.deit_student_free)
+
+    def __init__(self, preset="seed", num_classes=10, seed=0, *, _ptr=None, **config):
+        if _ptr is None:
+            cfg = _set_fields(_c.deit_student_config_init(preset, num_classes), config, "Student")
+            _ptr = _c.deit_student_create(cfg, seed)
+        elif config:
+            raise TypeError("Student: configuration fields apply to new students only")
+        super().__init__(_ptr)
+
+    @classmethod
+    def load(cls, path):
+        return cls(_ptr=_c.deit_student_load(str(path)))
+
+    def save(self, path):
+        _c.deit_student_save(self._h, str(path))
+
+    def to(self, device):
+        _c.deit_student_set_device(self._h, device)
+        return self
+
+    @property
+    def config(self):
+        """dict of the deit_student_config fields."""
+        return _as_dict(_c.deit_student_get_config(self._h))
+
+    @property
+    def num_classes(self):
+        return _c.deit_student_get_config(self._h).num_classes
+
+    @property
+    def num_params(self):
+        return _c.deit_student_num_params(self._h)
+
+    def distill(self, teacher, dataset, progress=None, device=None, **options):
+        """Train against the frozen teacher (None with distillation="none"); options are
+        deit_distill_options fields (epochs, batch_size, lr, alpha, temperature, distillation, ...)."""
+        o = _set_fields(_c.deit_distill_options_init(), options, "Student.distill")
+        t = teacher._h if teacher is not None else None
+        _c.deit_py_distill(self._h, t, dataset._h, o, device, _progress_adapter(progress))
+
+    def evaluate(self, dataset, confusion=False):
+        n = self.num_classes
+        cm = np.zeros(n * n, dtype=np.int64) if confusion else None
+        return _eval_result(_c.deit_student_evaluate(self._h, dataset._h, cm), n, cm)
+
+    def predict(self, images, head="avg", layout=None):
+        """float32 logits of a head ("avg", "cls", "dist"), N x num_classes."""
+        arr = _images(images, layout)
+        out = np.empty((arr[0].shape[0], self.num_classes), dtype=np.float32)
+        _c.deit_student_predict(self._h, arr, _enum("head", head), out)
+        return out
+
+    def classify(self, images, head="avg", layout=None):
+        """int64 predicted classes of a head."""
+        arr = _images(images, layout)
+        out = np.empty(arr[0].shape[0], dtype=np.int32)
+        _c.deit_student_classify(self._h, arr, _enum("head", head), out)
+        return out.astype(np.int64)
+
+
+def version():
+    """Version of the libdeit actually loaded, "MAJOR.MINOR.PATCH"."""
+    return _c.deit_version_string()
+
+
+def set_num_threads(n):
+    """CPU threads for all work (0 = number of cores)."""
+    _c.deit_set_num_threads(n)
+
+
+def get_num_threads():
+    return _c.deit_get_num_threads()
+
+
+def set_log_level(level):
+    """"debug", "info", "warn", "error" or "off" (default "warn"); lines go to stderr."""
+    _c.deit_set_log_level(_enum("level", level))
+
+
+def cuda_available():
+    return bool(_c.deit_cuda_available())
+
+
+def cuda_device_count():
+    return _c.deit_cuda_device_count()
+
+
+def resolve_device(spec="auto"):
+    """The device a spec resolves to, "cpu" or "cuda:N"."""
+    return _c.deit_resolve_device(spec)
+
+
+def describe_checkpoint(path):
+    """A checkpoint's kind, configuration and tensors, as a dict."""
+    return json.loads(_c.deit_py_checkpoint_describe(str(path)))
+
+
+def distillation_loss(cls_logits, dist_logits, teacher_logits, labels, distillation="soft", alpha=0.5,
+                      temperature=2.0, label_smoothing=0.0):
+    """(loss, loss_cls, loss_dist) for N x C logits and N labels, as training computes them."""
+    cls_logits = np.ascontiguousarray(cls_logits, dtype=np.float32)
+    n, c = cls_logits.shape
+    dist_logits = np.ascontiguousarray(dist_logits, dtype=np.float32)
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    if teacher_logits is not None:
+        teacher_logits = np.ascontiguousarray(teacher_logits, dtype=np.float32)
+    for name, a, shape in (("dist_logits", dist_logits, (n, c)), ("labels", labels, (n,)),
+                           ("teacher_logits", teacher_logits, (n, c))):
+        if a is not None and a.shape != shape:
+            raise ValueError(f"{name}: expected shape {shape}, got {a.shape}")
+    return tuple(_c.deit_distillation_loss(cls_logits, dist_logits, teacher_logits, labels, n, c,
+                                           _enum("distillation", distillation), alpha, temperature,
+                                           label_smoothing))

@@ -1,0 +1,90 @@
+"""Failures raise deit.Error with the status and deit_last_error()'s message; misuse raises Python errors."""
+import numpy as np
+import pytest
+
+import deit
+from conftest import CLASSES, make_task, small_student
+
+
+def test_bad_path_raises_error_with_status_and_message(tmp_path):
+    missing = tmp_path / "no-such-dir"
+    with pytest.raises(deit.Error) as e:
+        deit.Dataset.open_dir(missing)
+    assert e.value.status == deit.E_IO
+    assert e.value.message.startswith("deit_dataset_open_dir: ")
+    assert str(missing) in e.value.message
+    assert e.value.message in str(e.value) and "status -2" in str(e.value)
+    assert e.value.status_name == "input/output error"
+
+
+def test_malformed_file_is_a_format_error(tmp_path):
+    images = tmp_path / "images.idx"
+    labels = tmp_path / "labels.idx"
+    images.write_bytes(b"\x00\x00\x08\x03" + b"\x00\x00\x00\x05" * 3)  # says 5 images of 5x5, has none
+    labels.write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x05" + bytes(5))
+    with pytest.raises(deit.Error) as e:
+        deit.Dataset.open_idx(images, labels)
+    assert e.value.status == deit.E_FORMAT
+    assert str(images) in e.value.message
+
+
+def test_each_error_carries_its_own_message(tmp_path):
+    with pytest.raises(deit.Error) as first:
+        deit.Student.load(tmp_path / "a.safetensors")
+    assert deit.resolve_device("cpu") == "cpu"  # a success in between
+    with pytest.raises(deit.Error) as second:
+        deit.Teacher("resnet999", CLASSES)
+    assert "a.safetensors" in first.value.message
+    assert second.value.status == deit.E_INVALID_ARG
+    assert "resnet999" in second.value.message
+    with pytest.raises(deit.Error) as third:
+        deit.resolve_device("gpu:x")
+    assert third.value.status == deit.E_INVALID_ARG and "gpu:x" in third.value.message
+    with pytest.raises(deit.Error) as fourth:
+        deit.describe_checkpoint(tmp_path / "none.safetensors")
+    assert fourth.value.status == deit.E_IO
+
+
+def test_bad_images_and_options():
+    images, labels = make_task(8, 0)
+    with small_student() as s:
+        with pytest.raises(deit.Error) as e:
+            s.predict(np.zeros((2, 32, 32, 1), dtype=np.uint8))  # the student takes 28 x 28
+        assert e.value.status == deit.E_INVALID_ARG
+        with pytest.raises(TypeError, match="uint8 or float32"):
+            s.predict(images.astype(np.int16))
+        with pytest.raises(ValueError, match="NCHW"):
+            s.predict(images.astype(np.float32), layout="nhwc")
+        with pytest.raises(ValueError, match="dimensions"):
+            s.predict(images[0, :, :, 0])
+        ds = deit.Dataset.from_memory(images, labels)
+        with pytest.raises(TypeError, match="unknown option 'epoch'"):
+            s.distill(None, ds, epoch=1)
+        with pytest.raises(ValueError, match="distillation: unknown value 'medium'"):
+            s.distill(None, ds, distillation="medium")
+        with pytest.raises(deit.Error) as e:
+            s.distill(None, ds, epochs=1, batch_size=4)  # a teacher is needed for soft distillation
+        assert e.value.status == deit.E_INVALID_ARG and "teacher" in e.value.message
+        with pytest.raises(ValueError, match="2 labels for 8 images"):
+            deit.Dataset.from_memory(images, labels[:2])
+        with pytest.raises(deit.Error) as e:
+            ds.images(start=4, count=10)
+        assert e.value.status == deit.E_INVALID_ARG
+        ds.close()
+    with pytest.raises(ValueError, match="Student is closed"):
+        s.predict(images)
+    with pytest.raises(ValueError, match="Dataset is closed"):
+        len(ds)
+    s.close()  # twice is fine
+
+
+def test_low_level_buffers_are_checked():
+    images, labels = make_task(4, 1)
+    with deit.Dataset.from_memory(images, labels) as ds:
+        small = np.empty((3, 1, 28, 28), dtype=np.uint8)
+        with pytest.raises(deit.Error) as e:
+            deit.deit_c.deit_dataset_copy_images(ds._h, 0, 4, small)
+        assert e.value.status == deit.E_BUFFER_TOO_SMALL
+        strided = np.empty((4, 1, 28, 56), dtype=np.uint8)[..., ::2]
+        with pytest.raises(TypeError, match="C-contiguous"):
+            deit.deit_c.deit_dataset_copy_images(ds._h, 0, 4, strided)

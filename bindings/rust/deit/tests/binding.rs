@@ -1,0 +1,338 @@
+//! The safe binding against the real libdeit: errors, a data set round trip,
+//! training and prediction on a tiny synthetic task, progress cancel.
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+use deit::{
+    Dataset, Distillation, Head, Images, Layout, Phase, Pixels, Split, Status, Student, StudentConfig,
+    Teacher,
+};
+
+const CLASSES: usize = 4;
+const SIDE: usize = 28;
+const N_TRAIN: usize = 256;
+const N_TEST: usize = 128;
+
+/// A small deterministic generator (no crates: crates.io is unreachable).
+struct Lcg(u64);
+impl Lcg {
+    fn below(&mut self, n: u32) -> u32 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as u32
+    }
+}
+
+/// The synthetic task of tests/test_models.c: class k is one of four noisy
+/// stripe/checker textures with a random phase, so every patch carries it.
+fn make_task(n: usize, seed: u64) -> (Vec<u8>, Vec<i32>) {
+    let mut rng = Lcg(seed);
+    let mut pix = vec![0u8; n * SIDE * SIDE];
+    let mut labels = vec![0i32; n];
+    for i in 0..n {
+        let k = i % CLASSES;
+        labels[i] = k as i32;
+        let phase = rng.below(4) as usize;
+        for y in 0..SIDE {
+            for x in 0..SIDE {
+                let on = match k {
+                    0 => ((y + phase) / 2) % 2,
+                    1 => ((x + phase) / 2) % 2,
+                    2 => ((x + y + phase) / 2) % 2,
+                    _ => (x / 4 + y / 4 + phase) % 2,
+                };
+                let v = 20 + rng.below(80) + if on != 0 { 140 } else { 0 };
+                pix[i * SIDE * SIDE + y * SIDE + x] = v as u8;
+            }
+        }
+    }
+    (pix, labels)
+}
+
+fn make_dataset(n: usize, seed: u64) -> Dataset {
+    let (pix, labels) = make_task(n, seed);
+    Dataset::from_memory(&Images::u8(&pix, n, 1, SIDE, SIDE).unwrap(), &labels, CLASSES as i32).unwrap()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let base = std::env::var_os("DEIT_TEST_TMPDIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!("deit-rust-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn expect_err<T: std::fmt::Debug>(r: deit::Result<T>, status: Status, needle: &str) -> deit::Error {
+    let e = r.expect_err("expected an error");
+    assert_eq!(e.status(), status, "{e}");
+    assert!(e.message().contains(needle), "message {:?} lacks {:?}", e.message(), needle);
+    e
+}
+
+#[test]
+fn version_matches_header() {
+    assert_eq!(deit::version_number(), deit::sys::DEIT_VERSION_NUMBER);
+    let n = deit::version_number();
+    assert_eq!(deit::version(), format!("{}.{}.{}", n / 10000, n / 100 % 100, n % 100));
+}
+
+#[test]
+fn errors_carry_status_and_message() {
+    let missing = temp_dir("errors").join("no-such-dir");
+    let e = expect_err(Dataset::open_dir(&missing, Split::Train), Status::Io, missing.to_str().unwrap());
+    assert_eq!(e.op(), "deit_dataset_open_dir");
+    assert_ne!(Status::Io.as_str(), Status::Format.as_str());
+    assert!(e.to_string().contains(Status::Io.as_str()), "{e}");
+    let boxed: Box<dyn std::error::Error> = Box::new(e);
+    assert!(!boxed.to_string().is_empty());
+
+    let bad = temp_dir("errors").join("bad-idx");
+    std::fs::write(&bad, b"definitely not an IDX file").unwrap();
+    expect_err(Dataset::open_idx(&bad, &bad), Status::Format, "");
+
+    expect_err(Teacher::new("resnet9", CLASSES as i32), Status::InvalidArg, "resnet9");
+    expect_err(StudentConfig::preset("no-such-preset", 4), Status::InvalidArg, "no-such-preset");
+    expect_err(deit::resolve_device("gpu7"), Status::InvalidArg, "gpu7");
+    assert_eq!(deit::resolve_device("cpu").unwrap(), "cpu");
+    expect_err(Teacher::new("res\0net", 4), Status::InvalidArg, "NUL");
+
+    // Checked by the binding: libdeit only sees a pointer.
+    let (pix, labels) = make_task(4, 1);
+    expect_err(Images::u8(&pix[1..], 4, 1, SIDE, SIDE), Status::InvalidArg, "count*channels*height*width");
+    let im = Images::u8(&pix, 4, 1, SIDE, SIDE).unwrap();
+    expect_err(Dataset::from_memory(&im, &labels[..3], 4), Status::InvalidArg, "3 labels for 4 images");
+    let ds = Dataset::from_memory(&im, &labels, 4).unwrap();
+    expect_err(ds.labels(3, 2), Status::InvalidArg, "");
+}
+
+#[test]
+fn errors_are_per_thread() {
+    let dir = temp_dir("threads");
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    let p = dir.join(format!("missing-{t}-{i}"));
+                    let e = Dataset::open_dir(&p, Split::Test).unwrap_err();
+                    assert!(e.message().contains(p.to_str().unwrap()), "{e}");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn dataset_round_trip() {
+    // 6 RGB images of 5x4 given as NHWC; libdeit stores NCHW.
+    let (n, c, h, w) = (6, 3, 5, 4);
+    let nhwc: Vec<u8> = (0..n * h * w * c).map(|i| (i * 7) as u8).collect();
+    let labels = [2, 0, 1, 2, 2, 0];
+    let im = Images::new(Pixels::U8(&nhwc), Layout::Nhwc, n, c, h, w).unwrap();
+    let ds = Dataset::from_memory(&im, &labels, 0).unwrap();
+    let info = ds.info().unwrap();
+    assert_eq!(
+        info,
+        deit::DatasetInfo {
+            count: n,
+            channels: c,
+            height: h,
+            width: w,
+            num_classes: 3,
+            float_images: false,
+            format: deit::Format::Memory
+        }
+    );
+    let got = ds.images(0, n).unwrap();
+    let nchw = match &got.pixels {
+        deit::PixelBuf::U8(v) => v,
+        deit::PixelBuf::F32(_) => panic!("u8 images came back as f32"),
+    };
+    for i in 0..n {
+        for ch in 0..c {
+            for y in 0..h {
+                for x in 0..w {
+                    assert_eq!(nchw[((i * c + ch) * h + y) * w + x], nhwc[((i * h + y) * w + x) * c + ch]);
+                }
+            }
+        }
+    }
+    assert_eq!(ds.labels(1, 4).unwrap(), &labels[1..5]);
+    assert_eq!(ds.label_histogram().unwrap(), vec![2, 1, 3]);
+    let first = ds.subset_first(2).unwrap();
+    assert_eq!((first.info().unwrap().count, first.labels(0, 2).unwrap()), (2, vec![2, 0]));
+    assert_eq!(ds.subset_fraction(0.5, 3).unwrap().info().unwrap().count, 3);
+    expect_err(ds.subset_fraction(1.5, 3), Status::InvalidArg, "fraction");
+
+    // f32 images come back bit for bit.
+    let f: Vec<f32> = (0..18).map(|i| i as f32 * 0.25 - 1.0).collect();
+    let fds = Dataset::from_memory(&Images::f32(&f, 2, 1, 3, 3).unwrap(), &[1, 0], 2).unwrap();
+    assert!(fds.info().unwrap().float_images);
+    assert_eq!(fds.images(0, 2).unwrap().pixels, deit::PixelBuf::F32(f));
+}
+
+#[test]
+fn log_callback_receives_lines() {
+    use std::sync::{Arc, Mutex};
+    let lines = Arc::new(Mutex::new(Vec::<(deit::LogLevel, String)>::new()));
+    let sink = lines.clone();
+    deit::set_log_callback(move |level, msg| sink.lock().unwrap().push((level, msg.to_string()))).unwrap();
+    deit::set_log_level(deit::LogLevel::Debug).unwrap();
+    make_dataset(4, 1);
+    deit::set_log_level(deit::LogLevel::Warn).unwrap();
+    deit::reset_log_callback().unwrap();
+    let lines = lines.lock().unwrap();
+    assert!(
+        lines.iter().any(|(l, m)| *l == deit::LogLevel::Debug && m.contains("from_memory")),
+        "no debug line about from_memory in {lines:?}"
+    );
+}
+
+fn argmax(row: &[f32]) -> i32 {
+    let mut best = 0;
+    for (i, v) in row.iter().enumerate() {
+        if *v > row[best] {
+            best = i;
+        }
+    }
+    best as i32
+}
+
+/// A tiny teacher and student on the synthetic task: progress sees every
+/// step, the student learns, predictions agree with evaluation, checkpoints
+/// round-trip. (How well the teacher learns is tests/test_models.c's
+/// business: here it trains one short epoch.)
+#[test]
+fn train_and_predict() {
+    let (train, test) = (make_dataset(N_TRAIN, 1), make_dataset(N_TEST, 2));
+    let mut teacher = Teacher::new("resnet18", CLASSES as i32).unwrap();
+    teacher.set_device("cpu").unwrap();
+    let defaults = deit::TeacherTrainOptions::default();
+    assert_eq!((defaults.epochs, defaults.batch_size, defaults.lr), (3, 64, 1e-3));
+    let opts = deit::TeacherTrainOptions { epochs: 1, batch_size: 16, lr: 3e-4, ..defaults };
+    let mut steps = Vec::new();
+    let mut ends = 0;
+    teacher
+        .train_with_progress(&train.subset_first(64).unwrap(), &opts, |p| {
+            assert_eq!((p.phase, p.epoch, p.epochs, p.steps), (Phase::TeacherTrain, 1, 1, 4), "{p:?}");
+            steps.push(p.step);
+            ends += p.end_of_epoch as i32;
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!((ends, steps.last().copied()), (1, Some(4)), "steps {steps:?}");
+    let (tr, conf) = teacher.evaluate_confusion(&test).unwrap();
+    println!("teacher accuracy {:.3} loss {:.3}", tr.accuracy, tr.loss);
+    assert_eq!(tr.count, N_TEST);
+    assert!(tr.loss > 0.0 && (0.0..=1.0).contains(&tr.accuracy));
+    let diag: i64 = (0..CLASSES).map(|k| conf[k * CLASSES + k]).sum();
+    assert_eq!(conf.iter().sum::<i64>(), N_TEST as i64);
+    assert_eq!(diag as f64 / N_TEST as f64, tr.accuracy);
+
+    let mut cfg = StudentConfig::preset("seed", CLASSES as i32).unwrap();
+    assert_eq!((cfg.img_size, cfg.patch_size, cfg.embed_dim, cfg.depth, cfg.pre_norm), (28, 7, 32, 4, false));
+    cfg.mlp_dim = 128; // small and fast; the rest is the notebook's model
+    let mut student = Student::new(&cfg, 7).unwrap();
+    student.set_device("cpu").unwrap();
+    assert_eq!(student.config().unwrap(), cfg);
+    assert!(student.num_params().unwrap() > 0);
+    let d = deit::DistillOptions::default();
+    assert_eq!((d.epochs, d.alpha, d.temperature, d.distillation), (5, 0.5, 2.0, Distillation::Soft));
+    let opts = deit::DistillOptions { epochs: 3, batch_size: 16, ..d };
+    let mut epoch_loss = Vec::new();
+    student
+        .distill_with_progress(Some(&mut teacher), &train, &opts, |p| {
+            if p.end_of_epoch && p.phase == Phase::Distill {
+                epoch_loss.push(p.loss);
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert!(epoch_loss.len() == 3 && epoch_loss[2] < epoch_loss[0], "epoch losses {epoch_loss:?}");
+    let sr = student.evaluate(&test).unwrap();
+    println!(
+        "student accuracy avg {:.3} cls {:.3} dist {:.3}",
+        sr.accuracy, sr.accuracy_cls, sr.accuracy_dist
+    );
+    // The class head learns the labels (chance 0.25); the dist head follows a
+    // teacher that had one short epoch, so it is not held to a bar.
+    assert!(sr.accuracy_cls > 0.5, "{sr:?}");
+
+    // classify is the argmax of predict, and both agree with evaluate.
+    let buf = test.images(0, N_TEST).unwrap();
+    let labels = test.labels(0, N_TEST).unwrap();
+    let logits = student.predict(&buf.images(), Head::Avg).unwrap();
+    let classes = student.classify(&buf.images(), Head::Avg).unwrap();
+    let mut correct = 0;
+    for i in 0..N_TEST {
+        assert_eq!(argmax(&logits[i * CLASSES..(i + 1) * CLASSES]), classes[i], "image {i}");
+        correct += (classes[i] == labels[i]) as usize;
+    }
+    assert_eq!(correct as f64 / N_TEST as f64, sr.accuracy);
+
+    // Checkpoints: a reloaded model gives the same logits.
+    let dir = temp_dir("train");
+    let (sp, tp) = (dir.join("student.safetensors"), dir.join("teacher.safetensors"));
+    student.save(&sp).unwrap();
+    teacher.save(&tp).unwrap();
+    assert_eq!(Student::load(&sp).unwrap().predict(&buf.images(), Head::Avg).unwrap(), logits);
+    let mut t2 = Teacher::load(&tp).unwrap();
+    assert_eq!(t2.arch().unwrap(), "resnet18");
+    assert_eq!(t2.predict(&buf.images()).unwrap(), teacher.predict(&buf.images()).unwrap());
+    assert!(deit::checkpoint_describe(&sp).unwrap().contains("student"));
+    expect_err(Student::load(dir.join("missing.safetensors")), Status::Io, "missing.safetensors");
+}
+
+/// Break from the progress closure cancels; the student stays usable; a
+/// panic in the closure is carried across libdeit and resumed.
+#[test]
+fn progress_cancel() {
+    let (train, test) = (make_dataset(N_TRAIN, 1), make_dataset(N_TEST, 2));
+    let mut cfg = StudentConfig::preset("seed", CLASSES as i32).unwrap();
+    cfg.mlp_dim = 128;
+    let mut student = Student::new(&cfg, 9).unwrap();
+    let opts = deit::DistillOptions {
+        distillation: Distillation::None,
+        epochs: 3,
+        batch_size: 8,
+        ..Default::default()
+    };
+    let mut calls = 0;
+    let r = student.distill_with_progress(None, &train, &opts, |_| {
+        calls += 1;
+        if calls >= 2 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    expect_err(r, Status::Cancelled, "cancel");
+    assert_eq!(calls, 2);
+    assert_eq!(student.evaluate(&test).unwrap().count, N_TEST);
+
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = student.distill_with_progress(None, &train, &opts, |_| panic!("boom"));
+    }));
+    let payload = caught.expect_err("the panic was not resumed");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+    assert_eq!(student.evaluate(&test).unwrap().count, N_TEST);
+
+    let soft = deit::DistillOptions { distillation: Distillation::Soft, ..opts };
+    expect_err(student.distill(None, &train, &soft), Status::InvalidArg, "teacher is NULL");
+}
+
+#[test]
+fn distillation_loss_parts() {
+    // Identical student and teacher logits: the KL part is 0, so the loss is
+    // (1 - alpha) * the class head's cross-entropy.
+    let cls = [2.0, 0.0, -1.0, 0.5, 1.0, 3.0];
+    let l = deit::distillation_loss(&cls, &cls, Some(&cls), &[0, 2], 3, Distillation::Soft, 0.25, 2.0, 0.0)
+        .unwrap();
+    assert!(l.dist.abs() < 1e-6 && l.cls > 0.0 && (l.loss - 0.75 * l.cls).abs() < 1e-6, "{l:?}");
+    expect_err(
+        deit::distillation_loss(&cls, &cls[..5], Some(&cls), &[0, 2], 3, Distillation::Soft, 0.5, 2.0, 0.0),
+        Status::InvalidArg,
+        "n*num_classes",
+    );
+}
