@@ -1,8 +1,10 @@
 // Version, status text, the thread-local last error and logging settings.
 #include <c10/util/Exception.h>
 
+#include <cstring>
 #include <new>
 #include <string>
+#include <type_traits>
 
 #include "capi/guard.h"
 #include "core/log.h"
@@ -67,7 +69,11 @@ DEIT_API const char* deit_version_string(void) {
 DEIT_API uint32_t deit_version_number(void) { return DEIT_VERSION_NUMBER; }
 
 DEIT_API const char* deit_status_str(deit_status status) {
-  switch (status) {
+  // C callers may pass any int: switch on it without loading an out-of-range
+  // value as the enum type (undefined behaviour in C++; UBSan reports it).
+  std::underlying_type_t<deit_status> value;
+  std::memcpy(&value, &status, sizeof value);
+  switch (value) {
     case DEIT_OK: return "ok";
     case DEIT_E_INVALID_ARG: return "invalid argument";
     case DEIT_E_IO: return "input/output error";

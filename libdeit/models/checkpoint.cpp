@@ -1,6 +1,7 @@
 #include "models/checkpoint.h"
 
 #include <algorithm>
+#include <climits>
 #include <map>
 
 #include "core/error.h"
@@ -105,6 +106,48 @@ StudentConfig student_config_from_json(const Json& j, const std::string& path) {
   }
 }
 
+// Elements of every tensor in the file: what a model built from its
+// configuration may allocate, since loading needs all of it from the file.
+int64_t elements_in_file(const LoadedTensors& src) {
+  int64_t total = 0;
+  for (const auto& entry : src.tensors) total += entry.second.numel();  // bounded by the file size
+  return total;
+}
+
+// a * b + c with saturation at INT64_MAX (all inputs >= 0).
+int64_t mul_add_sat(int64_t a, int64_t b, int64_t c) {
+  int64_t out = 0;
+  if (__builtin_mul_overflow(a, b, &out) || __builtin_add_overflow(out, c, &out)) return INT64_MAX;
+  return out;
+}
+
+// The configuration must not make us allocate more than the file could fill:
+// a hostile or corrupted config (embed_dim 2^24, depth 2^24, 2^30 classes)
+// would otherwise allocate terabytes, or take hours initialising weights,
+// before the first tensor mismatch is noticed.
+void require_model_fits_file(int64_t needed, const LoadedTensors& src, const std::string& path,
+                             const std::string& what) {
+  const int64_t have = elements_in_file(src);
+  if (needed > have) {
+    fail(DEIT_E_FORMAT, path + ": " + what + " needs at least " +
+                            (needed == INT64_MAX ? std::string("2^63") : std::to_string(needed)) +
+                            " weights but the file holds " + std::to_string(have) +
+                            " (a corrupted or foreign configuration?)");
+  }
+}
+
+// A lower bound on the student's parameter count (the weight matrices of
+// every block, the patch projection, the position table and both heads).
+int64_t student_min_params(const StudentConfig& c) {
+  const int64_t d = c.embed_dim;
+  int64_t per_block = mul_add_sat(4 * d, d, 0);          // qkv (3 d x d) + proj (d x d)
+  per_block = mul_add_sat(2 * c.mlp_dim, d, per_block);  // fc1 + fc2
+  int64_t n = mul_add_sat(c.depth, per_block, 0);
+  n = mul_add_sat(mul_add_sat(c.in_channels, c.patch_size * c.patch_size, 0), d, n);  // patch_embed
+  n = mul_add_sat(num_patches(c) + 2, d, n);                                          // pos_embed
+  return mul_add_sat(2 * c.num_classes, d, n);                                        // head + head_dist
+}
+
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
@@ -140,6 +183,10 @@ std::unique_ptr<Teacher> load_teacher_checkpoint(const std::string& path) {
   if (std::find(names.begin(), names.end(), arch) == names.end() || num_classes < 1)
     fail(DEIT_E_FORMAT, path + ": teacher configuration names arch '" + printable(arch) + "' with " +
                             std::to_string(num_classes) + " classes, which libdeit cannot build");
+  // fc alone is num_classes x (512 or more) weights.
+  require_model_fits_file(
+      mul_add_sat(num_classes, 512, 0), src, path,
+      "teacher configuration (" + arch + ", " + std::to_string(num_classes) + " classes)");
   auto teacher = make_resnet_teacher(arch, num_classes);
   copy_into_module(*teacher->net->module(), src, path, {}, /*allow_float_conversion=*/false);
   teacher->pretrained = true;
@@ -154,6 +201,7 @@ StudentCheckpoint load_student_checkpoint(const std::string& path) {
   const LoadedTensors src = load_state_dict(path);
   StudentCheckpoint ck;
   ck.config = student_config_from_json(expect_checkpoint(src, path, "student"), path);
+  require_model_fits_file(student_min_params(ck.config), src, path, "student configuration");
   ck.net = DistilledViT(ck.config);
   copy_into_module(*ck.net, src, path, {}, /*allow_float_conversion=*/false);
   return ck;

@@ -52,10 +52,14 @@ std::string offsets_str(uint64_t begin, uint64_t end) {
 }
 
 // Product of the dims times the element size, or false on 64-bit overflow.
+// The product of the non-zero dims must fit int64 too: LibTorch computes
+// strides from them even for an empty tensor ([0, 2^62, 2^62] would overflow).
 bool checked_nbytes(const std::vector<int64_t>& shape, size_t elem_size, uint64_t* numel, uint64_t* nbytes) {
   uint64_t n = 1;
+  int64_t strides = 1;
   for (int64_t d : shape) {
     if (d < 0 || __builtin_mul_overflow(n, static_cast<uint64_t>(d), &n)) return false;
+    if (__builtin_mul_overflow(strides, std::max<int64_t>(d, 1), &strides)) return false;
   }
   uint64_t b = 0;
   if (__builtin_mul_overflow(n, static_cast<uint64_t>(elem_size), &b)) return false;
