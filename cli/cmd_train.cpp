@@ -1,6 +1,7 @@
 // deitctl teacher / deitctl distill: the two training steps of the notebook one at a time, each ending with
 // a test-split evaluation and a checkpoint.
 #include <cstdio>
+#include <fstream>
 #include <string>
 
 #include "commands.h"
@@ -108,6 +109,13 @@ int cmd_distill(int argc, char** argv) {
        cxxopts::value<std::string>(), "FILE");
   // clang-format on
   add_student_options(options, "", kNotebookDefaults, nullptr);
+  // clang-format off
+  options.add_options("Crash safety")
+      ("state", "write a resumable training state here (.safetensors) at the end of every epoch",
+       cxxopts::value<std::string>(), "FILE")
+      ("state-every", "also write it every N steps", cxxopts::value<int32_t>(), "N")
+      ("resume", "continue from --state FILE when it exists (same settings and data; exact same result)");
+  // clang-format on
   add_runtime_options(options);
   auto args = parse_args(options, argc, argv);
   if (has(args, "help")) {
@@ -116,6 +124,15 @@ int cmd_distill(int argc, char** argv) {
   }
   const std::string out = required(args, "out");
   StudentSettings ss = student_settings(args, "", kNotebookDefaults);
+  const std::string state_path = get_or<std::string>(args, "state", "");
+  if ((has(args, "resume") || has(args, "state-every")) && state_path.empty())
+    throw UsageError("--resume and --state-every need --state FILE");
+  ss.distill.state_path = state_path.empty() ? nullptr : state_path.c_str();
+  ss.distill.state_every_steps = get_or<int32_t>(args, "state-every", 0);
+  if (has(args, "state-every")) require_positive("state-every", ss.distill.state_every_steps);
+  ss.distill.resume = has(args, "resume") ? 1 : 0;
+  if (ss.distill.resume && !has(args, "quiet") && std::ifstream(state_path).good())
+    std::fprintf(stderr, "deitctl: resuming from %s (the state written last)\n", state_path.c_str());
   const bool need_teacher = ss.distill.distillation != DEIT_DISTILL_NONE;
   const std::string teacher_path =
       need_teacher ? required(args, "teacher") : get_or<std::string>(args, "teacher", "");

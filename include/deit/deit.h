@@ -410,11 +410,22 @@ typedef struct deit_distill_options {
   int32_t cache_teacher_logits; /* 1: compute the frozen teacher's logits once */
   deit_progress_fn progress;
   void *user_data;
+  /* Crash safety (fields added in 0.1; a smaller struct_size leaves them off). */
+  const char *state_path;    /* NULL: none.  A resumable training state (weights,
+                                optimizer, position; .safetensors) written
+                                atomically here at the end of every epoch */
+  int32_t state_every_steps; /* 0; N > 0: also every N steps */
+  int32_t resume;            /* 0; 1: continue from state_path when it exists
+                                (DEIT_E_INVALID_ARG if it was written by a
+                                run with other settings or data) */
 } deit_distill_options;
 
 DEIT_API deit_status deit_distill_options_init(deit_distill_options *options);
 /* Train the student on `train` against the frozen teacher (eval mode, no
- * gradients).  teacher may be NULL only with DEIT_DISTILL_NONE. */
+ * gradients).  teacher may be NULL only with DEIT_DISTILL_NONE.
+ * Runs are deterministic: the same settings, data, seed and thread count give
+ * the same weights, also when a run killed at any point is resumed from its
+ * state_path. */
 DEIT_API deit_status deit_distill(deit_student *student, deit_teacher *teacher,
                                   const deit_dataset *train,
                                   const deit_distill_options *options);

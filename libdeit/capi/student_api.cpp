@@ -2,7 +2,9 @@
 #include <torch/autograd.h>
 #include <torch/utils.h>
 
+#include <cstddef>
 #include <cstring>
+#include <type_traits>
 
 #include "capi/guard.h"
 #include "capi/handles.h"
@@ -20,9 +22,20 @@ using namespace deit;
 
 namespace deit::capi {
 
-c10::Device device_of(const deit_student& s) { return s.net->parameters().front().device(); }
+c10::Device device_of(const deit_student& s) {
+  return s.net->parameters().front().device();
+}
 
 namespace {
+
+// The int a C caller passed as an enum, read without loading an out-of-range
+// value as the enum type (undefined behaviour in C++; UBSan reports it).
+template <class E>
+int raw_enum(const E& e) {
+  std::underlying_type_t<E> v;
+  std::memcpy(&v, &e, sizeof v);
+  return static_cast<int>(v);
+}
 
 void to_c(const models::StudentConfig& c, deit_student_config* out) {
   out->img_size = static_cast<int32_t>(c.img_size);
@@ -66,8 +79,8 @@ models::StudentConfig from_c(const deit_student_config& in) {
     models::StudentConfig p = models::student_preset(name, c.num_classes >= 1 ? c.num_classes : 1);
     p.preset = "custom";
     if (p.img_size == c.img_size && p.patch_size == c.patch_size && p.in_channels == c.in_channels &&
-        p.embed_dim == c.embed_dim && p.depth == c.depth && p.num_heads == c.num_heads && p.mlp_dim == c.mlp_dim &&
-        p.pre_norm == c.pre_norm && p.gelu == c.gelu && p.dropout == c.dropout &&
+        p.embed_dim == c.embed_dim && p.depth == c.depth && p.num_heads == c.num_heads &&
+        p.mlp_dim == c.mlp_dim && p.pre_norm == c.pre_norm && p.gelu == c.gelu && p.dropout == c.dropout &&
         p.attn_dropout == c.attn_dropout && p.ln_eps == c.ln_eps && p.qkv_bias == c.qkv_bias &&
         p.trunc_normal_init == c.trunc_normal_init) {
       c.preset = name;
@@ -82,7 +95,8 @@ models::StudentConfig from_c(const deit_student_config& in) {
 
 extern "C" {
 
-DEIT_API deit_status deit_student_config_init(deit_student_config* config, const char* preset, int32_t num_classes) {
+DEIT_API deit_status deit_student_config_init(deit_student_config* config, const char* preset,
+                                              int32_t num_classes) {
   return guard(__func__, [&] {
     require_arg(config, "config");
     require_arg(preset, "preset");
@@ -93,7 +107,8 @@ DEIT_API deit_status deit_student_config_init(deit_student_config* config, const
   });
 }
 
-DEIT_API deit_status deit_student_create(const deit_student_config* config, uint64_t seed, deit_student** out) {
+DEIT_API deit_status deit_student_create(const deit_student_config* config, uint64_t seed,
+                                         deit_student** out) {
   return guard(__func__, [&] {
     reset_out(out);
     require_arg(config, "config");
@@ -184,8 +199,18 @@ DEIT_API deit_status deit_distill(deit_student* student, deit_teacher* teacher, 
     require_arg(student, "student");
     require_arg(train_set, "train");
     require_arg(o, "options");
-    capi::check_struct_size(o->struct_size, sizeof(deit_distill_options), "options");
+    // Callers built before the crash-safety fields pass a smaller struct: those fields stay off.
+    constexpr size_t kBeforeState = offsetof(deit_distill_options, state_path);
+    capi::check_struct_size(o->struct_size, kBeforeState, "options");
     train::DistillSettings s;
+    if (o->struct_size >= sizeof(deit_distill_options)) {
+      require(o->state_every_steps >= 0,
+              "state_every_steps = " + std::to_string(o->state_every_steps) + "; expected 0 or more");
+      require(o->state_path != nullptr || !o->resume, "resume needs state_path");
+      s.state_path = o->state_path ? o->state_path : "";
+      s.state_every_steps = o->state_every_steps;
+      s.resume = o->resume != 0;
+    }
     s.epochs = o->epochs;
     s.batch_size = o->batch_size;
     s.warmup_epochs = o->warmup_epochs;
@@ -202,7 +227,8 @@ DEIT_API deit_status deit_distill(deit_student* student, deit_teacher* teacher, 
     s.cache_teacher_logits = o->cache_teacher_logits != 0;
     s.progress = {o->progress, o->user_data};
     if (o->device) student->net->to(runtime::resolve_device(o->device));
-    train::distill(student->net, student->config, teacher ? teacher->teacher.get() : nullptr, train_set->data, s);
+    train::distill(student->net, student->config, teacher ? teacher->teacher.get() : nullptr, train_set->data,
+                   s);
   });
 }
 
@@ -217,6 +243,9 @@ DEIT_API deit_status deit_distillation_loss(const float* cls_logits, const float
     require_arg(labels, "labels");
     require(n >= 1, "n = " + std::to_string(n) + "; expected at least 1");
     require(num_classes >= 1, "num_classes = " + std::to_string(num_classes) + "; expected at least 1");
+    const int t = capi::raw_enum(type);
+    require(t == DEIT_DISTILL_SOFT || t == DEIT_DISTILL_HARD || t == DEIT_DISTILL_NONE,
+            "distillation " + std::to_string(t) + " is not DEIT_DISTILL_SOFT, _HARD or _NONE");
     train::LossSettings s{type, alpha, temperature, label_smoothing};
     train::validate(s);
     require(teacher_logits != nullptr || type == DEIT_DISTILL_NONE,
@@ -230,37 +259,46 @@ DEIT_API deit_status deit_distillation_loss(const float* cls_logits, const float
     };
     torch::NoGradGuard no_grad;
     const at::Tensor y = at::from_blob(const_cast<int64_t*>(labels), {n}, at::kLong).clone();
-    const train::LossParts parts = train::distillation_loss(
-        borrow(cls_logits), borrow(dist_logits), teacher_logits ? borrow(teacher_logits) : at::Tensor(), y, s);
+    const train::LossParts parts =
+        train::distillation_loss(borrow(cls_logits), borrow(dist_logits),
+                                 teacher_logits ? borrow(teacher_logits) : at::Tensor(), y, s);
     if (loss) *loss = parts.total.item<double>();
     if (loss_cls) *loss_cls = parts.cls.item<double>();
     if (loss_dist) *loss_dist = parts.dist.item<double>();
   });
 }
 
-DEIT_API deit_status deit_student_evaluate(deit_student* student, const deit_dataset* data, deit_eval_result* result,
-                                           int64_t* confusion, size_t confusion_capacity) {
+DEIT_API deit_status deit_student_evaluate(deit_student* student, const deit_dataset* data,
+                                           deit_eval_result* result, int64_t* confusion,
+                                           size_t confusion_capacity) {
   return guard(__func__, [&] {
     require_arg(student, "student");
     require_arg(data, "data");
     capi::check_eval_result(result);
-    capi::write_eval_result(train::evaluate_student(student->net, student->config, data->data), result, confusion,
-                            confusion_capacity);
+    capi::write_eval_result(train::evaluate_student(student->net, student->config, data->data), result,
+                            confusion, confusion_capacity);
   });
 }
 
+}  // extern "C"
+
+// C++ linkage: it returns a tensor.
 namespace {
-at::Tensor predict_logits(deit_student* student, const deit_images* images, deit_head head) {
+at::Tensor predict_logits(deit_student* student, const deit_images* images, const deit_head& head) {
   require_arg(student, "student");
   require_arg(images, "images");
-  require(head == DEIT_HEAD_AVG || head == DEIT_HEAD_CLS || head == DEIT_HEAD_DIST,
-          "head " + std::to_string(head) + " is not DEIT_HEAD_AVG, _CLS or _DIST");
+  const int h = capi::raw_enum(head);
+  require(h == DEIT_HEAD_AVG || h == DEIT_HEAD_CLS || h == DEIT_HEAD_DIST,
+          "head " + std::to_string(h) + " is not DEIT_HEAD_AVG, _CLS or _DIST");
   const models::StudentConfig& c = student->config;
   student->net->eval();
-  const at::Tensor x = train::caller_images(*images, c.in_channels, c.img_size, c.img_size, capi::device_of(*student));
+  const at::Tensor x =
+      train::caller_images(*images, c.in_channels, c.img_size, c.img_size, capi::device_of(*student));
   return train::student_logits(student->net, x, head);
 }
 }  // namespace
+
+extern "C" {
 
 DEIT_API deit_status deit_student_predict(deit_student* student, const deit_images* images, deit_head head,
                                           float* logits, size_t capacity) {

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/hash.h"
+
 namespace deit::models {
 namespace {
 
@@ -44,8 +46,14 @@ inline float keep_factor(uint32_t bits, uint32_t threshold, float scale) {
   return bits >= threshold ? scale : 0.0f;
 }
 
-// A fresh mask seed from the default CPU generator, so at::manual_seed makes training reproducible.
+// The calling thread's DropoutStreamScope state, if one is installed.
+thread_local bool t_stream_active = false;
+thread_local uint64_t t_stream_state = 0;
+
+// A fresh mask seed: from the thread's stream (splitmix64), else from the default CPU generator (so that
+// at::manual_seed makes plain use reproducible).
 uint64_t next_seed() {
+  if (t_stream_active) return splitmix64(t_stream_state += kGoldenGamma);
   auto gen = at::detail::getDefaultCPUGenerator();
   auto* impl = at::check_generator<at::CPUGeneratorImpl>(gen);
   std::lock_guard<std::mutex> lock(impl->mutex_);
@@ -214,6 +222,17 @@ bool dropout_keeps(uint64_t seed, uint32_t threshold, int64_t index) {
 }
 
 }  // namespace detail
+
+DropoutStreamScope::DropoutStreamScope(uint64_t seed)
+    : had_previous_(t_stream_active), previous_(t_stream_state) {
+  t_stream_active = true;
+  t_stream_state = seed;
+}
+
+DropoutStreamScope::~DropoutStreamScope() {
+  t_stream_active = had_previous_;
+  t_stream_state = previous_;
+}
 
 at::Tensor fast_dropout(const at::Tensor& x, double p, bool training) {
   if (!training || p <= 0) return x;

@@ -13,6 +13,22 @@
 
 namespace deit::models {
 
+// Installs, for the calling thread and the scope's lifetime, the stream that dropout mask seeds are drawn
+// from.  Training loops install one per step derived from their own seed: runs are then reproducible and
+// resumable, and two trainings in two threads never share random draws.  Without a scope, seeds come from
+// LibTorch's default CPU generator.  (Tensors off the fast path use LibTorch's own dropout and generator.)
+class DropoutStreamScope {
+ public:
+  explicit DropoutStreamScope(uint64_t seed);
+  ~DropoutStreamScope();
+  DropoutStreamScope(const DropoutStreamScope&) = delete;
+  DropoutStreamScope& operator=(const DropoutStreamScope&) = delete;
+
+ private:
+  bool had_previous_;
+  uint64_t previous_;
+};
+
 // Dropout with probability p (training only; identity when p == 0 or !training).
 at::Tensor fast_dropout(const at::Tensor& x, double p, bool training);
 

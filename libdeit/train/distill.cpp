@@ -5,19 +5,27 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <sstream>
+#include <string>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/log.h"
+#include "models/fused_ops.h"
 #include "runtime/runtime.h"
 #include "train/feed.h"
 #include "train/progress.h"
 #include "train/train.h"
+#include "train/training_state.h"
 
 namespace deit::train {
 namespace {
 
 constexpr int64_t kTeacherBatch = 256;
 constexpr int64_t kTeacherChannels = 3;
+constexpr uint64_t kOrderStream = 1;  // derive_seed streams
+constexpr uint64_t kStepStream = 2;
 
 // The student returns to eval mode however training ends.
 struct StudentTrainingScope {
@@ -45,6 +53,42 @@ at::Tensor cache_teacher_logits(models::Teacher& teacher, const DeviceData& data
   return at::cat(parts, 0);
 }
 
+// splitmix64: independent 64-bit seeds for each epoch's data order and each step's random draws, so that
+// a resumed run draws exactly what the uninterrupted one would have.
+uint64_t derive_seed(uint64_t seed, uint64_t stream, uint64_t index) {
+  return splitmix64(seed + kGoldenGamma * (stream * 0x100000001ULL + index + 1));
+}
+
+// FNV-1a over the labels and image bytes: a resumed run must see the same data.
+uint64_t data_checksum(const data::Dataset& ds) {
+  uint64_t h = fnv1a(kFnvOffset, ds.labels.data(), ds.labels.size() * sizeof(int64_t));
+  h = fnv1a(h, ds.u8.data(), ds.u8.size());
+  return fnv1a(h, ds.f32.data(), ds.f32.size() * sizeof(float));
+}
+
+// What a training state must agree on to be resumed.
+std::map<std::string, std::string> run_description(const models::StudentConfig& c, const data::Dataset& ds,
+                                                   const DistillSettings& s, bool use_teacher) {
+  std::ostringstream os;
+  os.precision(17);
+  os << "img " << c.img_size << " patch " << c.patch_size << " in " << c.in_channels << " classes "
+     << c.num_classes << " dim " << c.embed_dim << " depth " << c.depth << " heads " << c.num_heads << " mlp "
+     << c.mlp_dim << " pre_norm " << c.pre_norm << " gelu " << c.gelu << " dropout " << c.dropout << "/"
+     << c.attn_dropout;
+  const std::string model = os.str();
+  os.str("");
+  os << "epochs " << s.epochs << " batch " << s.batch_size << " optimizer " << s.optim.optimizer << " lr "
+     << s.optim.lr << " wd " << s.optim.weight_decay << " momentum " << s.optim.momentum << " schedule "
+     << s.optim.schedule << " warmup " << s.warmup_epochs << " loss " << s.loss.type << " alpha "
+     << s.loss.alpha << " T " << s.loss.temperature << " smoothing " << s.loss.label_smoothing << " teacher "
+     << use_teacher;
+  return {{"model", model},
+          {"training", os.str()},
+          {"seed", std::to_string(s.seed)},
+          {"images", std::to_string(ds.count)},
+          {"data_checksum", std::to_string(data_checksum(ds))}};
+}
+
 }  // namespace
 
 void distill(models::DistilledViT& student, const models::StudentConfig& config, models::Teacher* teacher,
@@ -56,7 +100,8 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
   require(s.warmup_epochs >= 0 && s.warmup_epochs <= s.epochs,
           "warmup_epochs = " + std::to_string(s.warmup_epochs) + "; expected 0.." + std::to_string(s.epochs));
   const bool use_teacher = s.loss.type != DEIT_DISTILL_NONE;
-  require(teacher != nullptr || !use_teacher, "teacher is NULL; it is required unless distillation is DEIT_DISTILL_NONE");
+  require(teacher != nullptr || !use_teacher,
+          "teacher is NULL; it is required unless distillation is DEIT_DISTILL_NONE");
   check_input_shape(ds, config.in_channels, config.img_size, config.img_size, "student");
   const c10::Device device = student->parameters().front().device();
   if (use_teacher) {
@@ -70,8 +115,6 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
     teacher->net->set_training(false);
   }
 
-  at::manual_seed(s.seed);
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(s.seed);
   DeviceData data(ds, device);
   const at::Tensor cached =
       use_teacher && s.cache_teacher_logits ? cache_teacher_logits(*teacher, data, s.progress) : at::Tensor();
@@ -82,13 +125,23 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
   optim.warmup_steps = steps * s.warmup_epochs;
   auto opt = make_optimizer(student->parameters(), optim);
 
+  TrainingPosition pos;
+  const auto run = run_description(config, ds, s, use_teacher);
+  if (s.resume && load_training_state(s.state_path, *student, *opt, run, &pos))
+    log(DEIT_LOG_INFO, "resuming from " + s.state_path + " at epoch " + std::to_string(pos.epoch) +
+                           ", step " + std::to_string(pos.step + 1));
+
   StudentTrainingScope scope(student);
   Progress progress(DEIT_PHASE_DISTILL, s.epochs, s.progress.fn, s.progress.user_data);
-  int64_t global_step = 0;
-  for (int32_t epoch = 1; epoch <= s.epochs; ++epoch) {
+  for (int32_t epoch = pos.epoch; epoch <= s.epochs; ++epoch) {
     progress.start_epoch(epoch, steps);
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(derive_seed(s.seed, kOrderStream, epoch));
     const at::Tensor perm = at::randperm(ds.count, gen, at::kLong).to(device);
-    for (int64_t step = 0; step < steps; ++step, ++global_step) {
+    for (int64_t step = epoch == pos.epoch ? pos.step : 0; step < steps; ++step) {
+      const int64_t global_step = (epoch - 1) * steps + step;
+      // This step's dropout masks from its own stream: a resumed run draws the same, and trainings in
+      // other threads draw nothing from it.
+      const models::DropoutStreamScope dropout_stream(derive_seed(s.seed, kStepStream, global_step));
       const double lr = lr_at(optim, global_step);
       set_lr(*opt, lr);
       const at::Tensor idx = perm.narrow(0, step * s.batch_size, s.batch_size);
@@ -98,7 +151,8 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
       if (cached.defined()) {
         t = cached.index_select(0, idx);
       } else if (use_teacher) {
-        t = teacher_logits(*teacher, config.in_channels == kTeacherChannels ? x : data.images(idx, kTeacherChannels));
+        t = teacher_logits(*teacher,
+                           config.in_channels == kTeacherChannels ? x : data.images(idx, kTeacherChannels));
       }
       auto [cls, dist] = student->forward(x);
       const LossParts loss = distillation_loss(cls, dist, t, labels, s.loss);
@@ -106,13 +160,19 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
       loss.total.backward();
       opt->step();
       // One host sync per step for the three numbers.
-      const at::Tensor values = at::stack({loss.total.detach(), loss.cls.detach(), loss.dist.detach()})
-                                    .to(at::kDouble)
-                                    .cpu();
+      const at::Tensor values =
+          at::stack({loss.total.detach(), loss.cls.detach(), loss.dist.detach()}).to(at::kDouble).cpu();
       const double* v = values.data_ptr<double>();
       if (!std::isfinite(v[0]))
-        fail(DEIT_E_NUMERIC, "student loss became " + std::to_string(v[0]) + " at epoch " + std::to_string(epoch) +
-                                 ", step " + std::to_string(step + 1) + ": lower the learning rate");
+        fail(DEIT_E_NUMERIC, "student loss became " + std::to_string(v[0]) + " at epoch " +
+                                 std::to_string(epoch) + ", step " + std::to_string(step + 1) +
+                                 ": lower the learning rate");
+      const bool epoch_end = step + 1 == steps;
+      if (!s.state_path.empty() &&
+          (epoch_end || (s.state_every_steps > 0 && (global_step + 1) % s.state_every_steps == 0))) {
+        const TrainingPosition next{epoch_end ? epoch + 1 : epoch, epoch_end ? 0 : step + 1, global_step + 1};
+        save_training_state(s.state_path, *student, *opt, next, run);
+      }
       progress.step(step + 1, v[0], v[1], v[2], s.batch_size, lr);
     }
   }

@@ -52,7 +52,6 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
   const bool head_only =
       s.trainable == DEIT_TRAIN_HEAD || (s.trainable == DEIT_TRAIN_AUTO && teacher.pretrained);
 
-  at::manual_seed(s.seed);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(s.seed);
   DeviceData data(ds, teacher.device);
   const int64_t steps = ds.count / s.batch_size;

@@ -4,6 +4,7 @@
 
 #include <deit/deit.h>
 
+#include <string>
 #include <vector>
 
 #include "data/dataset.h"
@@ -43,6 +44,9 @@ struct DistillSettings {
   uint64_t seed = 0;
   bool cache_teacher_logits = true;
   Callback progress;
+  std::string state_path;         // resumable training state; empty: none
+  int64_t state_every_steps = 0;  // also every N steps (0: end of each epoch only)
+  bool resume = false;            // continue from state_path when it exists
 };
 
 void distill(models::DistilledViT& student, const models::StudentConfig& config, models::Teacher* teacher,

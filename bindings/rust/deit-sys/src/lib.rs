@@ -218,6 +218,9 @@ pub struct deit_distill_options {
     pub cache_teacher_logits: i32,
     pub progress: deit_progress_fn,
     pub user_data: *mut c_void,
+    pub state_path: *const c_char,
+    pub state_every_steps: i32,
+    pub resume: i32,
 }
 
 extern "C" {
@@ -421,7 +424,7 @@ mod tests {
         assert_eq!(size_of::<deit_eval_result>(), 48);
         assert_eq!(size_of::<deit_teacher_train_options>(), 88);
         assert_eq!(size_of::<deit_student_config>(), 80);
-        assert_eq!(size_of::<deit_distill_options>(), 128);
+        assert_eq!(size_of::<deit_distill_options>(), 144);
         assert_eq!(align_of::<deit_distill_options>(), 8);
     }
 

@@ -1,0 +1,35 @@
+// Resumable training state: the model's weights, the optimizer's state and the position in the run, in
+// one .safetensors file written atomically (a crash leaves the previous state or the new one, never a
+// partial file).  With the per-epoch data order and per-step random streams derived from the seed
+// (train/distill.cpp), resuming from it gives the same final weights as a run never interrupted.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace deit::train {
+
+struct TrainingPosition {
+  int32_t epoch = 1;        // 1-based epoch of the next step to run
+  int64_t step = 0;         // 0-based step within that epoch
+  int64_t global_step = 0;  // steps done so far
+};
+
+// `run` describes the settings and data the state belongs to (key -> value); a resume with any difference
+// is refused, naming the key.
+void save_training_state(const std::string& path, torch::nn::Module& model,
+                         torch::optim::Optimizer& optimizer, const TrainingPosition& position,
+                         const std::map<std::string, std::string>& run);
+
+// Loads the state into `model` and `optimizer` and returns true; false (nothing changed) when `path` does
+// not exist.  DEIT_E_INVALID_ARG when it was written for another run, DEIT_E_FORMAT when it is not a
+// training state or does not fit the model.
+bool load_training_state(const std::string& path, torch::nn::Module& model,
+                         torch::optim::Optimizer& optimizer, const std::map<std::string, std::string>& run,
+                         TrainingPosition* position);
+
+}  // namespace deit::train
