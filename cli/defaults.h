@@ -55,8 +55,9 @@ constexpr RunDefaults kNotebookDefaults = {
 
 // CPU only: the README's main command must finish within 15 minutes on a 2-core machine while reaching
 // teacher >= 85% and student >= 80% test accuracy on Fashion-MNIST.  A ResNet-18 trained from scratch on
-// a fifth of the training split (4 epochs) is the cheapest teacher that gets there; the student is
-// unchanged.  Measured: docs/RESULTS.md.
+// a fifth of the training split (4 epochs) is the cheapest teacher that gets there; the student (the
+// notebook's) trains 8 epochs instead of 5 on that fifth.  Measured: docs/RESULTS.md (11 min 24 s,
+// teacher 86.29%, student 81.83%).
 constexpr RunDefaults kCpuDefaults = {
     "the CPU default configuration",
     "resnet18",
@@ -64,7 +65,7 @@ constexpr RunDefaults kCpuDefaults = {
     1e-3,
     DEIT_OPTIM_ADAM,
     "seed",
-    5,
+    8,
     1e-3,
     DEIT_OPTIM_ADAM,
     0.0,
