@@ -31,17 +31,17 @@ def main():
     try:
         with deit.Dataset.open_dir(data_dir, "train") as full_train, \
                 deit.Dataset.open_dir(data_dir, "test") as full_test:
-            train, test = full_train.subset_first(256), full_test.subset_first(200)
+            train, test = full_train.subset_first(2000), full_test.subset_first(500)
     except deit.Error as e:
         sys.exit(f"error: {e}")
 
     with train, test, deit.Teacher("resnet18", test.num_classes) as teacher:
-        teacher.train(train, epochs=1, batch_size=16, progress=print_epoch)
+        teacher.train(train, epochs=2, batch_size=32, progress=print_epoch)
         r = teacher.evaluate(test)
         print(f"teacher accuracy {100 * r.accuracy:.1f}% on {r.count} test images")
 
         with deit.Student("seed", test.num_classes) as student:
-            student.distill(teacher, train, epochs=4, batch_size=16, progress=print_epoch)
+            student.distill(teacher, train, epochs=6, batch_size=32, progress=print_epoch)
             r = student.evaluate(test)
             print(f"student accuracy {100 * r.accuracy:.1f}% (class head {100 * r.accuracy_cls:.1f}%, "
                   f"distillation head {100 * r.accuracy_dist:.1f}%)")
