@@ -1,7 +1,6 @@
 // deitctl teacher / deitctl distill: the two training steps of the notebook one at a time, each ending with
 // a test-split evaluation and a checkpoint.
 #include <cstdio>
-#include <fstream>
 #include <string>
 
 #include "commands.h"
@@ -49,6 +48,7 @@ int cmd_teacher(int argc, char** argv) {
   options.custom_help("--out FILE [options]");
   add_data_options(options, "where to write the teacher checkpoint (.safetensors; required)");
   add_teacher_options(options, "", true, kNotebookDefaults, nullptr);
+  add_state_options(options);
   add_runtime_options(options);
   auto args = parse_args(options, argc, argv);
   if (has(args, "help")) {
@@ -58,6 +58,8 @@ int cmd_teacher(int argc, char** argv) {
   const std::string out = required(args, "out");
   const RuntimeSettings rt = apply_runtime_options(args);
   TeacherSettings ts = teacher_settings(args, "", kNotebookDefaults);
+  const StateOptions state = state_options(args);
+  state.apply(&ts.train.state_path, &ts.train.state_every_steps, &ts.train.resume);
   const double fraction = get_or<double>(args, "fraction", 1.0);
   require_fraction("fraction", fraction);
   const std::string data_dir = get_or<std::string>(args, "data", kDefaultDataDir);
@@ -109,13 +111,7 @@ int cmd_distill(int argc, char** argv) {
        cxxopts::value<std::string>(), "FILE");
   // clang-format on
   add_student_options(options, "", kNotebookDefaults, nullptr);
-  // clang-format off
-  options.add_options("Crash safety")
-      ("state", "write a resumable training state here (.safetensors) at the end of every epoch",
-       cxxopts::value<std::string>(), "FILE")
-      ("state-every", "also write it every N steps", cxxopts::value<int32_t>(), "N")
-      ("resume", "continue from --state FILE when it exists (same settings and data; exact same result)");
-  // clang-format on
+  add_state_options(options);
   add_runtime_options(options);
   auto args = parse_args(options, argc, argv);
   if (has(args, "help")) {
@@ -124,15 +120,8 @@ int cmd_distill(int argc, char** argv) {
   }
   const std::string out = required(args, "out");
   StudentSettings ss = student_settings(args, "", kNotebookDefaults);
-  const std::string state_path = get_or<std::string>(args, "state", "");
-  if ((has(args, "resume") || has(args, "state-every")) && state_path.empty())
-    throw UsageError("--resume and --state-every need --state FILE");
-  ss.distill.state_path = state_path.empty() ? nullptr : state_path.c_str();
-  ss.distill.state_every_steps = get_or<int32_t>(args, "state-every", 0);
-  if (has(args, "state-every")) require_positive("state-every", ss.distill.state_every_steps);
-  ss.distill.resume = has(args, "resume") ? 1 : 0;
-  if (ss.distill.resume && !has(args, "quiet") && std::ifstream(state_path).good())
-    std::fprintf(stderr, "deitctl: resuming from %s (the state written last)\n", state_path.c_str());
+  const StateOptions state = state_options(args);
+  state.apply(&ss.distill.state_path, &ss.distill.state_every_steps, &ss.distill.resume);
   const bool need_teacher = ss.distill.distillation != DEIT_DISTILL_NONE;
   const std::string teacher_path =
       need_teacher ? required(args, "teacher") : get_or<std::string>(args, "teacher", "");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <utility>
 
 namespace deitctl {
@@ -151,6 +152,37 @@ RuntimeSettings apply_runtime_options(const cxxopts::ParseResult& args) {
   r.threads = set_threads(get_or<int32_t>(args, "threads", 0));
   r.device = resolve_device(get_or<std::string>(args, "device", "auto"));
   return r;
+}
+
+// ---- crash safety ---------------------------------------------------------------------------------
+
+void add_state_options(cxxopts::Options& options) {
+  // clang-format off
+  options.add_options("Crash safety")
+      ("state", "write a resumable training state here (.safetensors) at the end of every epoch",
+       cxxopts::value<std::string>(), "FILE")
+      ("state-every", "also write it every N steps", cxxopts::value<int32_t>(), "N")
+      ("resume", "continue from --state FILE when it exists (same settings and data; exact same result)");
+  // clang-format on
+}
+
+StateOptions state_options(const cxxopts::ParseResult& args) {
+  StateOptions s;
+  s.path = get_or<std::string>(args, "state", "");
+  s.every = get_or<int32_t>(args, "state-every", 0);
+  s.resume = has(args, "resume");
+  if ((s.resume || has(args, "state-every")) && s.path.empty())
+    throw UsageError("--resume and --state-every need --state FILE");
+  if (has(args, "state-every")) require_positive("state-every", s.every);
+  if (s.resume && !has(args, "quiet") && std::ifstream(s.path).good())
+    std::fprintf(stderr, "deitctl: resuming from %s (the state written last)\n", s.path.c_str());
+  return s;
+}
+
+void StateOptions::apply(const char** state_path, int32_t* every_steps, int32_t* resume_flag) const {
+  *state_path = path.empty() ? nullptr : path.c_str();
+  *every_steps = every;
+  *resume_flag = resume ? 1 : 0;
 }
 
 // ---- teacher --------------------------------------------------------------------------------------

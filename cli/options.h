@@ -55,6 +55,19 @@ void require_fraction(const std::string& option, double value);  // 0 < value <=
 
 // --device, --threads, --seed, --quiet.
 void add_runtime_options(cxxopts::Options& options);
+
+// --state FILE, --state-every N, --resume (crash safety of `teacher` and `distill`).
+void add_state_options(cxxopts::Options& options);
+struct StateOptions {
+  std::string path;  // empty: none
+  int32_t every = 0;
+  bool resume = false;
+  // Into a C options struct (`path` must outlive the training call).
+  void apply(const char** state_path, int32_t* every_steps, int32_t* resume_flag) const;
+};
+// Usage errors for --resume/--state-every without --state; says on stderr (unless --quiet) that the run
+// resumes when the state file exists.
+StateOptions state_options(const cxxopts::ParseResult& args);
 struct RuntimeSettings {
   std::string device;  // resolved: "cpu" or "cuda:N"
   int32_t threads;     // in effect

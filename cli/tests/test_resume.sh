@@ -1,39 +1,45 @@
 #!/usr/bin/env bash
-# Crash safety: a distillation killed with SIGKILL in the middle of training and restarted with --resume
-# ends with the same student, byte for byte, as a run never interrupted (CPU, same threads); a state
-# written for other settings is refused.
+# Crash safety: a teacher training and a distillation killed with SIGKILL in the middle of training and
+# restarted with --resume end with the same model, byte for byte, as runs never interrupted (CPU, same
+# threads); a state written for other settings is refused.
 source "$(dirname "$0")/lib.sh" "$@"
 
 make_idx tiny --train 512 --test 32 --classes 4
+
+# check_resume NAME deitctl-args...: straight run vs a run killed after epoch 2's report, then resumed.
+check_resume() {
+  local name="$1"
+  shift
+  expect_rc 0 "$@" --out "$name-straight.safetensors"
+  # States are written every 5 steps and at each epoch's end.
+  "$DEITCTL" "$@" --out "$name-resumed.safetensors" --state "$name-state.safetensors" --state-every 5 \
+    >out.txt 2>err.txt &
+  local pid=$! waited=0
+  until grep -qF -- "epoch 2/" err.txt; do
+    kill -0 "$pid" 2>/dev/null || fail "$name: deitctl ended before it could be killed"
+    sleep 0.1
+    waited=$((waited + 1))
+    [ "$waited" -lt 3000 ] || { kill -KILL "$pid"; fail "$name: no 'epoch 2/' after 300 s"; }
+  done
+  kill -KILL "$pid"
+  wait "$pid" 2>/dev/null
+  [ -s "$name-state.safetensors" ] || fail "$name: no training state after the kill"
+  [ ! -e "$name-resumed.safetensors" ] || fail "$name: the killed run wrote its final checkpoint"
+  pass "$name: SIGKILL after epoch 2 leaves a training state and no final checkpoint"
+
+  expect_rc 0 "$@" --out "$name-resumed.safetensors" --state "$name-state.safetensors" --resume
+  expect_in err.txt "deitctl: resuming from $name-state.safetensors"
+  ! grep -qF "epoch 1/" err.txt || fail "$name: the resumed run trained epoch 1 again"
+  cmp -s "$name-straight.safetensors" "$name-resumed.safetensors" ||
+    fail "$name: the resumed run's model differs from the uninterrupted run's"
+  pass "$name: resumed run ends with the same model, byte for byte"
+}
+
+check_resume teacher teacher --data tiny --arch resnet18 --epochs 3 --batch-size 16 --threads 1 --seed 5
 common=(distill --data tiny --distillation none --epochs 4 --batch-size 16 --threads 1 --seed 5)
+check_resume student "${common[@]}"
 
-expect_rc 0 "${common[@]}" --out straight.safetensors
-pass "uninterrupted run"
-
-# Killed in epoch 3 or 4 (states are written every 5 steps and at each epoch's end).
-"$DEITCTL" "${common[@]}" --out resumed.safetensors --state state.safetensors --state-every 5 \
-  >out.txt 2>err.txt &
-pid=$!
-waited=0
-until grep -qF -- "epoch 2/" err.txt; do
-  kill -0 "$pid" 2>/dev/null || fail "deitctl ended before it could be killed"
-  sleep 0.1
-  waited=$((waited + 1))
-  [ "$waited" -lt 3000 ] || { kill -KILL "$pid"; fail "no 'epoch 2/' after 300 s"; }
-done
-kill -KILL "$pid"
-wait "$pid" 2>/dev/null
-[ -s state.safetensors ] || fail "no training state after the kill"
-[ ! -e resumed.safetensors ] || fail "the killed run wrote its final checkpoint"
-pass "SIGKILL after epoch 2 leaves a training state and no final checkpoint"
-
-expect_rc 0 "${common[@]}" --out resumed.safetensors --state state.safetensors --resume
-expect_in err.txt "deitctl: resuming from state.safetensors"
-! grep -qF "epoch 1/" err.txt || fail "the resumed run trained epoch 1 again"
-cmp -s straight.safetensors resumed.safetensors || fail "the resumed run's student differs from the uninterrupted run's"
-pass "resumed run ends with the same student, byte for byte"
-
-expect_rc 1 "${common[@]}" --lr 0.01 --out other.safetensors --state state.safetensors --resume
+expect_rc 1 "${common[@]}" --lr 0.01 --out other.safetensors --state student-state.safetensors --resume
 expect_in err.txt "written for another run"
 [ ! -e other.safetensors ] || fail "a refused resume wrote a checkpoint"
 pass "a state from other settings is refused"

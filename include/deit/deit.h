@@ -321,6 +321,12 @@ typedef struct deit_teacher_train_options {
   const char *device;  /* NULL: keep the teacher's device */
   deit_progress_fn progress;
   void *user_data;
+  /* Crash safety, as in deit_distill_options (a smaller struct_size leaves
+     them off): a resumable state written at each epoch's end (and every
+     state_every_steps steps) to state_path; resume continues from it. */
+  const char *state_path;
+  int32_t state_every_steps;
+  int32_t resume;
 } deit_teacher_train_options;
 
 DEIT_API deit_status deit_teacher_train_options_init(deit_teacher_train_options *options);

@@ -203,14 +203,8 @@ DEIT_API deit_status deit_distill(deit_student* student, deit_teacher* teacher, 
     constexpr size_t kBeforeState = offsetof(deit_distill_options, state_path);
     capi::check_struct_size(o->struct_size, kBeforeState, "options");
     train::DistillSettings s;
-    if (o->struct_size >= sizeof(deit_distill_options)) {
-      require(o->state_every_steps >= 0,
-              "state_every_steps = " + std::to_string(o->state_every_steps) + "; expected 0 or more");
-      require(o->state_path != nullptr || !o->resume, "resume needs state_path");
-      s.state_path = o->state_path ? o->state_path : "";
-      s.state_every_steps = o->state_every_steps;
-      s.resume = o->resume != 0;
-    }
+    if (o->struct_size >= sizeof(deit_distill_options))
+      s.state = train::state_settings(o->state_path, o->state_every_steps, o->resume);
     s.epochs = o->epochs;
     s.batch_size = o->batch_size;
     s.warmup_epochs = o->warmup_epochs;

@@ -1,4 +1,5 @@
 // deit_teacher_*: create, load, save, train, evaluate, predict.
+#include <cstddef>
 #include <cstring>
 
 #include "capi/guard.h"
@@ -13,7 +14,6 @@
 using deit::capi::guard;
 using deit::capi::require_arg;
 using deit::capi::reset_out;
-
 
 using namespace deit;
 
@@ -40,7 +40,8 @@ DEIT_API deit_status deit_teacher_load_weights(deit_teacher* teacher, const char
   });
 }
 
-DEIT_API deit_status deit_teacher_load_torchscript(const char* path, int32_t num_classes, deit_teacher** out) {
+DEIT_API deit_status deit_teacher_load_torchscript(const char* path, int32_t num_classes,
+                                                   deit_teacher** out) {
   return guard(__func__, [&] {
     reset_out(out);
     require_arg(path, "path");
@@ -119,8 +120,11 @@ DEIT_API deit_status deit_teacher_train(deit_teacher* teacher, const deit_datase
     require_arg(teacher, "teacher");
     require_arg(train_set, "train");
     require_arg(o, "options");
-    capi::check_struct_size(o->struct_size, sizeof(deit_teacher_train_options), "options");
+    // Callers built before the crash-safety fields pass a smaller struct: those fields stay off.
+    capi::check_struct_size(o->struct_size, offsetof(deit_teacher_train_options, state_path), "options");
     train::TeacherTrainSettings s;
+    if (o->struct_size >= sizeof(deit_teacher_train_options))
+      s.state = train::state_settings(o->state_path, o->state_every_steps, o->resume);
     s.epochs = o->epochs;
     s.batch_size = o->batch_size;
     s.optim.optimizer = o->optimizer;
@@ -135,8 +139,9 @@ DEIT_API deit_status deit_teacher_train(deit_teacher* teacher, const deit_datase
   });
 }
 
-DEIT_API deit_status deit_teacher_evaluate(deit_teacher* teacher, const deit_dataset* data, deit_eval_result* result,
-                                           int64_t* confusion, size_t confusion_capacity) {
+DEIT_API deit_status deit_teacher_evaluate(deit_teacher* teacher, const deit_dataset* data,
+                                           deit_eval_result* result, int64_t* confusion,
+                                           size_t confusion_capacity) {
   return guard(__func__, [&] {
     require_arg(teacher, "teacher");
     require_arg(data, "data");

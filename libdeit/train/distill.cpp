@@ -10,7 +10,6 @@
 #include <string>
 
 #include "core/error.h"
-#include "core/hash.h"
 #include "core/log.h"
 #include "models/fused_ops.h"
 #include "runtime/runtime.h"
@@ -51,19 +50,6 @@ at::Tensor cache_teacher_logits(models::Teacher& teacher, const DeviceData& data
     progress.step(step + 1, 0.0, 0.0, 0.0, b, 0.0);
   }
   return at::cat(parts, 0);
-}
-
-// splitmix64: independent 64-bit seeds for each epoch's data order and each step's random draws, so that
-// a resumed run draws exactly what the uninterrupted one would have.
-uint64_t derive_seed(uint64_t seed, uint64_t stream, uint64_t index) {
-  return splitmix64(seed + kGoldenGamma * (stream * 0x100000001ULL + index + 1));
-}
-
-// FNV-1a over the labels and image bytes: a resumed run must see the same data.
-uint64_t data_checksum(const data::Dataset& ds) {
-  uint64_t h = fnv1a(kFnvOffset, ds.labels.data(), ds.labels.size() * sizeof(int64_t));
-  h = fnv1a(h, ds.u8.data(), ds.u8.size());
-  return fnv1a(h, ds.f32.data(), ds.f32.size() * sizeof(float));
 }
 
 // What a training state must agree on to be resumed.
@@ -125,11 +111,8 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
   optim.warmup_steps = steps * s.warmup_epochs;
   auto opt = make_optimizer(student->parameters(), optim);
 
-  TrainingPosition pos;
-  const auto run = run_description(config, ds, s, use_teacher);
-  if (s.resume && load_training_state(s.state_path, *student, *opt, run, &pos))
-    log(DEIT_LOG_INFO, "resuming from " + s.state_path + " at epoch " + std::to_string(pos.epoch) +
-                           ", step " + std::to_string(pos.step + 1));
+  StateKeeper state(s.state, *student, *opt, run_description(config, ds, s, use_teacher));
+  const TrainingPosition pos = state.start();
 
   StudentTrainingScope scope(student);
   Progress progress(DEIT_PHASE_DISTILL, s.epochs, s.progress.fn, s.progress.user_data);
@@ -167,12 +150,7 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
         fail(DEIT_E_NUMERIC, "student loss became " + std::to_string(v[0]) + " at epoch " +
                                  std::to_string(epoch) + ", step " + std::to_string(step + 1) +
                                  ": lower the learning rate");
-      const bool epoch_end = step + 1 == steps;
-      if (!s.state_path.empty() &&
-          (epoch_end || (s.state_every_steps > 0 && (global_step + 1) % s.state_every_steps == 0))) {
-        const TrainingPosition next{epoch_end ? epoch + 1 : epoch, epoch_end ? 0 : step + 1, global_step + 1};
-        save_training_state(s.state_path, *student, *opt, next, run);
-      }
+      state.after_step(epoch, step, steps, global_step);
       progress.step(step + 1, v[0], v[1], v[2], s.batch_size, lr);
     }
   }

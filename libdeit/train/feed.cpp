@@ -61,7 +61,8 @@ at::Tensor caller_images(const deit_images& im, int64_t channels, int64_t height
   const bool nhwc = im.layout == DEIT_LAYOUT_NHWC;
   std::vector<int64_t> shape = nhwc ? std::vector<int64_t>{im.count, im.height, im.width, im.channels}
                                     : std::vector<int64_t>{im.count, im.channels, im.height, im.width};
-  at::Tensor t = at::from_blob(const_cast<void*>(im.data), shape, im.dtype == DEIT_DTYPE_U8 ? at::kByte : at::kFloat);
+  at::Tensor t =
+      at::from_blob(const_cast<void*>(im.data), shape, im.dtype == DEIT_DTYPE_U8 ? at::kByte : at::kFloat);
   if (nhwc) t = t.permute({0, 3, 1, 2});
   // Copy before the caller's buffer goes away; on CUDA .to() copies anyway.
   t = device.is_cpu() ? t.contiguous().clone() : t.contiguous().to(device);
@@ -70,8 +71,8 @@ at::Tensor caller_images(const deit_images& im, int64_t channels, int64_t height
 
 void check_input_shape(const data::Dataset& ds, int64_t channels, int64_t height, int64_t width,
                        const char* model_name) {
-  check_shape(ds.channels, ds.height, ds.width, channels, height, width, "the data set's images (" + ds.source + ")",
-              model_name);
+  check_shape(ds.channels, ds.height, ds.width, channels, height, width,
+              "the data set's images (" + ds.source + ")", model_name);
 }
 
 }  // namespace deit::train

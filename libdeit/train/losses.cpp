@@ -29,7 +29,8 @@ at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& labels, dou
 }
 
 LossParts distillation_loss(const at::Tensor& cls_logits, const at::Tensor& dist_logits,
-                            const at::Tensor& teacher_logits, const at::Tensor& labels, const LossSettings& s) {
+                            const at::Tensor& teacher_logits, const at::Tensor& labels,
+                            const LossSettings& s) {
   LossParts out;
   out.cls = cross_entropy(cls_logits, labels, s.label_smoothing);
   switch (s.type) {
@@ -42,12 +43,8 @@ LossParts distillation_loss(const at::Tensor& cls_logits, const at::Tensor& dist
       out.dist = kl * (T * T);
       break;
     }
-    case DEIT_DISTILL_HARD:
-      out.dist = cross_entropy(dist_logits, teacher_logits.argmax(1));
-      break;
-    case DEIT_DISTILL_NONE:
-      out.dist = cross_entropy(dist_logits, labels, s.label_smoothing);
-      break;
+    case DEIT_DISTILL_HARD: out.dist = cross_entropy(dist_logits, teacher_logits.argmax(1)); break;
+    case DEIT_DISTILL_NONE: out.dist = cross_entropy(dist_logits, labels, s.label_smoothing); break;
   }
   out.total = s.alpha * out.dist + (1.0 - s.alpha) * out.cls;
   return out;

@@ -28,21 +28,22 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<at::Te
                                                         const OptimSettings& s) {
   switch (s.optimizer) {
     case DEIT_OPTIM_ADAMW:
-      return std::make_unique<torch::optim::AdamW>(params,
-                                                   torch::optim::AdamWOptions(s.lr).weight_decay(s.weight_decay));
+      return std::make_unique<torch::optim::AdamW>(
+          params, torch::optim::AdamWOptions(s.lr).weight_decay(s.weight_decay));
     case DEIT_OPTIM_SGD:
       return std::make_unique<torch::optim::SGD>(
           params, torch::optim::SGDOptions(s.lr).momentum(s.momentum).weight_decay(s.weight_decay));
     case DEIT_OPTIM_ADAM:
     default:
-      return std::make_unique<torch::optim::Adam>(params,
-                                                  torch::optim::AdamOptions(s.lr).weight_decay(s.weight_decay));
+      return std::make_unique<torch::optim::Adam>(
+          params, torch::optim::AdamOptions(s.lr).weight_decay(s.weight_decay));
   }
 }
 
 double lr_at(const OptimSettings& s, int64_t step) {
   if (s.schedule == DEIT_SCHEDULE_CONSTANT) return s.lr;
-  if (step < s.warmup_steps) return s.lr * static_cast<double>(step + 1) / static_cast<double>(s.warmup_steps);
+  if (step < s.warmup_steps)
+    return s.lr * static_cast<double>(step + 1) / static_cast<double>(s.warmup_steps);
   const double span = static_cast<double>(std::max<int64_t>(1, s.total_steps - s.warmup_steps));
   const double t = std::min(1.0, static_cast<double>(step - s.warmup_steps) / span);
   return 0.5 * s.lr * (1.0 + std::cos(M_PI * t));

@@ -54,8 +54,8 @@ void Progress::step(int64_t step, double loss, double loss_cls, double loss_dist
                            std::to_string(epochs_) + ": loss " + std::to_string(p.loss) + ", " +
                            std::to_string(p.images_per_sec) + " images/s");
   if (fn_ && fn_(&p, user_data_) != 0)
-    fail(DEIT_E_CANCELLED, "cancelled by the progress callback at epoch " + std::to_string(epoch_) + ", step " +
-                               std::to_string(step));
+    fail(DEIT_E_CANCELLED, "cancelled by the progress callback at epoch " + std::to_string(epoch_) +
+                               ", step " + std::to_string(step));
 }
 
 }  // namespace deit::train

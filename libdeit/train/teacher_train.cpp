@@ -5,15 +5,19 @@
 #include <torch/nn/module.h>
 
 #include <cmath>
+#include <sstream>
 
 #include "core/error.h"
 #include "runtime/runtime.h"
 #include "train/feed.h"
 #include "train/progress.h"
 #include "train/train.h"
+#include "train/training_state.h"
 
 namespace deit::train {
 namespace {
+
+constexpr uint64_t kOrderStream = 1;  // derive_seed stream of the data order
 
 // Leaves the teacher in eval mode with every parameter trainable again, also
 // when training stops early (error or cancel).
@@ -52,7 +56,6 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
   const bool head_only =
       s.trainable == DEIT_TRAIN_HEAD || (s.trainable == DEIT_TRAIN_AUTO && teacher.pretrained);
 
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(s.seed);
   DeviceData data(ds, teacher.device);
   const int64_t steps = ds.count / s.batch_size;
 
@@ -64,13 +67,28 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
   optim.total_steps = steps * s.epochs;
   auto opt = make_optimizer(params, optim);
 
+  require(teacher.net->module() != nullptr, "the teacher has no module to train");
+  std::ostringstream run;
+  run.precision(17);
+  run << "arch " << teacher.arch << " classes " << teacher.num_classes << " head_only " << head_only
+      << " epochs " << s.epochs << " batch " << s.batch_size << " optimizer " << optim.optimizer << " lr "
+      << optim.lr << " wd " << optim.weight_decay << " momentum " << optim.momentum;
+  StateKeeper state(s.state, *teacher.net->module(), *opt,
+                    {{"training", run.str()},
+                     {"seed", std::to_string(s.seed)},
+                     {"images", std::to_string(ds.count)},
+                     {"data_checksum", std::to_string(data_checksum(ds))}});
+  const TrainingPosition pos = state.start();
+
   TeacherTrainingScope scope(teacher);
   Progress progress(DEIT_PHASE_TEACHER_TRAIN, s.epochs, s.progress.fn, s.progress.user_data);
-  int64_t global_step = 0;
-  for (int32_t epoch = 1; epoch <= s.epochs; ++epoch) {
+  for (int32_t epoch = pos.epoch; epoch <= s.epochs; ++epoch) {
     progress.start_epoch(epoch, steps);
+    // Each epoch's order from its own seed, so that a resumed run shuffles as the uninterrupted one did.
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(derive_seed(s.seed, kOrderStream, epoch));
     const at::Tensor perm = at::randperm(ds.count, gen, at::kLong).to(teacher.device);
-    for (int64_t step = 0; step < steps; ++step, ++global_step) {
+    for (int64_t step = epoch == pos.epoch ? pos.step : 0; step < steps; ++step) {
+      const int64_t global_step = (epoch - 1) * steps + step;
       const double lr = lr_at(optim, global_step);
       set_lr(*opt, lr);
       const at::Tensor idx = perm.narrow(0, step * s.batch_size, s.batch_size);
@@ -84,6 +102,7 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
         fail(DEIT_E_NUMERIC, "teacher loss became " + std::to_string(value) + " at epoch " +
                                  std::to_string(epoch) + ", step " + std::to_string(step + 1) +
                                  ": lower the learning rate");
+      state.after_step(epoch, step, steps, global_step);
       progress.step(step + 1, value, value, 0.0, s.batch_size, lr);
     }
   }

@@ -15,6 +15,15 @@
 
 namespace deit::train {
 
+// Crash safety: where and how often the resumable training state is written (train/training_state.h).
+struct StateSettings {
+  std::string path;         // empty: none
+  int64_t every_steps = 0;  // also every N steps (0: end of each epoch only)
+  bool resume = false;      // continue from path when it exists
+};
+// From the C options; DEIT_E_INVALID_ARG for a negative interval or resume without a path.
+StateSettings state_settings(const char* path, int32_t every_steps, int32_t resume);
+
 struct Callback {
   deit_progress_fn fn = nullptr;
   void* user_data = nullptr;
@@ -27,6 +36,7 @@ struct TeacherTrainSettings {
   deit_trainable trainable = DEIT_TRAIN_AUTO;
   uint64_t seed = 0;
   Callback progress;
+  StateSettings state;
 };
 
 // Argument checks shared by the training loops.
@@ -44,9 +54,7 @@ struct DistillSettings {
   uint64_t seed = 0;
   bool cache_teacher_logits = true;
   Callback progress;
-  std::string state_path;         // resumable training state; empty: none
-  int64_t state_every_steps = 0;  // also every N steps (0: end of each epoch only)
-  bool resume = false;            // continue from state_path when it exists
+  StateSettings state;
 };
 
 void distill(models::DistilledViT& student, const models::StudentConfig& config, models::Teacher* teacher,

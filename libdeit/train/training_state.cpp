@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/hash.h"
+#include "core/log.h"
 #include "models/weights.h"
 
 namespace deit::train {
@@ -100,6 +102,42 @@ bool load_training_state(const std::string& path, torch::nn::Module& model,
   models::copy_into_module(model, state, path, {}, false, {kOptimizerTensor});
   *position = pos;
   return true;
+}
+
+StateSettings state_settings(const char* path, int32_t every_steps, int32_t resume) {
+  require(every_steps >= 0, "state_every_steps = " + std::to_string(every_steps) + "; expected 0 or more");
+  require(path != nullptr || !resume, "resume needs state_path");
+  StateSettings s;
+  s.path = path ? path : "";
+  s.every_steps = every_steps;
+  s.resume = resume != 0;
+  return s;
+}
+
+uint64_t derive_seed(uint64_t seed, uint64_t stream, uint64_t index) {
+  return splitmix64(seed + kGoldenGamma * (stream * 0x100000001ULL + index + 1));
+}
+
+uint64_t data_checksum(const data::Dataset& ds) {
+  uint64_t h = fnv1a(kFnvOffset, ds.labels.data(), ds.labels.size() * sizeof(int64_t));
+  h = fnv1a(h, ds.u8.data(), ds.u8.size());
+  return fnv1a(h, ds.f32.data(), ds.f32.size() * sizeof(float));
+}
+
+TrainingPosition StateKeeper::start() {
+  TrainingPosition pos;
+  if (settings_.resume && load_training_state(settings_.path, model_, optimizer_, run_, &pos))
+    log(DEIT_LOG_INFO, "resuming from " + settings_.path + " at epoch " + std::to_string(pos.epoch) +
+                           ", step " + std::to_string(pos.step + 1));
+  return pos;
+}
+
+void StateKeeper::after_step(int32_t epoch, int64_t step, int64_t steps, int64_t global_step) {
+  if (settings_.path.empty()) return;
+  const bool epoch_end = step + 1 == steps;
+  if (!epoch_end && !(settings_.every_steps > 0 && (global_step + 1) % settings_.every_steps == 0)) return;
+  const TrainingPosition next{epoch_end ? epoch + 1 : epoch, epoch_end ? 0 : step + 1, global_step + 1};
+  save_training_state(settings_.path, model_, optimizer_, next, run_);
 }
 
 }  // namespace deit::train

@@ -10,6 +10,10 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
+
+#include "data/dataset.h"
+#include "train/train.h"
 
 namespace deit::train {
 
@@ -31,5 +35,30 @@ void save_training_state(const std::string& path, torch::nn::Module& model,
 bool load_training_state(const std::string& path, torch::nn::Module& model,
                          torch::optim::Optimizer& optimizer, const std::map<std::string, std::string>& run,
                          TrainingPosition* position);
+
+// Independent 64-bit seeds for stream `stream` (the data order, a step's dropout, ...) at `index`: a
+// resumed run derives exactly what the uninterrupted one did.
+uint64_t derive_seed(uint64_t seed, uint64_t stream, uint64_t index);
+
+// FNV-1a over a data set's labels and image bytes: a resumed run must see the same data.
+uint64_t data_checksum(const data::Dataset& ds);
+
+// A training loop's state file: loads it when resuming, writes it at each epoch's end and every N steps.
+class StateKeeper {
+ public:
+  StateKeeper(const StateSettings& settings, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+              std::map<std::string, std::string> run)
+      : settings_(settings), model_(model), optimizer_(optimizer), run_(std::move(run)) {}
+  // Where to start: the saved position when resuming from an existing state, else the beginning.
+  TrainingPosition start();
+  // After the 0-based `step` of `epoch` (of `steps`) finished, as global step `global_step`.
+  void after_step(int32_t epoch, int64_t step, int64_t steps, int64_t global_step);
+
+ private:
+  const StateSettings& settings_;
+  torch::nn::Module& model_;
+  torch::optim::Optimizer& optimizer_;
+  std::map<std::string, std::string> run_;
+};
 
 }  // namespace deit::train

@@ -174,6 +174,9 @@ pub struct deit_teacher_train_options {
     pub device: *const c_char,
     pub progress: deit_progress_fn,
     pub user_data: *mut c_void,
+    pub state_path: *const c_char,
+    pub state_every_steps: i32,
+    pub resume: i32,
 }
 
 #[repr(C)]
@@ -422,7 +425,7 @@ mod tests {
         assert_eq!(size_of::<deit_dataset_info>(), 40);
         assert_eq!(size_of::<deit_progress>(), 88);
         assert_eq!(size_of::<deit_eval_result>(), 48);
-        assert_eq!(size_of::<deit_teacher_train_options>(), 88);
+        assert_eq!(size_of::<deit_teacher_train_options>(), 104);
         assert_eq!(size_of::<deit_student_config>(), 80);
         assert_eq!(size_of::<deit_distill_options>(), 144);
         assert_eq!(align_of::<deit_distill_options>(), 8);
