@@ -88,3 +88,30 @@ def test_low_level_buffers_are_checked():
         strided = np.empty((4, 1, 28, 56), dtype=np.uint8)[..., ::2]
         with pytest.raises(TypeError, match="C-contiguous"):
             deit.deit_c.deit_dataset_copy_images(ds._h, 0, 4, strided)
+
+
+def test_model_larger_than_memory_is_out_of_memory():
+    # In a child process whose address space is capped at 3 GiB: a student of ~150 GB must fail with
+    # E_OOM and a message, not crash or be killed, and the process stays usable afterwards.
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+        import deit
+        try:
+            deit.Student("seed", 10, embed_dim=8192, depth=48, num_heads=8, mlp_dim=32768)
+            print("created")
+        except deit.Error as e:
+            print(e.status, e.message)
+        with deit.Student("seed", 10) as s:  # still usable
+            print("small ok", s.num_params)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.splitlines()[:2]
+    assert first.startswith(f"{deit.E_OOM} deit_student_create: "), out.stdout
+    assert "allocate" in first
+    assert second.startswith("small ok")
