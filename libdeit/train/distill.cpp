@@ -141,15 +141,13 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
       const LossParts loss = distillation_loss(cls, dist, t, labels, s.loss);
       opt->zero_grad();
       loss.total.backward();
-      opt->step();
-      // One host sync per step for the three numbers.
+      // One host sync per step for the three numbers, before the update: a non-finite loss stops
+      // training with the weights of the last good step.
       const at::Tensor values =
           at::stack({loss.total.detach(), loss.cls.detach(), loss.dist.detach()}).to(at::kDouble).cpu();
       const double* v = values.data_ptr<double>();
-      if (!std::isfinite(v[0]))
-        fail(DEIT_E_NUMERIC, "student loss became " + std::to_string(v[0]) + " at epoch " +
-                                 std::to_string(epoch) + ", step " + std::to_string(step + 1) +
-                                 ": lower the learning rate");
+      check_finite_loss(v[0], "student", epoch, step);
+      opt->step();
       state.after_step(epoch, step, steps, global_step);
       progress.step(step + 1, v[0], v[1], v[2], s.batch_size, lr);
     }

@@ -44,6 +44,14 @@ void check_common(int32_t epochs, int32_t batch_size, const data::Dataset& ds, i
                                              std::to_string(num_classes) + " outputs");
 }
 
+void check_finite_loss(double loss, const char* model, int32_t epoch, int64_t step) {
+  if (std::isfinite(loss)) return;
+  fail(DEIT_E_NUMERIC, std::string(model) + " loss became " + (std::isnan(loss) ? "NaN" : "infinite") +
+                           " at epoch " + std::to_string(epoch) + ", step " + std::to_string(step + 1) +
+                           " (NaN/Inf in the inputs, or a learning rate too high); the weights of the last "
+                           "finite step are kept");
+}
+
 void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const TeacherTrainSettings& s) {
   runtime::ensure_threads();
   if (teacher.is_torchscript())
@@ -96,12 +104,9 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
       const at::Tensor loss = cross_entropy(logits, data.labels(idx));
       opt->zero_grad();
       loss.backward();
-      opt->step();
       const double value = loss.item<double>();
-      if (!std::isfinite(value))
-        fail(DEIT_E_NUMERIC, "teacher loss became " + std::to_string(value) + " at epoch " +
-                                 std::to_string(epoch) + ", step " + std::to_string(step + 1) +
-                                 ": lower the learning rate");
+      check_finite_loss(value, "teacher", epoch, step);  // before the update: the last good weights stay
+      opt->step();
       state.after_step(epoch, step, steps, global_step);
       progress.step(step + 1, value, value, 0.0, s.batch_size, lr);
     }

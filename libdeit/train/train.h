@@ -43,6 +43,9 @@ struct TeacherTrainSettings {
 void check_common(int32_t epochs, int32_t batch_size, const data::Dataset& ds, int64_t num_classes,
                   const char* model_name);
 
+// DEIT_E_NUMERIC naming the model, epoch and 0-based step when `loss` is NaN or infinite.
+void check_finite_loss(double loss, const char* model, int32_t epoch, int64_t step);
+
 void train_teacher(models::Teacher& teacher, const data::Dataset& train, const TeacherTrainSettings& s);
 
 struct DistillSettings {

@@ -115,3 +115,18 @@ def test_model_larger_than_memory_is_out_of_memory():
     assert first.startswith(f"{deit.E_OOM} deit_student_create: "), out.stdout
     assert "allocate" in first
     assert second.startswith("small ok")
+
+
+def test_non_finite_loss_stops_training():
+    # NaN pixels make the first loss NaN: training stops with E_NUMERIC naming where, before the update,
+    # so the student keeps its weights and stays usable.
+    images = np.full((64, 3, 28, 28), np.nan, dtype=np.float32)
+    labels = np.arange(64, dtype=np.int64) % CLASSES
+    probe = np.random.default_rng(0).random((2, 3, 28, 28), dtype=np.float32)
+    with deit.Dataset.from_memory(images, labels, CLASSES) as data, small_student() as s:
+        before = s.predict(probe)
+        with pytest.raises(deit.Error) as e:
+            s.distill(None, data, epochs=1, batch_size=16, distillation="none")
+        assert e.value.status == deit.E_NUMERIC
+        assert "student loss became NaN at epoch 1, step 1" in e.value.message
+        assert np.array_equal(s.predict(probe), before)
