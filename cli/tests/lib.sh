@@ -49,6 +49,18 @@ make_idx() { "$PY" "$HERE/make_tiny_data.py" idx "$@" || fail "make_tiny_data.py
 make_images() { "$PY" "$HERE/make_tiny_data.py" images "$@" || fail "make_tiny_data.py images $*"; }
 make_broken() { "$PY" "$HERE/make_tiny_data.py" broken "$@" || fail "make_tiny_data.py broken $*"; }
 
+# wait_for_line PID TEXT: waits (up to 300 s) until TEXT appears in err.txt, written by the background
+# deitctl PID; fails if that process ends first (and kills it on the timeout).
+wait_for_line() {
+  local pid="$1" text="$2" waited=0
+  until grep -qF -- "$text" err.txt; do
+    kill -0 "$pid" 2>/dev/null || fail "deitctl ended before '$text' appeared"
+    sleep 0.1
+    waited=$((waited + 1))
+    [ "$waited" -lt 3000 ] || { kill -KILL "$pid"; fail "no '$text' after 300 s"; }
+  done
+}
+
 done_checks() {
   echo "all $CHECKS checks passed"
   exit 0

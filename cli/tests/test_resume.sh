@@ -14,13 +14,8 @@ check_resume() {
   # States are written every 5 steps and at each epoch's end.
   "$DEITCTL" "$@" --out "$name-resumed.safetensors" --state "$name-state.safetensors" --state-every 5 \
     >out.txt 2>err.txt &
-  local pid=$! waited=0
-  until grep -qF -- "epoch 2/" err.txt; do
-    kill -0 "$pid" 2>/dev/null || fail "$name: deitctl ended before it could be killed"
-    sleep 0.1
-    waited=$((waited + 1))
-    [ "$waited" -lt 3000 ] || { kill -KILL "$pid"; fail "$name: no 'epoch 2/' after 300 s"; }
-  done
+  local pid=$!
+  wait_for_line "$pid" "epoch 2/"
   kill -KILL "$pid"
   wait "$pid" 2>/dev/null
   [ -s "$name-state.safetensors" ] || fail "$name: no training state after the kill"

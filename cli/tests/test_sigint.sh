@@ -12,13 +12,7 @@ run_and_interrupt() {
   "$DEITCTL" run --data tiny --teacher-arch resnet18 --batch-size 16 --threads 2 --out "$out" "$@" \
     >out.txt 2>err.txt &
   local pid=$!
-  local waited=0
-  until grep -qF -- "$pattern" err.txt; do
-    kill -0 "$pid" 2>/dev/null || fail "deitctl ended before '$pattern' appeared"
-    sleep 0.2
-    waited=$((waited + 1))
-    [ "$waited" -lt 1500 ] || { kill -KILL "$pid"; fail "no '$pattern' after 300 s"; }
-  done
+  wait_for_line "$pid" "$pattern"
   kill -INT "$pid"
   wait "$pid"
   RC=$?
