@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev libopenblas0-pthread  # LibTorch CPU; OpenBLAS makes its GEMMs ~35x faster
-  zlib1g-dev libcxxopts-dev libcmocka-dev libstb-dev
+  zlib1g-dev libcxxopts-dev libcmocka-dev libstb-dev libgloo-dev
   swig python3-dev python3-numpy python3-pytest
   python3-torch python3-torchvision  # reference models of the conformance tests (tests/conformance)
   golang-go                          # Go binding and example (bindings/go, examples/go); cargo is on the machine

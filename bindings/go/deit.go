@@ -44,6 +44,7 @@ const (
 	ErrInternal       Status = C.DEIT_E_INTERNAL
 	ErrDevice         Status = C.DEIT_E_DEVICE
 	ErrNumeric        Status = C.DEIT_E_NUMERIC
+	ErrDistributed    Status = C.DEIT_E_DISTRIBUTED
 )
 
 // String is libdeit's text for the status ("I/O error", ...).

@@ -56,7 +56,9 @@ typedef enum deit_status {
   DEIT_E_STATE = -8,            /* the object is not in a state for this call */
   DEIT_E_INTERNAL = -9,         /* a bug in libdeit or LibTorch */
   DEIT_E_DEVICE = -10,          /* the requested device is not available */
-  DEIT_E_NUMERIC = -11          /* training produced a NaN or infinite loss */
+  DEIT_E_NUMERIC = -11,         /* training produced a NaN or infinite loss */
+  DEIT_E_DISTRIBUTED = -12      /* another process of the group failed or did not
+                                   answer within the group's timeout */
 } deit_status;
 
 /* ------------------------------------------------------------------------ */
@@ -269,6 +271,51 @@ typedef struct deit_eval_result {
 } deit_eval_result;
 
 /* ------------------------------------------------------------------------ */
+/* Data-parallel groups: several processes (on one or many machines) train  */
+/* one model together on PyTorch's c10d (Gloo for CPU tensors, NCCL for     */
+/* CUDA ones).  Each rank trains on its part of every global batch (the     */
+/* options' batch_size is per rank), gradients are averaged before each     */
+/* update, so all ranks hold the same weights; evaluations are split and    */
+/* summed.  Every rank makes the same calls in the same order.  A rank that */
+/* dies or stalls makes the others' calls fail with DEIT_E_DISTRIBUTED      */
+/* after at most timeout_seconds.  docs/DISTRIBUTED.md has the details.     */
+/* ------------------------------------------------------------------------ */
+typedef struct deit_group deit_group;
+
+typedef struct deit_group_options {
+  uint32_t struct_size;
+  int32_t rank;            /* 0 .. world_size - 1 */
+  int32_t world_size;      /* 1 */
+  int32_t local_rank;      /* 0: rank on this machine (for choosing cuda:N) */
+  const char *master_addr; /* "127.0.0.1": the host of rank 0's rendezvous store */
+  int32_t master_port;     /* 29500 */
+  const char *backend;     /* NULL or "auto" (NCCL with CUDA, else Gloo), "gloo", "nccl" */
+  double timeout_seconds;  /* 300: joining and every collective */
+} deit_group_options;
+
+DEIT_API deit_status deit_group_options_init(deit_group_options *options);
+/* Fill rank, world_size, local_rank, master_addr and master_port from
+ * torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
+ * MASTER_PORT) and timeout_seconds from DEIT_DIST_TIMEOUT when set.  Without
+ * WORLD_SIZE the options describe one process.  DEIT_E_INVALID_ARG names a
+ * malformed or missing variable.  master_addr then points into the
+ * environment. */
+DEIT_API deit_status deit_group_options_from_env(deit_group_options *options);
+/* Join the group: returns when all world_size ranks have joined, or fails
+ * (DEIT_E_DISTRIBUTED) after timeout_seconds.  world_size 1 opens no socket.
+ * DEIT_E_UNSUPPORTED when this build lacks the backend. */
+DEIT_API deit_status deit_group_create(const deit_group_options *options,
+                                       deit_group **out);
+DEIT_API void deit_group_free(deit_group *group);
+DEIT_API deit_status deit_group_rank(const deit_group *group, int32_t *rank,
+                                     int32_t *world_size);
+/* Wait until every rank has called it. */
+DEIT_API deit_status deit_group_barrier(deit_group *group);
+/* 1 if this build can form multi-process groups with `backend` ("gloo",
+ * "nccl"), else 0. */
+DEIT_API int deit_group_backend_available(const char *backend);
+
+/* ------------------------------------------------------------------------ */
 /* Teacher: a torchvision ResNet, or a TorchScript CNN                      */
 /* ------------------------------------------------------------------------ */
 typedef struct deit_teacher deit_teacher;
@@ -327,6 +374,9 @@ typedef struct deit_teacher_train_options {
   const char *state_path;
   int32_t state_every_steps;
   int32_t resume;
+  /* Data parallelism (NULL: this process alone).  batch_size is per rank;
+     only rank 0 writes state_path; every rank reads it to resume. */
+  deit_group *group;
 } deit_teacher_train_options;
 
 DEIT_API deit_status deit_teacher_train_options_init(deit_teacher_train_options *options);
@@ -340,6 +390,11 @@ DEIT_API deit_status deit_teacher_train(deit_teacher *teacher, const deit_datase
 DEIT_API deit_status deit_teacher_evaluate(deit_teacher *teacher, const deit_dataset *data,
                                            deit_eval_result *result, int64_t *confusion,
                                            size_t confusion_capacity);
+/* deit_teacher_evaluate with each rank of `group` evaluating its share of
+ * `data` (every rank passes the same data); every rank gets the whole result. */
+DEIT_API deit_status deit_teacher_evaluate_group(deit_teacher *teacher, const deit_dataset *data,
+                                                 deit_group *group, deit_eval_result *result,
+                                                 int64_t *confusion, size_t confusion_capacity);
 /* Logits [count x num_classes] for caller images into `logits` (capacity in
  * floats). */
 DEIT_API deit_status deit_teacher_predict(deit_teacher *teacher, const deit_images *images,
@@ -424,6 +479,11 @@ typedef struct deit_distill_options {
   int32_t resume;            /* 0; 1: continue from state_path when it exists
                                 (DEIT_E_INVALID_ARG if it was written by a
                                 run with other settings or data) */
+  deit_group *group;         /* NULL; data parallelism as for the teacher.
+                                The teacher-logit pass is split over the
+                                ranks too.  Same seed and global batch (ranks
+                                x batch_size) give the weights one process
+                                would reach, to float rounding. */
 } deit_distill_options;
 
 DEIT_API deit_status deit_distill_options_init(deit_distill_options *options);
@@ -450,6 +510,10 @@ DEIT_API deit_status deit_distillation_loss(const float *cls_logits, const float
 DEIT_API deit_status deit_student_evaluate(deit_student *student, const deit_dataset *data,
                                            deit_eval_result *result, int64_t *confusion,
                                            size_t confusion_capacity);
+/* deit_student_evaluate split over the ranks of `group`, as for the teacher. */
+DEIT_API deit_status deit_student_evaluate_group(deit_student *student, const deit_dataset *data,
+                                                 deit_group *group, deit_eval_result *result,
+                                                 int64_t *confusion, size_t confusion_capacity);
 /* Logits [count x num_classes] of the chosen head. */
 DEIT_API deit_status deit_student_predict(deit_student *student, const deit_images *images,
                                           deit_head head, float *logits, size_t capacity);

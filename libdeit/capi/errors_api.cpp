@@ -86,6 +86,7 @@ DEIT_API const char* deit_status_str(deit_status status) {
     case DEIT_E_INTERNAL: return "internal error";
     case DEIT_E_DEVICE: return "device not available";
     case DEIT_E_NUMERIC: return "non-finite loss";
+    case DEIT_E_DISTRIBUTED: return "distributed training failed";
   }
   return "unknown status";
 }

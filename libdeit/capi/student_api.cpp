@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "capi/guard.h"
+#include "capi/group_handle.h"
 #include "capi/handles.h"
 #include "capi/model_handles.h"
 #include "capi/results.h"
@@ -203,8 +204,9 @@ DEIT_API deit_status deit_distill(deit_student* student, deit_teacher* teacher, 
     constexpr size_t kBeforeState = offsetof(deit_distill_options, state_path);
     capi::check_struct_size(o->struct_size, kBeforeState, "options");
     train::DistillSettings s;
-    if (o->struct_size >= sizeof(deit_distill_options))
+    if (o->struct_size >= offsetof(deit_distill_options, group))
       s.state = train::state_settings(o->state_path, o->state_every_steps, o->resume);
+    if (o->struct_size >= sizeof(deit_distill_options)) capi::use_group(o->group, &s.group, &s.state);
     s.epochs = o->epochs;
     s.batch_size = o->batch_size;
     s.warmup_epochs = o->warmup_epochs;
@@ -271,6 +273,20 @@ DEIT_API deit_status deit_student_evaluate(deit_student* student, const deit_dat
     capi::check_eval_result(result);
     capi::write_eval_result(train::evaluate_student(student->net, student->config, data->data), result,
                             confusion, confusion_capacity);
+  });
+}
+
+DEIT_API deit_status deit_student_evaluate_group(deit_student* student, const deit_dataset* data,
+                                                 deit_group* group, deit_eval_result* result,
+                                                 int64_t* confusion, size_t confusion_capacity) {
+  return guard(__func__, [&] {
+    require_arg(student, "student");
+    require_arg(data, "data");
+    require_arg(group, "group");
+    capi::check_eval_result(result);
+    capi::write_eval_result(
+        train::evaluate_student(student->net, student->config, data->data, group->group.get()), result,
+        confusion, confusion_capacity);
   });
 }
 

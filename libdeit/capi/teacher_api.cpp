@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "capi/guard.h"
+#include "capi/group_handle.h"
 #include "capi/handles.h"
 #include "capi/model_handles.h"
 #include "capi/results.h"
@@ -123,8 +124,9 @@ DEIT_API deit_status deit_teacher_train(deit_teacher* teacher, const deit_datase
     // Callers built before the crash-safety fields pass a smaller struct: those fields stay off.
     capi::check_struct_size(o->struct_size, offsetof(deit_teacher_train_options, state_path), "options");
     train::TeacherTrainSettings s;
-    if (o->struct_size >= sizeof(deit_teacher_train_options))
+    if (o->struct_size >= offsetof(deit_teacher_train_options, group))
       s.state = train::state_settings(o->state_path, o->state_every_steps, o->resume);
+    if (o->struct_size >= sizeof(deit_teacher_train_options)) capi::use_group(o->group, &s.group, &s.state);
     s.epochs = o->epochs;
     s.batch_size = o->batch_size;
     s.optim.optimizer = o->optimizer;
@@ -148,6 +150,19 @@ DEIT_API deit_status deit_teacher_evaluate(deit_teacher* teacher, const deit_dat
     capi::check_eval_result(result);
     capi::write_eval_result(train::evaluate_teacher(*teacher->teacher, data->data), result, confusion,
                             confusion_capacity);
+  });
+}
+
+DEIT_API deit_status deit_teacher_evaluate_group(deit_teacher* teacher, const deit_dataset* data,
+                                                 deit_group* group, deit_eval_result* result,
+                                                 int64_t* confusion, size_t confusion_capacity) {
+  return guard(__func__, [&] {
+    require_arg(teacher, "teacher");
+    require_arg(data, "data");
+    require_arg(group, "group");
+    capi::check_eval_result(result);
+    capi::write_eval_result(train::evaluate_teacher(*teacher->teacher, data->data, group->group.get()), result,
+                            confusion, confusion_capacity);
   });
 }
 

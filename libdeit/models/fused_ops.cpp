@@ -49,6 +49,15 @@ inline float keep_factor(uint32_t bits, uint32_t threshold, float scale) {
 // The calling thread's DropoutStreamScope state, if one is installed.
 thread_local bool t_stream_active = false;
 thread_local uint64_t t_stream_state = 0;
+thread_local int64_t t_batch_offset = 0;  // samples before this process's in the global batch
+thread_local int64_t t_batch = 0;         // this process's samples (0: not data parallel)
+
+// Where a batch-major tensor's mask indices start: its elements continue the global batch's, so that a
+// data-parallel rank draws the masks one process would draw for the same rows.
+int64_t mask_base(const at::Tensor& x) {
+  if (!t_stream_active || t_batch <= 0 || t_batch_offset == 0 || x.numel() % t_batch != 0) return 0;
+  return t_batch_offset * (x.numel() / t_batch);
+}
 
 // A fresh mask seed: from the thread's stream (splitmix64), else from the default CPU generator (so that
 // at::manual_seed makes plain use reproducible).
@@ -72,14 +81,14 @@ constexpr int64_t kGrain = 16384;  // elements per parallel task: enough work to
 #define DEIT_VECTOR_CLONES
 #endif
 
-// out[i] = keep(i) ? in[i] * scale : 0 over the flat range [begin, end).
+// out[i] = keep(base + i) ? in[i] * scale : 0 over the flat range [begin, end).
 DEIT_VECTOR_CLONES
 void masked_scale(const float* __restrict in, float* __restrict out, int64_t begin, int64_t end,
-                  uint64_t seed, uint32_t threshold, float scale) {
+                  uint64_t seed, uint32_t threshold, float scale, int64_t base) {
   const auto seed_lo = static_cast<uint32_t>(seed), seed_hi = static_cast<uint32_t>(seed >> 32);
   for (int64_t s = begin; s < end;) {
-    const int64_t e = segment_end(s, end);
-    const uint32_t key = segment_key(seed_hi, s), lo = static_cast<uint32_t>(s),
+    const int64_t e = segment_end(base + s, base + end) - base;
+    const uint32_t key = segment_key(seed_hi, base + s), lo = static_cast<uint32_t>(base + s),
                    n = static_cast<uint32_t>(e - s);
     const float* __restrict x = in + s;
     float* __restrict y = out + s;
@@ -91,10 +100,11 @@ void masked_scale(const float* __restrict in, float* __restrict out, int64_t beg
 }
 
 // Row-major h [rows, cols] in place: h = max(h + b, 0), then dropout (threshold 0: none).  Element (r, c) has
-// mask index r * cols + c, the same as fast_dropout's for a contiguous tensor.
+// mask index base + r * cols + c, the same as fast_dropout's for a contiguous tensor.
 DEIT_VECTOR_CLONES
 void bias_relu_dropout_rows(float* __restrict h, const float* __restrict b, int64_t row_begin,
-                            int64_t row_end, int64_t cols, uint64_t seed, uint32_t threshold, float scale) {
+                            int64_t row_end, int64_t cols, uint64_t seed, uint32_t threshold, float scale,
+                            int64_t base) {
   const auto seed_lo = static_cast<uint32_t>(seed), seed_hi = static_cast<uint32_t>(seed >> 32);
   for (int64_t r = row_begin; r < row_end; ++r) {
     float* __restrict row = h + r * cols;
@@ -103,8 +113,8 @@ void bias_relu_dropout_rows(float* __restrict h, const float* __restrict b, int6
       continue;
     }
     for (int64_t s = r * cols, end = s + cols; s < end;) {
-      const int64_t e = segment_end(s, end);
-      const uint32_t key = segment_key(seed_hi, s), lo = static_cast<uint32_t>(s),
+      const int64_t e = segment_end(base + s, base + end) - base;
+      const uint32_t key = segment_key(seed_hi, base + s), lo = static_cast<uint32_t>(base + s),
                      n = static_cast<uint32_t>(e - s);
       float* __restrict y = h + s;
       const float* __restrict bias = b + (s - r * cols);
@@ -134,11 +144,11 @@ void relu_dropout_grad(float* __restrict g, const float* __restrict h, int64_t b
 }
 
 void parallel_masked_scale(const at::Tensor& in, at::Tensor& out, uint64_t seed, uint32_t threshold,
-                           float scale) {
+                           float scale, int64_t base) {
   const float* src = in.data_ptr<float>();
   float* dst = out.data_ptr<float>();
   at::parallel_for(0, in.numel(), kGrain, [&](int64_t begin, int64_t end) {
-    masked_scale(src, dst, begin, end, seed, threshold, scale);
+    masked_scale(src, dst, begin, end, seed, threshold, scale, base);
   });
 }
 
@@ -147,11 +157,13 @@ struct CounterDropout : public torch::autograd::Function<CounterDropout> {
     const uint64_t seed = next_seed();
     const uint32_t threshold = detail::dropout_threshold(p);
     const auto scale = static_cast<float>(1.0 / (1.0 - p));
+    const int64_t base = mask_base(x);
     ctx->saved_data["seed"] = static_cast<int64_t>(seed);
+    ctx->saved_data["base"] = base;
     ctx->saved_data["p"] = p;
     const at::Tensor in = x.contiguous();
     at::Tensor out = at::empty_like(in);
-    parallel_masked_scale(in, out, seed, threshold, scale);
+    parallel_masked_scale(in, out, seed, threshold, scale, base);
     return out;
   }
 
@@ -160,7 +172,8 @@ struct CounterDropout : public torch::autograd::Function<CounterDropout> {
     const double p = ctx->saved_data["p"].toDouble();
     const at::Tensor g = grads[0].contiguous();
     at::Tensor out = at::empty_like(g);
-    parallel_masked_scale(g, out, seed, detail::dropout_threshold(p), static_cast<float>(1.0 / (1.0 - p)));
+    parallel_masked_scale(g, out, seed, detail::dropout_threshold(p), static_cast<float>(1.0 / (1.0 - p)),
+                          ctx->saved_data["base"].toInt());
     return {out, at::Tensor()};
   }
 };
@@ -175,12 +188,13 @@ struct ReluDropoutMlp : public torch::autograd::Function<ReluDropoutMlp> {
     const int64_t rows = x.size(0), hidden = w1.size(0);
     // Bias added in the pass below: LibTorch's addmm first copies the broadcast bias, one more pass.
     at::Tensor h = at::mm(x, w1.t());
+    const int64_t base = p > 0 ? mask_base(h) : 0;
     const at::Tensor bias1 = b1.contiguous();
     float* hp = h.data_ptr<float>();
     const float* bp = bias1.data_ptr<float>();
     const int64_t row_grain = std::max<int64_t>(1, kGrain / hidden);
     at::parallel_for(0, rows, row_grain, [&](int64_t begin, int64_t end) {
-      bias_relu_dropout_rows(hp, bp, begin, end, hidden, seed, threshold, scale);
+      bias_relu_dropout_rows(hp, bp, begin, end, hidden, seed, threshold, scale, base);
     });
     at::Tensor y = at::addmm(b2, h, w2.t());
     ctx->save_for_backward({x, w1, w2, h});
@@ -223,15 +237,22 @@ bool dropout_keeps(uint64_t seed, uint32_t threshold, int64_t index) {
 
 }  // namespace detail
 
-DropoutStreamScope::DropoutStreamScope(uint64_t seed)
-    : had_previous_(t_stream_active), previous_(t_stream_state) {
+DropoutStreamScope::DropoutStreamScope(uint64_t seed, int64_t batch_offset, int64_t batch)
+    : had_previous_(t_stream_active),
+      previous_(t_stream_state),
+      previous_offset_(t_batch_offset),
+      previous_batch_(t_batch) {
   t_stream_active = true;
   t_stream_state = seed;
+  t_batch_offset = batch_offset;
+  t_batch = batch;
 }
 
 DropoutStreamScope::~DropoutStreamScope() {
   t_stream_active = had_previous_;
   t_stream_state = previous_;
+  t_batch_offset = previous_offset_;
+  t_batch = previous_batch_;
 }
 
 at::Tensor fast_dropout(const at::Tensor& x, double p, bool training) {

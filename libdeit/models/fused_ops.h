@@ -17,9 +17,11 @@ namespace deit::models {
 // from.  Training loops install one per step derived from their own seed: runs are then reproducible and
 // resumable, and two trainings in two threads never share random draws.  Without a scope, seeds come from
 // LibTorch's default CPU generator.  (Tensors off the fast path use LibTorch's own dropout and generator.)
+// Data parallelism: a rank whose `batch` samples follow `batch_offset` others in the global batch draws, for
+// its batch-major tensors, the mask elements one process would draw for those rows.
 class DropoutStreamScope {
  public:
-  explicit DropoutStreamScope(uint64_t seed);
+  explicit DropoutStreamScope(uint64_t seed, int64_t batch_offset = 0, int64_t batch = 0);
   ~DropoutStreamScope();
   DropoutStreamScope(const DropoutStreamScope&) = delete;
   DropoutStreamScope& operator=(const DropoutStreamScope&) = delete;
@@ -27,6 +29,7 @@ class DropoutStreamScope {
  private:
   bool had_previous_;
   uint64_t previous_;
+  int64_t previous_offset_, previous_batch_;
 };
 
 // Dropout with probability p (training only; identity when p == 0 or !training).

@@ -11,9 +11,11 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "dist/data_parallel.h"
 #include "models/fused_ops.h"
 #include "runtime/runtime.h"
 #include "train/feed.h"
+#include "train/parallel_loop.h"
 #include "train/progress.h"
 #include "train/train.h"
 #include "train/training_state.h"
@@ -36,20 +38,34 @@ struct StudentTrainingScope {
 // The frozen teacher's logits for the whole training set, computed once: the
 // teacher is in eval mode and no augmentation changes the inputs, so the loss
 // is exactly the same as running it online, at a fraction of the cost.
-at::Tensor cache_teacher_logits(models::Teacher& teacher, const DeviceData& data, const Callback& cb) {
+// Data parallelism: each rank computes its share of the rows and one sum over the ranks (the other rows are
+// zeros) gives every rank all of them.
+at::Tensor cache_teacher_logits(models::Teacher& teacher, const DeviceData& data, const Callback& cb,
+                                dist::Group* group) {
   const int64_t n = data.size();
-  const int64_t steps = (n + kTeacherBatch - 1) / kTeacherBatch;
+  const dist::Shard shard = dist::shard_of(n, dist::rank_of(group), dist::size_of(group));
+  const int64_t steps = (shard.count + kTeacherBatch - 1) / kTeacherBatch;
   Progress progress(DEIT_PHASE_TEACHER_LOGITS, 1, cb.fn, cb.user_data);
+  if (group) progress.defer_cancel();
   progress.start_epoch(1, steps);
   std::vector<at::Tensor> parts;
   parts.reserve(static_cast<size_t>(steps));
   for (int64_t step = 0; step < steps; ++step) {
-    const int64_t start = step * kTeacherBatch;
-    const int64_t b = std::min(kTeacherBatch, n - start);
+    const int64_t start = shard.start + step * kTeacherBatch;
+    const int64_t b = std::min(kTeacherBatch, shard.start + shard.count - start);
     parts.push_back(teacher_logits(teacher, data.slice(start, b, kTeacherChannels)).to(at::kFloat));
     progress.step(step + 1, 0.0, 0.0, 0.0, b, 0.0);
   }
-  return at::cat(parts, 0);
+  if (!group || group->size() == 1) return at::cat(parts, 0);
+  const int64_t classes = teacher.num_classes;
+  // One message: all rows, then a cancel flag.
+  at::Tensor all = at::zeros({n * classes + 1}, parts.front().options());
+  if (shard.count > 0) all.narrow(0, shard.start * classes, shard.count * classes).copy_(at::cat(parts, 0).reshape({-1}));
+  all[n * classes] = progress.cancel_requested() ? 1.0 : 0.0;
+  group->allreduce_sum(all, "sharing the teacher's logits");
+  if (all[n * classes].item<double>() > 0)
+    progress.cancelled("a progress callback (" + group->who() + " or another rank)");
+  return all.narrow(0, 0, n * classes).view({n, classes});
 }
 
 // What a training state must agree on to be resumed.
@@ -67,7 +83,7 @@ std::map<std::string, std::string> run_description(const models::StudentConfig& 
      << s.optim.lr << " wd " << s.optim.weight_decay << " momentum " << s.optim.momentum << " schedule "
      << s.optim.schedule << " warmup " << s.warmup_epochs << " loss " << s.loss.type << " alpha "
      << s.loss.alpha << " T " << s.loss.temperature << " smoothing " << s.loss.label_smoothing << " teacher "
-     << use_teacher;
+     << use_teacher << " ranks " << dist::size_of(s.group);
   return {{"model", model},
           {"training", os.str()},
           {"seed", std::to_string(s.seed)},
@@ -80,7 +96,7 @@ std::map<std::string, std::string> run_description(const models::StudentConfig& 
 void distill(models::DistilledViT& student, const models::StudentConfig& config, models::Teacher* teacher,
              const data::Dataset& ds, const DistillSettings& s) {
   runtime::ensure_threads();
-  check_common(s.epochs, s.batch_size, ds, config.num_classes, "student");
+  check_common(s.epochs, s.batch_size, ds, config.num_classes, "student", s.group);
   validate(s.loss);
   validate(s.optim);
   require(s.warmup_epochs >= 0 && s.warmup_epochs <= s.epochs,
@@ -101,11 +117,16 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
     teacher->net->set_training(false);
   }
 
+  // Every rank starts from rank 0's weights.
+  dist::broadcast_module(s.group, *student);
   DeviceData data(ds, device);
-  const at::Tensor cached =
-      use_teacher && s.cache_teacher_logits ? cache_teacher_logits(*teacher, data, s.progress) : at::Tensor();
+  const at::Tensor cached = use_teacher && s.cache_teacher_logits
+                                ? cache_teacher_logits(*teacher, data, s.progress, s.group)
+                                : at::Tensor();
 
-  const int64_t steps = ds.count / s.batch_size;
+  Progress progress(DEIT_PHASE_DISTILL, s.epochs, s.progress.fn, s.progress.user_data);
+  ParallelLoop par(s.group, s.batch_size, student->parameters(), 3, progress);
+  const int64_t steps = ds.count / par.global_batch();
   OptimSettings optim = s.optim;
   optim.total_steps = steps * s.epochs;
   optim.warmup_steps = steps * s.warmup_epochs;
@@ -115,19 +136,19 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
   const TrainingPosition pos = state.start();
 
   StudentTrainingScope scope(student);
-  Progress progress(DEIT_PHASE_DISTILL, s.epochs, s.progress.fn, s.progress.user_data);
   for (int32_t epoch = pos.epoch; epoch <= s.epochs; ++epoch) {
     progress.start_epoch(epoch, steps);
     auto gen = at::make_generator<at::CPUGeneratorImpl>(derive_seed(s.seed, kOrderStream, epoch));
     const at::Tensor perm = at::randperm(ds.count, gen, at::kLong).to(device);
     for (int64_t step = epoch == pos.epoch ? pos.step : 0; step < steps; ++step) {
       const int64_t global_step = (epoch - 1) * steps + step;
-      // This step's dropout masks from its own stream: a resumed run draws the same, and trainings in
-      // other threads draw nothing from it.
-      const models::DropoutStreamScope dropout_stream(derive_seed(s.seed, kStepStream, global_step));
+      // This step's dropout masks from its own stream: a resumed run draws the same, trainings in other
+      // threads draw nothing from it, and data-parallel ranks draw what one process would.
+      const models::DropoutStreamScope dropout_stream(derive_seed(s.seed, kStepStream, global_step),
+                                                      par.batch_offset(), par.batch());
       const double lr = lr_at(optim, global_step);
       set_lr(*opt, lr);
-      const at::Tensor idx = perm.narrow(0, step * s.batch_size, s.batch_size);
+      const at::Tensor idx = par.indices(perm, step);
       const at::Tensor x = data.images(idx, config.in_channels);
       const at::Tensor labels = data.labels(idx);
       at::Tensor t;
@@ -145,13 +166,15 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
       // training with the weights of the last good step.
       const at::Tensor values =
           at::stack({loss.total.detach(), loss.cls.detach(), loss.dist.detach()}).to(at::kDouble).cpu();
-      const double* v = values.data_ptr<double>();
+      const double* local = values.data_ptr<double>();
+      const std::vector<double> v = par.after_backward({local[0], local[1], local[2]});
       check_finite_loss(v[0], "student", epoch, step);
       opt->step();
       state.after_step(epoch, step, steps, global_step);
-      progress.step(step + 1, v[0], v[1], v[2], s.batch_size, lr);
+      progress.step(step + 1, v[0], v[1], v[2], par.global_batch(), lr);
     }
   }
+  par.finish();
 }
 
 }  // namespace deit::train

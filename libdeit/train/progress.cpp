@@ -26,6 +26,7 @@ double Progress::epoch_seconds() const {
 
 void Progress::step(int64_t step, double loss, double loss_cls, double loss_dist, int64_t images, double lr) {
   ++done_;
+  step_ = step;
   images_ += images;
   loss_sum_ += loss;
   cls_sum_ += loss_cls;
@@ -53,9 +54,15 @@ void Progress::step(int64_t step, double loss, double loss_cls, double loss_dist
     log(DEIT_LOG_INFO, "phase " + std::to_string(phase_) + " epoch " + std::to_string(epoch_) + "/" +
                            std::to_string(epochs_) + ": loss " + std::to_string(p.loss) + ", " +
                            std::to_string(p.images_per_sec) + " images/s");
-  if (fn_ && fn_(&p, user_data_) != 0)
-    fail(DEIT_E_CANCELLED, "cancelled by the progress callback at epoch " + std::to_string(epoch_) +
-                               ", step " + std::to_string(step));
+  if (fn_ && fn_(&p, user_data_) != 0) {
+    if (!defer_cancel_) cancelled("the progress callback");
+    cancel_requested_ = true;
+  }
+}
+
+void Progress::cancelled(const std::string& by) const {
+  fail(DEIT_E_CANCELLED, "cancelled by " + by + " at epoch " + std::to_string(epoch_) + ", step " +
+                             std::to_string(step_));
 }
 
 }  // namespace deit::train

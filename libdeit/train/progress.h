@@ -4,6 +4,7 @@
 #include <deit/deit.h>
 
 #include <chrono>
+#include <string>
 
 namespace deit::train {
 
@@ -19,6 +20,12 @@ class Progress {
   double mean_loss_cls() const { return done_ ? cls_sum_ / static_cast<double>(done_) : 0.0; }
   double mean_loss_dist() const { return done_ ? dist_sum_ / static_cast<double>(done_) : 0.0; }
   double epoch_seconds() const;
+  // Data parallelism: a cancel is only recorded here (cancel_requested()), so that every rank can stop at
+  // the same step once the request has been shared with the others.
+  void defer_cancel() { defer_cancel_ = true; }
+  bool cancel_requested() const { return cancel_requested_; }
+  // Throws deit::Error(DEIT_E_CANCELLED) naming where training stopped.
+  [[noreturn]] void cancelled(const std::string& by) const;
 
  private:
   deit_phase phase_;
@@ -28,8 +35,10 @@ class Progress {
   int32_t epoch_ = 0;
   int64_t steps_ = 0;
   int64_t done_ = 0;
+  int64_t step_ = 0;  // the last step reported
   int64_t images_ = 0;
   double loss_sum_ = 0, cls_sum_ = 0, dist_sum_ = 0;
+  bool defer_cancel_ = false, cancel_requested_ = false;
   std::chrono::steady_clock::time_point epoch_start_, last_report_;
 };
 

@@ -8,8 +8,10 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "dist/data_parallel.h"
 #include "runtime/runtime.h"
 #include "train/feed.h"
+#include "train/parallel_loop.h"
 #include "train/progress.h"
 #include "train/train.h"
 #include "train/training_state.h"
@@ -33,12 +35,15 @@ struct TeacherTrainingScope {
 }  // namespace
 
 void check_common(int32_t epochs, int32_t batch_size, const data::Dataset& ds, int64_t num_classes,
-                  const char* model_name) {
+                  const char* model_name, const dist::Group* group) {
   require(epochs >= 1, "epochs = " + std::to_string(epochs) + "; expected at least 1");
   require(batch_size >= 1, "batch_size = " + std::to_string(batch_size) + "; expected at least 1");
-  require(ds.count >= batch_size, "the training set has " + std::to_string(ds.count) +
-                                      " images, fewer than batch_size = " + std::to_string(batch_size) +
-                                      " (the last incomplete batch is dropped)");
+  const int64_t world = group ? group->size() : 1;
+  require(ds.count >= batch_size * world,
+          "the training set has " + std::to_string(ds.count) + " images, fewer than batch_size = " +
+              std::to_string(batch_size) +
+              (world > 1 ? " x " + std::to_string(world) + " ranks" : std::string()) +
+              " (the last incomplete batch is dropped)");
   require(ds.num_classes <= num_classes, "the data set has " + std::to_string(ds.num_classes) +
                                              " classes but the " + model_name + " has " +
                                              std::to_string(num_classes) + " outputs");
@@ -56,7 +61,7 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
   runtime::ensure_threads();
   if (teacher.is_torchscript())
     fail(DEIT_E_UNSUPPORTED, "a TorchScript teacher is used as given; libdeit does not fine-tune it");
-  check_common(s.epochs, s.batch_size, ds, teacher.num_classes, "teacher");
+  check_common(s.epochs, s.batch_size, ds, teacher.num_classes, "teacher", s.group);
   validate(s.optim);
   require(s.trainable >= DEIT_TRAIN_AUTO && s.trainable <= DEIT_TRAIN_ALL,
           "trainable " + std::to_string(s.trainable) + " is not DEIT_TRAIN_AUTO, _HEAD or _ALL");
@@ -64,23 +69,28 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
   const bool head_only =
       s.trainable == DEIT_TRAIN_HEAD || (s.trainable == DEIT_TRAIN_AUTO && teacher.pretrained);
 
+  require(teacher.net->module() != nullptr, "the teacher has no module to train");
+  // Every rank starts from rank 0's weights and BatchNorm statistics.
+  dist::broadcast_module(s.group, *teacher.net->module());
   DeviceData data(ds, teacher.device);
-  const int64_t steps = ds.count / s.batch_size;
 
   std::vector<at::Tensor> params = head_only ? teacher.net->head_parameters() : teacher.net->parameters();
   if (head_only)
     for (auto& p : teacher.net->parameters()) p.requires_grad_(false);
   for (auto& p : params) p.requires_grad_(true);
+  Progress progress(DEIT_PHASE_TEACHER_TRAIN, s.epochs, s.progress.fn, s.progress.user_data);
+  ParallelLoop par(s.group, s.batch_size, params, 1, progress);
+  const int64_t steps = ds.count / par.global_batch();
   OptimSettings optim = s.optim;
   optim.total_steps = steps * s.epochs;
   auto opt = make_optimizer(params, optim);
 
-  require(teacher.net->module() != nullptr, "the teacher has no module to train");
   std::ostringstream run;
   run.precision(17);
   run << "arch " << teacher.arch << " classes " << teacher.num_classes << " head_only " << head_only
       << " epochs " << s.epochs << " batch " << s.batch_size << " optimizer " << optim.optimizer << " lr "
-      << optim.lr << " wd " << optim.weight_decay << " momentum " << optim.momentum;
+      << optim.lr << " wd " << optim.weight_decay << " momentum " << optim.momentum << " ranks "
+      << dist::size_of(s.group);
   StateKeeper state(s.state, *teacher.net->module(), *opt,
                     {{"training", run.str()},
                      {"seed", std::to_string(s.seed)},
@@ -89,7 +99,6 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
   const TrainingPosition pos = state.start();
 
   TeacherTrainingScope scope(teacher);
-  Progress progress(DEIT_PHASE_TEACHER_TRAIN, s.epochs, s.progress.fn, s.progress.user_data);
   for (int32_t epoch = pos.epoch; epoch <= s.epochs; ++epoch) {
     progress.start_epoch(epoch, steps);
     // Each epoch's order from its own seed, so that a resumed run shuffles as the uninterrupted one did.
@@ -99,18 +108,22 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
       const int64_t global_step = (epoch - 1) * steps + step;
       const double lr = lr_at(optim, global_step);
       set_lr(*opt, lr);
-      const at::Tensor idx = perm.narrow(0, step * s.batch_size, s.batch_size);
+      const at::Tensor idx = par.indices(perm, step);
       const at::Tensor logits = teacher.net->forward(data.images(idx, 3));
       const at::Tensor loss = cross_entropy(logits, data.labels(idx));
       opt->zero_grad();
       loss.backward();
-      const double value = loss.item<double>();
+      const double value = par.after_backward({loss.item<double>()})[0];
       check_finite_loss(value, "teacher", epoch, step);  // before the update: the last good weights stay
       opt->step();
+      // BatchNorm statistics follow each rank's own batches (as with DistributedDataParallel without
+      // SyncBatchNorm); averaging them at each epoch's end keeps the ranks' models identical.
+      if (step + 1 == steps) dist::average_buffers(s.group, *teacher.net->module());
       state.after_step(epoch, step, steps, global_step);
-      progress.step(step + 1, value, value, 0.0, s.batch_size, lr);
+      progress.step(step + 1, value, value, 0.0, par.global_batch(), lr);
     }
   }
+  par.finish();
 }
 
 }  // namespace deit::train

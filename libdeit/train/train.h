@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "dist/group.h"
 #include "models/student.h"
 #include "models/teacher.h"
 #include "train/losses.h"
@@ -20,6 +21,7 @@ struct StateSettings {
   std::string path;         // empty: none
   int64_t every_steps = 0;  // also every N steps (0: end of each epoch only)
   bool resume = false;      // continue from path when it exists
+  bool write = true;        // false on data-parallel ranks other than 0: they read the state, never write it
 };
 // From the C options; DEIT_E_INVALID_ARG for a negative interval or resume without a path.
 StateSettings state_settings(const char* path, int32_t every_steps, int32_t resume);
@@ -37,11 +39,12 @@ struct TeacherTrainSettings {
   uint64_t seed = 0;
   Callback progress;
   StateSettings state;
+  dist::Group* group = nullptr;  // data parallelism: batch_size is per rank
 };
 
 // Argument checks shared by the training loops.
 void check_common(int32_t epochs, int32_t batch_size, const data::Dataset& ds, int64_t num_classes,
-                  const char* model_name);
+                  const char* model_name, const dist::Group* group);
 
 // DEIT_E_NUMERIC naming the model, epoch and 0-based step when `loss` is NaN or infinite.
 void check_finite_loss(double loss, const char* model, int32_t epoch, int64_t step);
@@ -58,6 +61,7 @@ struct DistillSettings {
   bool cache_teacher_logits = true;
   Callback progress;
   StateSettings state;
+  dist::Group* group = nullptr;  // data parallelism: batch_size is per rank
 };
 
 void distill(models::DistilledViT& student, const models::StudentConfig& config, models::Teacher* teacher,
@@ -69,9 +73,11 @@ struct EvalResult {
   std::vector<int64_t> confusion;  // num_classes^2, row = true label, averaged head
 };
 
-EvalResult evaluate_teacher(models::Teacher& teacher, const data::Dataset& data);
+// With a group, each rank evaluates its share of `data` and the counts are summed over the ranks: every
+// rank returns the result for all of it.
+EvalResult evaluate_teacher(models::Teacher& teacher, const data::Dataset& data, dist::Group* group = nullptr);
 EvalResult evaluate_student(models::DistilledViT& student, const models::StudentConfig& config,
-                            const data::Dataset& data);
+                            const data::Dataset& data, dist::Group* group = nullptr);
 
 // Logits of one head (or their mean) for model input x, in eval mode.
 at::Tensor student_logits(models::DistilledViT& student, const at::Tensor& x, deit_head head);

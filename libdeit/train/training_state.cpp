@@ -133,7 +133,7 @@ TrainingPosition StateKeeper::start() {
 }
 
 void StateKeeper::after_step(int32_t epoch, int64_t step, int64_t steps, int64_t global_step) {
-  if (settings_.path.empty()) return;
+  if (settings_.path.empty() || !settings_.write) return;
   const bool epoch_end = step + 1 == steps;
   if (!epoch_end && !(settings_.every_steps > 0 && (global_step + 1) % settings_.every_steps == 0)) return;
   const TrainingPosition next{epoch_end ? epoch + 1 : epoch, epoch_end ? 0 : step + 1, global_step + 1};

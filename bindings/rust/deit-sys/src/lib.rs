@@ -27,6 +27,7 @@ pub const DEIT_E_STATE: deit_status = -8;
 pub const DEIT_E_INTERNAL: deit_status = -9;
 pub const DEIT_E_DEVICE: deit_status = -10;
 pub const DEIT_E_NUMERIC: deit_status = -11;
+pub const DEIT_E_DISTRIBUTED: deit_status = -12;
 
 pub type deit_log_level = c_int;
 pub const DEIT_LOG_DEBUG: deit_log_level = 0;
@@ -99,6 +100,10 @@ pub struct deit_teacher {
 }
 #[repr(C)]
 pub struct deit_student {
+    _private: [u8; 0],
+}
+#[repr(C)]
+pub struct deit_group {
     _private: [u8; 0],
 }
 
@@ -177,6 +182,7 @@ pub struct deit_teacher_train_options {
     pub state_path: *const c_char,
     pub state_every_steps: i32,
     pub resume: i32,
+    pub group: *mut deit_group,
 }
 
 #[repr(C)]
@@ -224,6 +230,7 @@ pub struct deit_distill_options {
     pub state_path: *const c_char,
     pub state_every_steps: i32,
     pub resume: i32,
+    pub group: *mut deit_group,
 }
 
 extern "C" {
@@ -425,9 +432,9 @@ mod tests {
         assert_eq!(size_of::<deit_dataset_info>(), 40);
         assert_eq!(size_of::<deit_progress>(), 88);
         assert_eq!(size_of::<deit_eval_result>(), 48);
-        assert_eq!(size_of::<deit_teacher_train_options>(), 104);
+        assert_eq!(size_of::<deit_teacher_train_options>(), 112);
         assert_eq!(size_of::<deit_student_config>(), 80);
-        assert_eq!(size_of::<deit_distill_options>(), 144);
+        assert_eq!(size_of::<deit_distill_options>(), 152);
         assert_eq!(align_of::<deit_distill_options>(), 8);
     }
 

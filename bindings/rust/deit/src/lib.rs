@@ -40,6 +40,7 @@ pub enum Status {
     Internal,
     Device,
     Numeric,
+    Distributed,
     Other(i32),
 }
 
@@ -57,6 +58,7 @@ impl Status {
             sys::DEIT_E_INTERNAL => Status::Internal,
             sys::DEIT_E_DEVICE => Status::Device,
             sys::DEIT_E_NUMERIC => Status::Numeric,
+            sys::DEIT_E_DISTRIBUTED => Status::Distributed,
             other => Status::Other(other),
         }
     }
@@ -75,6 +77,7 @@ impl Status {
             Status::Internal => sys::DEIT_E_INTERNAL,
             Status::Device => sys::DEIT_E_DEVICE,
             Status::Numeric => sys::DEIT_E_NUMERIC,
+            Status::Distributed => sys::DEIT_E_DISTRIBUTED,
             Status::Other(c) => c,
         }
     }
