@@ -154,7 +154,7 @@ int cmd_run(int argc, char** argv) {
          d.name);
   }
 
-  make_dirs(out_dir);
+  if (rt.root) make_dirs(out_dir);
   DataSplits data = open_splits(data_dir, fraction, rt.seed);
   note("deitctl run: " + describe_config(ts, ss, fraction, data, rt));
 
@@ -167,7 +167,7 @@ int cmd_run(int argc, char** argv) {
   note("teacher: evaluating on the test split (" + format_count(data.test_info.count) + " images)");
   const Evaluation te = evaluate_teacher(teacher.get(), data.test.get(), false);
   note("teacher accuracy: " + format_percent(te.result.accuracy) + " (" + format_seconds(te.seconds) + ")");
-  save_teacher_atomic(teacher.get(), join_path(out_dir, "teacher.safetensors"));
+  if (rt.root) save_teacher_atomic(teacher.get(), join_path(out_dir, "teacher.safetensors"));
   throw_if_interrupted();
 
   // 2. Student: build, distill, evaluate all heads, save.
@@ -185,6 +185,8 @@ int cmd_run(int argc, char** argv) {
   note("student accuracy: avg " + format_percent(se.result.accuracy) + ", cls " +
        format_percent(se.result.accuracy_cls) + ", dist " + format_percent(se.result.accuracy_dist) + " (" +
        format_seconds(se.seconds) + ")");
+  throw_if_interrupted();
+  if (!rt.root) return kExitOk;  // rank 0 writes and reports for the group
   save_student_atomic(student.get(), join_path(out_dir, "student.safetensors"));
   throw_if_interrupted();
 

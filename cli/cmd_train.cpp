@@ -72,6 +72,7 @@ int cmd_teacher(int argc, char** argv) {
       ts.train.epochs > 0 ? train_teacher(teacher.get(), data.train.get(), ts, progress, rt.seed) : 0.0;
   throw_if_interrupted();
   const Evaluation e = evaluate_teacher(teacher.get(), data.test.get(), false);
+  if (!rt.root) return kExitOk;  // rank 0 writes and reports for the group
   save_teacher_atomic(teacher.get(), out);
 
   const std::string arch = teacher_arch(teacher.get());
@@ -152,6 +153,7 @@ int cmd_distill(int argc, char** argv) {
     dt = distill_student(student.get(), teacher.get(), data.train.get(), ss, progress, rt.seed);
   throw_if_interrupted();
   const Evaluation e = evaluate_student(student.get(), data.test.get(), false);
+  if (!rt.root) return kExitOk;  // rank 0 writes and reports for the group
   save_student_atomic(student.get(), out);
 
   if (has(args, "json")) {

@@ -12,5 +12,6 @@ int cmd_eval(int argc, char** argv);
 int cmd_predict(int argc, char** argv);
 int cmd_info(int argc, char** argv);
 int cmd_version(int argc, char** argv);
+int cmd_launch(int argc, char** argv);
 
 }  // namespace deitctl

@@ -34,6 +34,8 @@ const Command kCommands[] = {
      deitctl::cmd_predict},
     {"info", "FILE [--json]", "describe a checkpoint", deitctl::cmd_info},
     {"version", "[--json]", "print versions and devices", deitctl::cmd_version},
+    {"launch", "--nproc N [options] -- COMMAND [ARGS...]",
+     "run a command as N data-parallel processes (torchrun's environment)", deitctl::cmd_launch},
 };
 
 void print_usage(FILE* out) {

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <utility>
 
+#include "distributed.h"
+
 namespace deitctl {
 
 cxxopts::ParseResult parse_args(cxxopts::Options& options, int argc, char** argv) {
@@ -147,10 +149,16 @@ void add_runtime_options(cxxopts::Options& options) {
 
 RuntimeSettings apply_runtime_options(const cxxopts::ParseResult& args) {
   RuntimeSettings r;
-  r.quiet = has(args, "quiet");
+  r.group = process_group();  // joins the group first when started by torchrun or `deitctl launch`
+  r.root = is_root();
+  r.quiet = has(args, "quiet") || !r.root;  // one rank reports
   r.seed = get_or<uint64_t>(args, "seed", 0);
   r.threads = set_threads(get_or<int32_t>(args, "threads", 0));
-  r.device = resolve_device(get_or<std::string>(args, "device", "auto"));
+  std::string device = get_or<std::string>(args, "device", "auto");
+  // One GPU per rank of a machine, as torchrun does it.
+  if (r.group && deit_cuda_available() && (device == "auto" || device == "cuda"))
+    device = "cuda:" + std::to_string(process_local_rank());
+  r.device = resolve_device(device);
   return r;
 }
 

@@ -72,7 +72,9 @@ struct RuntimeSettings {
   std::string device;  // resolved: "cpu" or "cuda:N"
   int32_t threads;     // in effect
   uint64_t seed;
-  bool quiet;
+  bool quiet;          // --quiet, or a rank other than 0
+  deit_group* group;   // under torchrun / `deitctl launch` (cli/distributed.h); NULL alone
+  bool root;           // rank 0, or alone: prints results and writes files
 };
 // Applies --threads and resolves --device.
 RuntimeSettings apply_runtime_options(const cxxopts::ParseResult& args);

@@ -1,5 +1,7 @@
 #include "pipeline.h"
 
+#include "distributed.h"
+
 namespace deitctl {
 
 DataSplits open_splits(const std::string& dir, double fraction, uint64_t seed) {
@@ -30,6 +32,7 @@ double train_teacher(deit_teacher* teacher, const deit_dataset* train, TeacherSe
                      ProgressReporter& progress, uint64_t seed) {
   deit_teacher_train_options o = settings.train;
   o.seed = seed;
+  o.group = process_group();
   o.progress = progress.fn();
   o.user_data = progress.user_data();
   Stopwatch clock;
@@ -51,6 +54,7 @@ DistillTiming distill_student(deit_student* student, deit_teacher* teacher, cons
                               StudentSettings& settings, ProgressReporter& progress, uint64_t seed) {
   deit_distill_options o = settings.distill;
   o.seed = seed;
+  o.group = process_group();
   o.progress = progress.fn();
   o.user_data = progress.user_data();
   const double logits_before = progress.phase_seconds(DEIT_PHASE_TEACHER_LOGITS);
@@ -91,12 +95,23 @@ Evaluation evaluate(Handle* model, const deit_dataset* data, bool confusion, Eva
 
 }  // namespace
 
+// Under a group every rank evaluates its share and gets the whole result.
 Evaluation evaluate_teacher(deit_teacher* teacher, const deit_dataset* data, bool confusion) {
-  return evaluate(teacher, data, confusion, deit_teacher_evaluate);
+  deit_group* group = process_group();
+  if (!group) return evaluate(teacher, data, confusion, deit_teacher_evaluate);
+  return evaluate(teacher, data, confusion,
+                  [group](deit_teacher* t, const deit_dataset* d, deit_eval_result* r, int64_t* c, size_t n) {
+                    return deit_teacher_evaluate_group(t, d, group, r, c, n);
+                  });
 }
 
 Evaluation evaluate_student(deit_student* student, const deit_dataset* data, bool confusion) {
-  return evaluate(student, data, confusion, deit_student_evaluate);
+  deit_group* group = process_group();
+  if (!group) return evaluate(student, data, confusion, deit_student_evaluate);
+  return evaluate(student, data, confusion,
+                  [group](deit_student* m, const deit_dataset* d, deit_eval_result* r, int64_t* c, size_t n) {
+                    return deit_student_evaluate_group(m, d, group, r, c, n);
+                  });
 }
 
 Model load_model(const std::string& path, const std::string& device) {
