@@ -91,6 +91,7 @@ static PyObject *deit_py_set_error_class(PyObject *cls) {
 DEIT_OUT_HANDLE(deit_dataset)
 DEIT_OUT_HANDLE(deit_teacher)
 DEIT_OUT_HANDLE(deit_student)
+DEIT_OUT_HANDLE(deit_group)
 
 /* Scalar out-parameters. */
 %typemap(in, numinputs = 0) int32_t *out (int32_t v = 0), int64_t *out (int64_t v = 0) { $1 = &v; }
@@ -332,6 +333,8 @@ DEIT_OUT_STRUCT(deit_eval_result, result)
 DEIT_OUT_STRUCT(deit_teacher_train_options, options)
 DEIT_OUT_STRUCT(deit_distill_options, options)
 DEIT_OUT_STRUCT(deit_student_config, config)
+DEIT_OUT_STRUCT(deit_group_options, options)
+%apply int32_t *out { int32_t *rank, int32_t *world_size };
 
 /* ---- what Python does not call directly -------------------------------- */
 /* The log callback is C-only (it may run on any thread); levels still work. */
@@ -345,6 +348,8 @@ DEIT_OUT_STRUCT(deit_student_config, config)
 %ignore deit_distill_options::progress;
 %ignore deit_distill_options::user_data;
 %ignore deit_distill_options::device;
+/* In-out struct: wrapped as deit_py_group_options_from_env. */
+%ignore deit_group_options_from_env;
 /* Two-step size query: wrapped as deit_py_checkpoint_describe. */
 %ignore deit_checkpoint_describe;
 /* The header's export macro means nothing to SWIG. */
@@ -467,5 +472,14 @@ static PyObject *deit_py_checkpoint_describe(const char *path) {
   PyObject *text = st == DEIT_OK ? PyUnicode_FromString(buf) : deit_py_raise(st);
   free(buf);
   return text;
+}
+%}
+
+/* ---- data-parallel groups ------------------------------------------------ */
+%inline %{
+/* Defaults, then torchrun's environment (a fresh struct comes back). */
+static deit_status deit_py_group_options_from_env(deit_group_options *options) {
+  deit_status st = deit_group_options_init(options);
+  return st != DEIT_OK ? st : deit_group_options_from_env(options);
 }
 %}

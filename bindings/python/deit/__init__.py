@@ -24,7 +24,7 @@ from . import deit_c as _c
 __all__ = [
     "Error", "Dataset", "Teacher", "Student", "Progress", "EvalResult", "version", "set_num_threads",
     "get_num_threads", "set_log_level", "cuda_available", "cuda_device_count", "resolve_device",
-    "distillation_loss", "describe_checkpoint",
+    "distillation_loss", "describe_checkpoint", "Group",
 ]
 
 
@@ -274,12 +274,18 @@ class Teacher(_Handle):
 
     def train(self, dataset, progress=None, device=None, **options):
         """Fine-tune; options are deit_teacher_train_options fields (epochs, batch_size, lr, ...)."""
+        group = options.pop("group", None)
         o = _set_fields(_c.deit_teacher_train_options_init(), options, "Teacher.train")
+        if group is not None:
+            o.group = group._h
         _c.deit_py_teacher_train(self._h, dataset._h, o, device, _progress_adapter(progress))
 
-    def evaluate(self, dataset, confusion=False):
+    def evaluate(self, dataset, confusion=False, group=None):
+        """Accuracy and loss; with a Group each rank evaluates its share and all get the whole result."""
         n = self.num_classes
         cm = np.zeros(n * n, dtype=np.int64) if confusion else None
+        if group is not None:
+            return _eval_result(_c.deit_teacher_evaluate_group(self._h, dataset._h, group._h, cm), n, cm)
         return _eval_result(_c.deit_teacher_evaluate(self._h, dataset._h, cm), n, cm)
 
     def predict(self, images, layout=None):
@@ -337,13 +343,19 @@ class Student(_Handle):
     def distill(self, teacher, dataset, progress=None, device=None, **options):
         """Train against the frozen teacher (None with distillation="none"); options are
         deit_distill_options fields (epochs, batch_size, lr, alpha, temperature, distillation, ...)."""
+        group = options.pop("group", None)
         o = _set_fields(_c.deit_distill_options_init(), options, "Student.distill")
+        if group is not None:
+            o.group = group._h
         t = teacher._h if teacher is not None else None
         _c.deit_py_distill(self._h, t, dataset._h, o, device, _progress_adapter(progress))
 
-    def evaluate(self, dataset, confusion=False):
+    def evaluate(self, dataset, confusion=False, group=None):
+        """Accuracy of all heads; with a Group each rank evaluates its share and all get the whole result."""
         n = self.num_classes
         cm = np.zeros(n * n, dtype=np.int64) if confusion else None
+        if group is not None:
+            return _eval_result(_c.deit_student_evaluate_group(self._h, dataset._h, group._h, cm), n, cm)
         return _eval_result(_c.deit_student_evaluate(self._h, dataset._h, cm), n, cm)
 
     def predict(self, images, head="avg", layout=None):
@@ -414,3 +426,33 @@ def distillation_loss(cls_logits, dist_logits, teacher_logits, labels, distillat
     return tuple(_c.deit_distillation_loss(cls_logits, dist_logits, teacher_logits, labels, n, c,
                                            _enum("distillation", distillation), alpha, temperature,
                                            label_smoothing))
+
+
+class Group(_Handle):
+    """A data-parallel process group (c10d; docs/DISTRIBUTED.md).  Pass it as ``group=`` to
+    Teacher.train, Student.distill and evaluate; batch_size is then per rank.
+
+    Group.from_env() joins the group torchrun (or ``deitctl launch``) describes; Group(rank=..,
+    world_size=.., master_addr=.., master_port=.., backend=.., timeout_seconds=..) an explicit one.
+    Joining blocks until every rank has joined (or the timeout)."""
+
+    _free = staticmethod(_c.deit_group_free)
+
+    def __init__(self, *, _options=None, **options):
+        o = _options if _options is not None else _set_fields(_c.deit_group_options_init(), options, "Group")
+        super().__init__(_c.deit_group_create(o))
+
+    @classmethod
+    def from_env(cls):
+        return cls(_options=_c.deit_py_group_options_from_env())
+
+    @property
+    def rank(self):
+        return _c.deit_group_rank(self._h)[0]
+
+    @property
+    def world_size(self):
+        return _c.deit_group_rank(self._h)[1]
+
+    def barrier(self):
+        _c.deit_group_barrier(self._h)
