@@ -2,6 +2,7 @@
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <torch/cuda.h>
 
 #include <atomic>
@@ -33,12 +34,28 @@ int32_t default_threads() {
 }
 
 std::once_flag g_default_threads;
+std::once_flag g_blas_threads;
 std::atomic<bool> g_user_set{false};
+
+// OpenBLAS (Debian's LibTorch calls it for matrix products) keeps its own pool of threads, which spin
+// while they wait, beside LibTorch's OpenMP threads, which spin too: on 2 cores the two pools took turns
+// and halved the student's training speed (308 -> 650 images/s with one BLAS thread; the ResNet-18
+// teacher 155 -> 168; docs/PERFORMANCE.md).  LibTorch already spreads the work over its threads, so
+// OpenBLAS gets one, unless OPENBLAS_NUM_THREADS says otherwise.  Other BLAS libraries (MKL in PyTorch's
+// builds) do not have the symbol and are left alone.
+void configure_blas_threads() {
+  std::call_once(g_blas_threads, [] {
+    if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr) return;
+    using SetThreads = void (*)(int);
+    if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(1);
+  });
+}
 
 }  // namespace
 
 void set_num_threads(int32_t n) {
   require(n >= 0, "n = " + std::to_string(n) + " threads; expected 0 (all cores) or more");
+  configure_blas_threads();
   g_user_set = true;
   at::set_num_threads(n == 0 ? core_count() : n);
 }
@@ -49,6 +66,7 @@ int32_t num_threads() {
 }
 
 void ensure_threads() {
+  configure_blas_threads();
   std::call_once(g_default_threads, [] {
     if (!g_user_set) at::set_num_threads(default_threads());
   });
