@@ -56,8 +56,8 @@ constexpr RunDefaults kNotebookDefaults = {
 // CPU only: the README's main command must finish within 15 minutes on a 2-core machine while reaching
 // teacher >= 85% and student >= 80% test accuracy on Fashion-MNIST.  A ResNet-18 trained from scratch on
 // a fifth of the training split (4 epochs) is the cheapest teacher that gets there; the student (the
-// notebook's) trains 8 epochs instead of 5 on that fifth.  Measured: docs/RESULTS.md (10 min 36 s,
-// teacher 85.64%, student 81.94%).
+// notebook's) trains 8 epochs instead of 5 on that fifth.  Measured: docs/RESULTS.md (7 min 56 s,
+// teacher 87.35%, student 81.76%).
 constexpr RunDefaults kCpuDefaults = {
     "the CPU default configuration",
     "resnet18",
