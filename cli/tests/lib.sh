@@ -49,11 +49,20 @@ make_idx() { "$PY" "$HERE/make_tiny_data.py" idx "$@" || fail "make_tiny_data.py
 make_images() { "$PY" "$HERE/make_tiny_data.py" images "$@" || fail "make_tiny_data.py images $*"; }
 make_broken() { "$PY" "$HERE/make_tiny_data.py" broken "$@" || fail "make_tiny_data.py broken $*"; }
 
+# start_deitctl deitctl-args...: runs deitctl in the background (stdout out.txt, stderr err.txt), its pid in
+# BG_PID.  The previous command's err.txt is removed first: otherwise wait_for_line could find its lines
+# before the new process has truncated the file (a race seen on a loaded machine).
+start_deitctl() {
+  rm -f out.txt err.txt
+  "$DEITCTL" "$@" >out.txt 2>err.txt &
+  BG_PID=$!
+}
+
 # wait_for_line PID TEXT: waits (up to 300 s) until TEXT appears in err.txt, written by the background
 # deitctl PID; fails if that process ends first (and kills it on the timeout).
 wait_for_line() {
   local pid="$1" text="$2" waited=0
-  until grep -qF -- "$text" err.txt; do
+  until grep -qsF -- "$text" err.txt; do
     kill -0 "$pid" 2>/dev/null || fail "deitctl ended before '$text' appeared"
     sleep 0.1
     waited=$((waited + 1))

@@ -12,9 +12,8 @@ check_resume() {
   shift
   expect_rc 0 "$@" --out "$name-straight.safetensors"
   # States are written every 5 steps and at each epoch's end.
-  "$DEITCTL" "$@" --out "$name-resumed.safetensors" --state "$name-state.safetensors" --state-every 5 \
-    >out.txt 2>err.txt &
-  local pid=$!
+  start_deitctl "$@" --out "$name-resumed.safetensors" --state "$name-state.safetensors" --state-every 5
+  local pid=$BG_PID
   wait_for_line "$pid" "epoch 2/"
   kill -KILL "$pid"
   wait "$pid" 2>/dev/null

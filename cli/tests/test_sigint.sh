@@ -9,9 +9,8 @@ make_idx tiny --train 512 --test 32 --classes 4
 run_and_interrupt() {
   local out="$1" pattern="$2"
   shift 2
-  "$DEITCTL" run --data tiny --teacher-arch resnet18 --batch-size 16 --threads 2 --out "$out" "$@" \
-    >out.txt 2>err.txt &
-  local pid=$!
+  start_deitctl run --data tiny --teacher-arch resnet18 --batch-size 16 --threads 2 --out "$out" "$@"
+  local pid=$BG_PID
   wait_for_line "$pid" "$pattern"
   kill -INT "$pid"
   wait "$pid"
