@@ -33,16 +33,7 @@ static int32_t g_labels[N_TRAIN];
 static char g_self[4096];
 
 /* Class k: a bright bar in row band k, plus noise (the same in every process). */
-static void make_data(void) {
-  srand(11);
-  for (int i = 0; i < N_TRAIN; ++i) {
-    int k = i % CLASSES;
-    g_labels[i] = k;
-    for (int y = 0; y < SIDE; ++y)
-      for (int x = 0; x < SIDE; ++x)
-        g_pixels[(i * SIDE + y) * SIDE + x] = (uint8_t)((y / 3 == k ? 170 : 30) + rand() % 60);
-  }
-}
+static void make_data(void) { deit_test_bar_images(g_pixels, g_labels, N_TRAIN, SIDE, CLASSES, 11); }
 
 static deit_images images(int64_t first, int64_t count) {
   deit_images im = {g_pixels + first * SIDE * SIDE, DEIT_DTYPE_U8, DEIT_LAYOUT_NCHW, count, 1, SIDE, SIDE};
@@ -438,6 +429,11 @@ static void test_environment_is_parsed_strictly(void** state) {
   assert_status_msg(deit_group_create(&o, &g), DEIT_E_INVALID_ARG, "timeout_seconds");
 }
 
+static int cancel_in_logit_pass(const deit_progress* p, void* user_data) {
+  (void)user_data;
+  return p->phase == DEIT_PHASE_TEACHER_LOGITS;
+}
+
 /* A group of one opens no socket and changes nothing. */
 static void test_group_of_one_is_one_process(void** state) {
   (void)state;
@@ -459,6 +455,24 @@ static void test_group_of_one_is_one_process(void** state) {
   if (distill_run(g, BATCH, &b, err, sizeof err) != DEIT_OK) fail_msg("%s", err);
   assert_memory_equal(a.logits, b.logits, sizeof a.logits);
   assert_true(a.test_accuracy == b.test_accuracy);
+
+  /* A cancel during the teacher-logit pass still cancels (no other rank to wait for). */
+  deit_dataset* train = NULL;
+  deit_teacher* teacher = NULL;
+  deit_student* student = NULL;
+  deit_images all = images(0, N_TRAIN);
+  deit_student_config cfg = tiny_config();
+  assert_ok(deit_dataset_from_memory(&all, g_labels, DEIT_DTYPE_I32, CLASSES, &train));
+  assert_ok(deit_teacher_create("resnet18", CLASSES, &teacher));
+  assert_ok(deit_student_create(&cfg, 3, &student));
+  deit_distill_options dopt;
+  deit_distill_options_init(&dopt);
+  dopt.group = g;
+  dopt.progress = cancel_in_logit_pass;
+  assert_status_msg(deit_distill(student, teacher, train, &dopt), DEIT_E_CANCELLED, "cancelled");
+  deit_student_free(student);
+  deit_teacher_free(teacher);
+  deit_dataset_free(train);
   deit_group_free(g);
 }
 

@@ -42,6 +42,7 @@ struct StudentTrainingScope {
 // zeros) gives every rank all of them.
 at::Tensor cache_teacher_logits(models::Teacher& teacher, const DeviceData& data, const Callback& cb,
                                 dist::Group* group) {
+  group = several_ranks(group);
   const int64_t n = data.size();
   const dist::Shard shard = dist::shard_of(n, dist::rank_of(group), dist::size_of(group));
   const int64_t steps = (shard.count + kTeacherBatch - 1) / kTeacherBatch;
@@ -56,15 +57,15 @@ at::Tensor cache_teacher_logits(models::Teacher& teacher, const DeviceData& data
     parts.push_back(teacher_logits(teacher, data.slice(start, b, kTeacherChannels)).to(at::kFloat));
     progress.step(step + 1, 0.0, 0.0, 0.0, b, 0.0);
   }
-  if (!group || group->size() == 1) return at::cat(parts, 0);
+  if (!group) return at::cat(parts, 0);
   const int64_t classes = teacher.num_classes;
   // One message: all rows, then a cancel flag.
   at::Tensor all = at::zeros({n * classes + 1}, parts.front().options());
-  if (shard.count > 0) all.narrow(0, shard.start * classes, shard.count * classes).copy_(at::cat(parts, 0).reshape({-1}));
+  if (shard.count > 0)
+    all.narrow(0, shard.start * classes, shard.count * classes).copy_(at::cat(parts, 0).reshape({-1}));
   all[n * classes] = progress.cancel_requested() ? 1.0 : 0.0;
   group->allreduce_sum(all, "sharing the teacher's logits");
-  if (all[n * classes].item<double>() > 0)
-    progress.cancelled("a progress callback (" + group->who() + " or another rank)");
+  if (all[n * classes].item<double>() > 0) cancelled_by_a_rank(progress, *group);
   return all.narrow(0, 0, n * classes).view({n, classes});
 }
 

@@ -12,6 +12,14 @@
 
 namespace deit::train {
 
+// `group` when it has more than one rank, else null: a group of one is the single-process loop.
+inline dist::Group* several_ranks(dist::Group* group) {
+  return group && group->size() > 1 ? group : nullptr;
+}
+
+// DEIT_E_CANCELLED on every rank of `group` once some rank's progress callback asked to stop.
+[[noreturn]] void cancelled_by_a_rank(const Progress& progress, const dist::Group& group);
+
 class ParallelLoop {
  public:
   // `batch` is per rank; `params` are the trained parameters; `losses` numbers are reported per step.
