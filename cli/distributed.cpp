@@ -10,7 +10,7 @@ namespace {
 
 struct GroupHolder {
   bool joined = false;
-  int rank = 0, local_rank = 0, world = 1;
+  int rank = 0, local_rank = 0;
   std::unique_ptr<deit_group, void (*)(deit_group*)> group{nullptr, deit_group_free};
 };
 
@@ -27,7 +27,6 @@ GroupHolder& holder() {
       h.group.reset(raw);
       h.rank = o.rank;
       h.local_rank = o.local_rank;
-      h.world = o.world_size;
     }
   }
   return h;
@@ -36,14 +35,7 @@ GroupHolder& holder() {
 }  // namespace
 
 deit_group* process_group() { return holder().group.get(); }
-int process_rank() { return holder().rank; }
 int process_local_rank() { return holder().local_rank; }
 bool is_root() { return holder().rank == 0; }
-
-std::string rank_prefix() {
-  const GroupHolder& h = holder();
-  if (!h.group) return "";
-  return "rank " + std::to_string(h.rank) + " of " + std::to_string(h.world) + ": ";
-}
 
 }  // namespace deitctl

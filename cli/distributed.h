@@ -5,16 +5,11 @@
 
 #include <deit/deit.h>
 
-#include <string>
-
 namespace deitctl {
 
 // The group of this process: joined on the first call when WORLD_SIZE > 1 is set, NULL otherwise.
 deit_group* process_group();
-int process_rank();  // 0 without a group
-int process_local_rank();
-bool is_root();
-// "" without a group, else "rank R of W: " (a prefix for this rank's error messages).
-std::string rank_prefix();
+int process_local_rank();  // 0 without a group
+bool is_root();            // rank 0, or no group
 
 }  // namespace deitctl

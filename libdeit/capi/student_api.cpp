@@ -264,36 +264,20 @@ DEIT_API deit_status deit_distillation_loss(const float* cls_logits, const float
   });
 }
 
-DEIT_API deit_status deit_student_evaluate(deit_student* student, const deit_dataset* data,
-                                           deit_eval_result* result, int64_t* confusion,
-                                           size_t confusion_capacity) {
-  return guard(__func__, [&] {
-    require_arg(student, "student");
-    require_arg(data, "data");
-    capi::check_eval_result(result);
-    capi::write_eval_result(train::evaluate_student(student->net, student->config, data->data), result,
-                            confusion, confusion_capacity);
-  });
-}
-
-DEIT_API deit_status deit_student_evaluate_group(deit_student* student, const deit_dataset* data,
-                                                 deit_group* group, deit_eval_result* result,
-                                                 int64_t* confusion, size_t confusion_capacity) {
-  return guard(__func__, [&] {
-    require_arg(student, "student");
-    require_arg(data, "data");
-    require_arg(group, "group");
-    capi::check_eval_result(result);
-    capi::write_eval_result(
-        train::evaluate_student(student->net, student->config, data->data, group->group.get()), result,
-        confusion, confusion_capacity);
-  });
-}
-
 }  // extern "C"
 
-// C++ linkage: it returns a tensor.
+// C++ linkage: shared bodies of the shims below (one returns a tensor).
 namespace {
+// deit_student_evaluate and its split version (group NULL: this process alone).
+void evaluate_student(deit_student* student, const deit_dataset* data, dist::Group* group,
+                      deit_eval_result* result, int64_t* confusion, size_t confusion_capacity) {
+  require_arg(student, "student");
+  require_arg(data, "data");
+  capi::check_eval_result(result);
+  capi::write_eval_result(train::evaluate_student(student->net, student->config, data->data, group), result,
+                          confusion, confusion_capacity);
+}
+
 at::Tensor predict_logits(deit_student* student, const deit_images* images, const deit_head& head) {
   require_arg(student, "student");
   require_arg(images, "images");
@@ -327,6 +311,22 @@ DEIT_API deit_status deit_student_classify(deit_student* student, const deit_ima
       fail(DEIT_E_BUFFER_TOO_SMALL, "capacity " + std::to_string(capacity) + " cannot hold " +
                                         std::to_string(pred.numel()) + " classes");
     std::memcpy(classes, pred.data_ptr<int32_t>(), static_cast<size_t>(pred.numel()) * sizeof(int32_t));
+  });
+}
+
+DEIT_API deit_status deit_student_evaluate(deit_student* student, const deit_dataset* data,
+                                           deit_eval_result* result, int64_t* confusion,
+                                           size_t confusion_capacity) {
+  return guard(__func__,
+               [&] { evaluate_student(student, data, nullptr, result, confusion, confusion_capacity); });
+}
+
+DEIT_API deit_status deit_student_evaluate_group(deit_student* student, const deit_dataset* data,
+                                                 deit_group* group, deit_eval_result* result,
+                                                 int64_t* confusion, size_t confusion_capacity) {
+  return guard(__func__, [&] {
+    require_arg(group, "group");
+    evaluate_student(student, data, group->group.get(), result, confusion, confusion_capacity);
   });
 }
 

@@ -141,28 +141,35 @@ DEIT_API deit_status deit_teacher_train(deit_teacher* teacher, const deit_datase
   });
 }
 
+}  // extern "C"
+
+namespace {
+// deit_teacher_evaluate and its split version (group NULL: this process alone).
+void evaluate_teacher(deit_teacher* teacher, const deit_dataset* data, dist::Group* group,
+                      deit_eval_result* result, int64_t* confusion, size_t confusion_capacity) {
+  require_arg(teacher, "teacher");
+  require_arg(data, "data");
+  capi::check_eval_result(result);
+  capi::write_eval_result(train::evaluate_teacher(*teacher->teacher, data->data, group), result, confusion,
+                          confusion_capacity);
+}
+}  // namespace
+
+extern "C" {
+
 DEIT_API deit_status deit_teacher_evaluate(deit_teacher* teacher, const deit_dataset* data,
                                            deit_eval_result* result, int64_t* confusion,
                                            size_t confusion_capacity) {
-  return guard(__func__, [&] {
-    require_arg(teacher, "teacher");
-    require_arg(data, "data");
-    capi::check_eval_result(result);
-    capi::write_eval_result(train::evaluate_teacher(*teacher->teacher, data->data), result, confusion,
-                            confusion_capacity);
-  });
+  return guard(__func__,
+               [&] { evaluate_teacher(teacher, data, nullptr, result, confusion, confusion_capacity); });
 }
 
 DEIT_API deit_status deit_teacher_evaluate_group(deit_teacher* teacher, const deit_dataset* data,
                                                  deit_group* group, deit_eval_result* result,
                                                  int64_t* confusion, size_t confusion_capacity) {
   return guard(__func__, [&] {
-    require_arg(teacher, "teacher");
-    require_arg(data, "data");
     require_arg(group, "group");
-    capi::check_eval_result(result);
-    capi::write_eval_result(train::evaluate_teacher(*teacher->teacher, data->data, group->group.get()), result,
-                            confusion, confusion_capacity);
+    evaluate_teacher(teacher, data, group->group.get(), result, confusion, confusion_capacity);
   });
 }
 

@@ -28,7 +28,10 @@ namespace deit::dist {
 
 namespace {
 
-std::string first_line(const std::string& s) {
+// The first line of what c10d or Gloo said (c10::Error without its backtrace).
+std::string reason(const std::exception& e) {
+  const auto* c10 = dynamic_cast<const c10::Error*>(&e);
+  const std::string s = c10 ? c10->what_without_backtrace() : e.what();
   const size_t end = s.find('\n');
   return end == std::string::npos ? s : s.substr(0, end);
 }
@@ -166,13 +169,12 @@ Group::Group(const GroupSettings& settings) : settings_(settings) {
                          std::to_string(settings_.master_port));
   try {
     impl_ = connect(settings_, backend_);
-  } catch (const c10::Error& e) {
-    fail(DEIT_E_DISTRIBUTED, who() + ": could not join the group at " + settings_.master_addr + ":" +
-                                 std::to_string(settings_.master_port) + " within " + seconds_text() +
-                                 ": " + first_line(e.what_without_backtrace()));
+  } catch (const Error&) {
+    throw;  // this build lacks the backend
   } catch (const std::exception& e) {
     fail(DEIT_E_DISTRIBUTED, who() + ": could not join the group at " + settings_.master_addr + ":" +
-                                 std::to_string(settings_.master_port) + ": " + first_line(e.what()));
+                                 std::to_string(settings_.master_port) + " within " + seconds_text() +
+                                 ": " + reason(e));
   }
 #endif
 }
@@ -195,12 +197,10 @@ template <class Op>
 void run_collective(const Group& g, const std::string& what, Op op) {
   try {
     op();
-  } catch (const c10::Error& e) {
-    fail(DEIT_E_DISTRIBUTED, g.who() + ": " + what + " failed: " + first_line(e.what_without_backtrace()) +
+  } catch (const std::exception& e) {
+    fail(DEIT_E_DISTRIBUTED, g.who() + ": " + what + " failed: " + reason(e) +
                                  " (another rank stopped or failed, or none answered within " +
                                  g.seconds_text() + ")");
-  } catch (const std::exception& e) {
-    fail(DEIT_E_DISTRIBUTED, g.who() + ": " + what + " failed: " + first_line(e.what()));
   }
 }
 
