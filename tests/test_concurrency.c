@@ -16,18 +16,7 @@ static uint8_t g_pixels[N_TRAIN * SIDE * SIDE];
 static int32_t g_labels[N_TRAIN];
 
 /* Class k: a bright bar in row band k, plus noise. */
-static void make_data(void) {
-  srand(5);
-  for (int i = 0; i < N_TRAIN; ++i) {
-    int k = i % CLASSES;
-    g_labels[i] = k;
-    for (int y = 0; y < SIDE; ++y)
-      for (int x = 0; x < SIDE; ++x) {
-        int on = y / 3 == k;
-        g_pixels[(i * SIDE + y) * SIDE + x] = (uint8_t)((on ? 170 : 30) + rand() % 60);
-      }
-  }
-}
+static void make_data(void) { deit_test_bar_images(g_pixels, g_labels, N_TRAIN, SIDE, CLASSES, 5); }
 
 struct job {
   /* inputs */

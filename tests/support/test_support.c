@@ -57,3 +57,14 @@ void deit_test_assert_status_msg(deit_status got, deit_status expected, const ch
     fail_msg("%s:%d: %s: message \"%s\" does not mention \"%s\"", file, line, expr, deit_last_error(), needle);
   }
 }
+
+void deit_test_bar_images(uint8_t *pixels, int32_t *labels, int n, int side, int classes, unsigned seed) {
+  srand(seed);
+  for (int i = 0; i < n; ++i) {
+    int k = i % classes;
+    labels[i] = k;
+    for (int y = 0; y < side; ++y)
+      for (int x = 0; x < side; ++x)
+        pixels[(i * side + y) * side + x] = (uint8_t)((y / 3 == k ? 170 : 30) + rand() % 60);
+  }
+}

@@ -22,6 +22,10 @@ void deit_test_write_file(const char *path, const void *data, size_t size);
 /* Write bytes gzip-compressed (through the gzip program's format via zlib). */
 void deit_test_write_gz(const char *path, const void *data, size_t size);
 
+/* n gray side x side images (uint8, NCHW) and labels: class k = i % classes is
+ * a bright bar in rows 3k..3k+2 on a dark ground, plus noise from srand(seed). */
+void deit_test_bar_images(uint8_t *pixels, int32_t *labels, int n, int side, int classes, unsigned seed);
+
 /* Assert status == expected and that deit_last_error() contains `needle`. */
 #define assert_status_msg(call, expected, needle) \
   deit_test_assert_status_msg((call), (expected), (needle), #call, __FILE__, __LINE__)
