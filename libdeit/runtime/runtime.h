@@ -17,6 +17,17 @@ void set_num_threads(int32_t n);
 int32_t num_threads();
 void ensure_threads();
 
+// Wraps one long library call (training, evaluation): applies the process settings first (ensure_threads,
+// BLAS threads, malloc reuse) and, when the call ends, gives the memory it freed back to the system (during
+// the call glibc keeps freed blocks for the next step: runtime.cpp).
+class CallScope {
+ public:
+  CallScope() { ensure_threads(); }
+  ~CallScope();
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
+};
+
 bool cuda_available();
 int32_t cuda_device_count();
 

@@ -96,7 +96,7 @@ std::map<std::string, std::string> run_description(const models::StudentConfig& 
 
 void distill(models::DistilledViT& student, const models::StudentConfig& config, models::Teacher* teacher,
              const data::Dataset& ds, const DistillSettings& s) {
-  runtime::ensure_threads();
+  const runtime::CallScope call;
   check_common(s.epochs, s.batch_size, ds, config.num_classes, "student", s.group);
   validate(s.loss);
   validate(s.optim);

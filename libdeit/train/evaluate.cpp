@@ -83,7 +83,7 @@ at::Tensor student_logits(models::DistilledViT& student, const at::Tensor& x, de
 }
 
 EvalResult evaluate_teacher(models::Teacher& teacher, const data::Dataset& ds, dist::Group* group) {
-  runtime::ensure_threads();
+  const runtime::CallScope call;
   check_eval_data(ds, teacher.num_classes, "teacher");
   check_input_shape(ds, 3, ds.height, ds.width, "teacher");
   teacher.net->set_training(false);
@@ -99,7 +99,7 @@ EvalResult evaluate_teacher(models::Teacher& teacher, const data::Dataset& ds, d
 
 EvalResult evaluate_student(models::DistilledViT& student, const models::StudentConfig& config,
                             const data::Dataset& ds, dist::Group* group) {
-  runtime::ensure_threads();
+  const runtime::CallScope call;
   check_eval_data(ds, config.num_classes, "student");
   check_input_shape(ds, config.in_channels, config.img_size, config.img_size, "student");
   student->eval();

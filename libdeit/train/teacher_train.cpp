@@ -58,7 +58,7 @@ void check_finite_loss(double loss, const char* model, int32_t epoch, int64_t st
 }
 
 void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const TeacherTrainSettings& s) {
-  runtime::ensure_threads();
+  const runtime::CallScope call;
   if (teacher.is_torchscript())
     fail(DEIT_E_UNSUPPORTED, "a TorchScript teacher is used as given; libdeit does not fine-tune it");
   check_common(s.epochs, s.batch_size, ds, teacher.num_classes, "teacher", s.group);
