@@ -6,7 +6,10 @@
 
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include "core/hash.h"
 
@@ -54,9 +57,9 @@ thread_local int64_t t_batch = 0;         // this process's samples (0: not data
 
 // Where a batch-major tensor's mask indices start: its elements continue the global batch's, so that a
 // data-parallel rank draws the masks one process would draw for the same rows.
-int64_t mask_base(const at::Tensor& x) {
-  if (!t_stream_active || t_batch <= 0 || t_batch_offset == 0 || x.numel() % t_batch != 0) return 0;
-  return t_batch_offset * (x.numel() / t_batch);
+int64_t mask_base(int64_t numel) {
+  if (!t_stream_active || t_batch <= 0 || t_batch_offset == 0 || numel % t_batch != 0) return 0;
+  return t_batch_offset * (numel / t_batch);
 }
 
 // A fresh mask seed: from the thread's stream (splitmix64), else from the default CPU generator (so that
@@ -157,7 +160,7 @@ struct CounterDropout : public torch::autograd::Function<CounterDropout> {
     const uint64_t seed = next_seed();
     const uint32_t threshold = detail::dropout_threshold(p);
     const auto scale = static_cast<float>(1.0 / (1.0 - p));
-    const int64_t base = mask_base(x);
+    const int64_t base = mask_base(x.numel());
     ctx->saved_data["seed"] = static_cast<int64_t>(seed);
     ctx->saved_data["base"] = base;
     ctx->saved_data["p"] = p;
@@ -178,27 +181,86 @@ struct CounterDropout : public torch::autograd::Function<CounterDropout> {
   }
 };
 
+// The ReLU MLP works through its rows in chunks whose hidden layer (chunk_rows x H floats) stays in the
+// core's cache between the passes over it (first product, bias-ReLU-dropout, second product; in the backward
+// pass the ReLU-dropout gradient and three products), and the chunks are shared among LibTorch's threads.
+// LibTorch runs its CPU matrix products on one thread (OpenBLAS gets one: runtime.cpp), so without this the
+// FFN, most of the seed student's FLOPs, used one core of two.
+constexpr int64_t kChunkFloats = 1 << 18;  // 1 MiB of hidden layer per chunk: a Zen 3/4 core's L2
+
+// Rows per chunk for `rows` rows of `hidden` units: about kChunkFloats each, and a multiple of the threads
+// in number so that none waits for another's last chunk.
+int64_t chunk_rows(int64_t rows, int64_t hidden) {
+  const int64_t target = std::max<int64_t>(8, kChunkFloats / std::max<int64_t>(1, hidden));
+  const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
+  int64_t chunks = (rows + target - 1) / target;
+  chunks = (chunks + threads - 1) / threads * threads;
+  return std::max<int64_t>(1, (rows + chunks - 1) / chunks);
+}
+
+// Calls fn(local, first_row, rows) for each chunk of [0, total_rows), the chunks spread over LibTorch's
+// threads; a thread takes a contiguous run of chunks in order, with local = begin_thread() before them and
+// end_thread(local, first_chunk) after.
+template <typename Begin, typename Fn, typename End>
+void for_row_chunks(int64_t total_rows, int64_t rows_per_chunk, Begin begin_thread, Fn fn, End end_thread) {
+  const int64_t chunks = (total_rows + rows_per_chunk - 1) / rows_per_chunk;
+  at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
+    // Grad mode is per thread and LibTorch's workers start with it on; these products are not recorded.
+    const at::NoGradGuard no_grad;
+    auto local = begin_thread();
+    for (int64_t c = first; c < last; ++c) {
+      const int64_t r0 = c * rows_per_chunk;
+      fn(local, r0, std::min(rows_per_chunk, total_rows - r0));
+    }
+    end_thread(local, first);
+  });
+}
+
+struct MlpForward {
+  uint64_t seed = 0;
+  uint32_t threshold = 0;  // 0: no dropout
+  float scale = 1.0f;
+  int64_t base = 0;
+};
+
+// y = fc2(dropout(relu(fc1(x)))) for contiguous x [M, D]; the hidden layer goes to `h` [M, H] when it is
+// defined (training keeps it for the backward pass), else to a per-thread chunk buffer.
+at::Tensor mlp_forward(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1, const at::Tensor& w2,
+                       const at::Tensor& b2, const MlpForward& f, at::Tensor h) {
+  const int64_t rows = x.size(0), hidden = w1.size(0), step = chunk_rows(rows, hidden);
+  at::Tensor y = at::empty({rows, w2.size(0)}, x.options());
+  const at::Tensor w1t = w1.t(), w2t = w2.t(), bias1 = b1.contiguous();
+  const float* bp = bias1.data_ptr<float>();
+  const bool keep = h.defined();
+  for_row_chunks(
+      rows, step,
+      [&] { return keep ? h : at::empty({std::min(step, rows), hidden}, x.options()); },
+      [&](at::Tensor& buffer, int64_t r0, int64_t n) {
+        at::Tensor hc = keep ? buffer.narrow(0, r0, n) : buffer.narrow(0, 0, n);
+        at::mm_out(hc, x.narrow(0, r0, n), w1t);
+        // Bias added in this pass: addmm would first copy the broadcast bias, one more pass.
+        bias_relu_dropout_rows(hc.data_ptr<float>(), bp, 0, n, hidden, f.seed, f.threshold, f.scale,
+                               f.base + r0 * hidden);
+        at::Tensor yc = y.narrow(0, r0, n);
+        at::addmm_out(yc, b2, hc, w2t);
+      },
+      [](at::Tensor&, int64_t) {});
+  return y;
+}
+
 // Saves x [M, D] and the hidden layer after ReLU and dropout [M, H]; nothing else.
 struct ReluDropoutMlp : public torch::autograd::Function<ReluDropoutMlp> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w1,
                             const at::Tensor& b1, const at::Tensor& w2, const at::Tensor& b2, double p) {
-    const uint64_t seed = p > 0 ? next_seed() : 0;
-    const uint32_t threshold = p > 0 ? detail::dropout_threshold(p) : 0;
-    const auto scale = static_cast<float>(1.0 / (1.0 - p));
-    const int64_t rows = x.size(0), hidden = w1.size(0);
-    // Bias added in the pass below: LibTorch's addmm first copies the broadcast bias, one more pass.
-    at::Tensor h = at::mm(x, w1.t());
-    const int64_t base = p > 0 ? mask_base(h) : 0;
-    const at::Tensor bias1 = b1.contiguous();
-    float* hp = h.data_ptr<float>();
-    const float* bp = bias1.data_ptr<float>();
-    const int64_t row_grain = std::max<int64_t>(1, kGrain / hidden);
-    at::parallel_for(0, rows, row_grain, [&](int64_t begin, int64_t end) {
-      bias_relu_dropout_rows(hp, bp, begin, end, hidden, seed, threshold, scale, base);
-    });
-    at::Tensor y = at::addmm(b2, h, w2.t());
+    MlpForward f;
+    f.seed = p > 0 ? next_seed() : 0;
+    f.threshold = p > 0 ? detail::dropout_threshold(p) : 0;
+    f.scale = static_cast<float>(1.0 / (1.0 - p));
+    at::Tensor h = at::empty({x.size(0), w1.size(0)}, x.options());
+    f.base = p > 0 ? mask_base(h.numel()) : 0;
+    at::Tensor y = mlp_forward(x, w1, b1, w2, b2, f, h);
     ctx->save_for_backward({x, w1, w2, h});
-    ctx->saved_data["scale"] = static_cast<double>(scale);
+    ctx->saved_data["scale"] = static_cast<double>(f.scale);
     return y;
   }
 
@@ -207,17 +269,46 @@ struct ReluDropoutMlp : public torch::autograd::Function<ReluDropoutMlp> {
     const at::Tensor &x = saved[0], &w1 = saved[1], &w2 = saved[2], &h = saved[3];
     const auto scale = static_cast<float>(ctx->saved_data["scale"].toDouble());
     const at::Tensor gy = grads[0].contiguous();
-    at::Tensor grad_w2 = at::mm(gy.t(), h);
-    at::Tensor grad_b2 = gy.sum(0);
-    at::Tensor g = at::mm(gy, w2);  // [M, H]
-    float* gp = g.data_ptr<float>();
-    const float* hp = h.data_ptr<float>();
-    at::parallel_for(0, g.numel(), kGrain,
-                     [&](int64_t begin, int64_t end) { relu_dropout_grad(gp, hp, begin, end, scale); });
-    at::Tensor grad_w1 = at::mm(g.t(), x);
-    at::Tensor grad_b1 = g.sum(0);
-    at::Tensor grad_x = at::mm(g, w1);
-    return {grad_x, grad_w1, grad_b1, grad_w2, grad_b2, at::Tensor()};
+    const int64_t rows = x.size(0), hidden = h.size(1), step = chunk_rows(rows, hidden);
+    at::Tensor grad_x = at::empty_like(x);
+    // Each thread sums the weight gradients of its chunks; the threads' sums are added in the order of their
+    // first chunk, so a run is deterministic for a given number of threads.
+    struct Partial {
+      at::Tensor g, grad_w1, grad_b1, grad_w2;
+    };
+    std::mutex mutex;
+    std::vector<std::pair<int64_t, Partial>> partials;
+    for_row_chunks(
+        rows, step,
+        [&] {
+          return Partial{at::empty({std::min(step, rows), hidden}, h.options()), at::zeros_like(w1),
+                         at::zeros({hidden}, h.options()), at::zeros_like(w2)};
+        },
+        [&](Partial& t, int64_t r0, int64_t n) {
+          const at::Tensor gyc = gy.narrow(0, r0, n), hc = h.narrow(0, r0, n);
+          t.grad_w2.addmm_(gyc.t(), hc);
+          at::Tensor g = t.g.narrow(0, 0, n);
+          at::mm_out(g, gyc, w2);
+          relu_dropout_grad(g.data_ptr<float>(), hc.data_ptr<float>(), 0, g.numel(), scale);
+          t.grad_w1.addmm_(g.t(), x.narrow(0, r0, n));
+          t.grad_b1.add_(g.sum(0));
+          at::Tensor gxc = grad_x.narrow(0, r0, n);
+          at::mm_out(gxc, g, w1);
+        },
+        [&](Partial& t, int64_t first_chunk) {
+          t.g = at::Tensor();
+          std::lock_guard<std::mutex> lock(mutex);
+          partials.emplace_back(first_chunk, std::move(t));
+        });
+    std::sort(partials.begin(), partials.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    Partial sum = std::move(partials.front().second);
+    for (size_t i = 1; i < partials.size(); ++i) {
+      sum.grad_w1.add_(partials[i].second.grad_w1);
+      sum.grad_b1.add_(partials[i].second.grad_b1);
+      sum.grad_w2.add_(partials[i].second.grad_w2);
+    }
+    return {grad_x, sum.grad_w1, sum.grad_b1, sum.grad_w2, gy.sum(0), at::Tensor()};
   }
 };
 
@@ -271,7 +362,19 @@ at::Tensor relu_dropout_mlp(const at::Tensor& x, const at::Tensor& w1, const at:
   const at::Tensor flat = x.reshape({-1, x.size(-1)}).contiguous();
   std::vector<int64_t> out_shape = x.sizes().vec();
   out_shape.back() = w2.size(0);
-  return ReluDropoutMlp::apply(flat, w1, b1, w2, b2, q).view(out_shape);
+  const bool needs_grad = at::GradMode::is_enabled() &&
+                          (x.requires_grad() || w1.requires_grad() || b1.requires_grad() ||
+                           w2.requires_grad() || b2.requires_grad());
+  if (needs_grad) return ReluDropoutMlp::apply(flat, w1, b1, w2, b2, q).view(out_shape);
+  // Inference: nothing to save, so the hidden layer never leaves the per-thread chunk buffers.
+  MlpForward f;
+  if (q > 0) {
+    f.seed = next_seed();
+    f.threshold = detail::dropout_threshold(q);
+    f.scale = static_cast<float>(1.0 / (1.0 - q));
+    f.base = mask_base(flat.size(0) * w1.size(0));
+  }
+  return mlp_forward(flat, w1, b1, w2, b2, f, at::Tensor()).view(out_shape);
 }
 
 }  // namespace deit::models

@@ -88,32 +88,50 @@ void test_dropout_matches_mask() {
   check(fast_dropout(x, 0.25, false).is_same(x), "fast_dropout is the identity in eval mode");
 }
 
-void test_mlp(double p) {
-  const int64_t D = 12, H = 40, O = 12;
+// rows = batch x tokens rows of width D through H hidden units.  The fast path works in chunks of rows shared
+// among the threads (about 2^18 hidden floats each): the large case has several chunks per thread.
+void test_mlp(double p, int64_t batch, int64_t tokens, int64_t D, int64_t H) {
+  const int64_t O = D;
   torch::manual_seed(11);
-  auto x = torch::randn({4, 9, D}).requires_grad_(true);
+  auto x = torch::randn({batch, tokens, D}).requires_grad_(true);
   auto w1 = (torch::randn({H, D}) * 0.3).requires_grad_(true), b1 = torch::randn({H}).requires_grad_(true);
   auto w2 = (torch::randn({O, H}) * 0.3).requires_grad_(true), b2 = torch::randn({O}).requires_grad_(true);
-  const at::Tensor r = torch::randn({4, 9, O});
+  const at::Tensor r = torch::randn({batch, tokens, O});
   const std::vector<at::Tensor> params = {x, w1, b1, w2, b2};
 
+  auto run_fast = [&] {
+    at::manual_seed(5);
+    at::Tensor y = relu_dropout_mlp(x, w1, b1, w2, b2, p, /*training=*/true);
+    (y * r).sum().backward();
+    std::vector<at::Tensor> out = {y.detach()};
+    for (const auto& t : params) out.push_back(t.grad().clone()), t.grad().zero_();
+    return out;
+  };
   const uint64_t seed = seed_after_manual_seed(5);
-  at::manual_seed(5);
-  at::Tensor y = relu_dropout_mlp(x, w1, b1, w2, b2, p, /*training=*/true);
-  (y * r).sum().backward();
-  std::vector<at::Tensor> grads;
-  for (const auto& t : params) grads.push_back(t.grad().clone()), t.grad().zero_();
+  const std::vector<at::Tensor> fast = run_fast(), again = run_fast();
 
   // The straightforward computation with the same mask.
   at::Tensor h = torch::relu(torch::linear(x, w1, b1));
-  if (p > 0) h = h * reference_mask(seed, p, {4 * 9, H}).view({4, 9, H});
+  if (p > 0) h = h * reference_mask(seed, p, {batch * tokens, H}).view({batch, tokens, H});
   at::Tensor y_ref = torch::linear(h, w2, b2);
   (y_ref * r).sum().backward();
-  const std::string tag = "relu_dropout_mlp (p = " + std::to_string(p) + ")";
-  check_close(y.detach(), y_ref.detach(), 1e-6, tag + " output");
+  const std::string tag = "relu_dropout_mlp (p = " + std::to_string(p) + ", " + std::to_string(batch * tokens) +
+                          " x " + std::to_string(D) + " -> " + std::to_string(H) + ", " +
+                          std::to_string(at::get_num_threads()) + " threads)";
+  check_close(fast[0], y_ref.detach(), 1e-6, tag + " output");
   const char* names[] = {"x", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"};
   for (size_t i = 0; i < params.size(); ++i)
-    check_close(grads[i], params[i].grad(), 1e-6, tag + " gradient of " + names[i]);
+    check_close(fast[i + 1], params[i].grad(), 1e-5, tag + " gradient of " + names[i]);
+  bool same = true;
+  for (size_t i = 0; i < fast.size(); ++i) same = same && at::equal(fast[i], again[i]);
+  check(same, tag + ": a second run gives bit-identical outputs and gradients");
+
+  // Without gradients (evaluation) the hidden layer stays in per-thread buffers: same output.
+  if (p == 0) {
+    torch::NoGradGuard no_grad;
+    check_close(relu_dropout_mlp(x, w1, b1, w2, b2, 0.3, /*training=*/false), y_ref.detach(), 1e-6,
+                tag + " output without gradients");
+  }
 }
 
 void test_prefix_only_last_block() {
@@ -150,8 +168,12 @@ int main() {
   torch::set_num_threads(1);
   test_drop_rate();
   test_dropout_matches_mask();
-  test_mlp(0.0);
-  test_mlp(0.3);
+  test_mlp(0.0, 4, 9, 12, 40);
+  test_mlp(0.3, 4, 9, 12, 40);
+  torch::set_num_threads(2);
+  test_mlp(0.0, 12, 50, 8, 2048);
+  test_mlp(0.3, 12, 50, 8, 2048);
+  torch::set_num_threads(1);
   test_prefix_only_last_block();
   std::printf("%d failure(s)\n", failures);
   return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
