@@ -297,6 +297,10 @@ void add_student_options(cxxopts::Options& options, const std::string& prefix, c
   add("label-smoothing",
       "label smoothing of the class head" + dflt(num(d.label_smoothing), num(c.label_smoothing), two),
       cxxopts::value<double>(), "E");
+  add("logits-cache",
+      "keep the teacher's logits for the training images in this file (.safetensors) between runs: "
+      "used when written for the same data and teacher, else recomputed and rewritten",
+      cxxopts::value<std::string>(), "FILE");
   if (prefix.empty())  // `run` adds --batch-size with the teacher options
     add("batch-size", "batch size" + dflt(std::to_string(d.batch_size), std::to_string(c.batch_size), two),
         cxxopts::value<int32_t>(), "N");
@@ -334,6 +338,8 @@ StudentSettings student_settings(const cxxopts::ParseResult& args, const std::st
   if (!(o.label_smoothing >= 0 && o.label_smoothing < 1))
     throw UsageError("--label-smoothing: must be in [0, 1)");
   if (has(args, "patch-size")) require_positive("patch-size", s.patch_size);
+  s.logits_cache = get_or<std::string>(args, "logits-cache", "");
+  if (has(args, "logits-cache") && s.logits_cache.empty()) throw UsageError("--logits-cache: empty path");
   return s;
 }
 

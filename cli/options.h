@@ -99,6 +99,7 @@ struct StudentSettings {
   std::string preset;
   int32_t patch_size;  // 0: the preset's
   deit_distill_options distill;
+  std::string logits_cache;  // --logits-cache: distill_student points distill.teacher_logits_path here
 };
 StudentSettings student_settings(const cxxopts::ParseResult& args, const std::string& prefix,
                                  const RunDefaults& d);

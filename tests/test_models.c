@@ -61,12 +61,14 @@ struct progress_log {
   double last_epoch_loss[16];
   int cancel_at_call; /* 0: never */
   deit_phase last_phase;
+  int logit_calls; /* calls in the teacher-logit pass */
 };
 
 static int record_progress(const deit_progress *p, void *user_data) {
   struct progress_log *log = user_data;
   log->calls++;
   log->last_phase = p->phase;
+  if (p->phase == DEIT_PHASE_TEACHER_LOGITS) log->logit_calls++;
   assert_int_equal(p->struct_size, sizeof(deit_progress));
   assert_true(p->step >= 1 && p->step <= p->steps);
   assert_true(p->epoch >= 1 && p->epoch <= p->epochs);
@@ -248,6 +250,86 @@ static void test_teacher_logit_cache_is_exact(void **state) {
      * rounding may differ, nothing else. */
     assert_true(fabs(losses[0][e] - losses[1][e]) <= 1e-5 * fabs(losses[0][e]));
   }
+}
+
+/* One short soft distillation with the logits kept in `path`; returns the
+ * number of progress calls of the teacher-logit pass and the epoch losses. */
+static int distill_with_logit_file(deit_teacher *teacher, const deit_dataset *train, const char *path,
+                                   double losses[2]) {
+  deit_student *s = make_student(21);
+  deit_distill_options o;
+  assert_ok(deit_distill_options_init(&o));
+  o.epochs = 2;
+  o.batch_size = 32;
+  o.seed = 4;
+  o.teacher_logits_path = path;
+  struct progress_log log = {0};
+  o.progress = record_progress;
+  o.user_data = &log;
+  assert_ok(deit_distill(s, teacher, train, &o));
+  losses[0] = log.last_epoch_loss[0];
+  losses[1] = log.last_epoch_loss[1];
+  deit_student_free(s);
+  return log.logit_calls;
+}
+
+static long file_size(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fclose(f);
+  return n;
+}
+
+/* The on-disk teacher-logit cache: written on the first run, used by the
+ * next (no teacher pass, the same losses), recomputed when the data or the
+ * teacher changes or the file is not a cache, refused without
+ * cache_teacher_logits. */
+static void test_teacher_logit_file(void **state) {
+  (void)state;
+  const char *path = deit_test_path("teacher-logits.safetensors");
+  remove(path);
+  double first[2], again[2], other[2];
+  assert_true(distill_with_logit_file(g_teacher, g_train, path, first) > 0);
+  const long size = file_size(path);
+  assert_true(size > (long)(N_TRAIN * CLASSES * sizeof(float)));
+  assert_int_equal(distill_with_logit_file(g_teacher, g_train, path, again), 0);
+  assert_true(first[0] == again[0] && first[1] == again[1]);
+
+  /* Other data: the first 200 images (same images, fewer of them). */
+  deit_dataset *fewer = NULL;
+  assert_ok(deit_dataset_subset_first(g_train, 200, &fewer));
+  assert_true(distill_with_logit_file(g_teacher, fewer, path, other) > 0);
+  assert_true(file_size(path) < size - (long)((N_TRAIN - 200) * CLASSES * sizeof(float)) + 64);
+  assert_int_equal(distill_with_logit_file(g_teacher, fewer, path, other), 0);
+  deit_dataset_free(fewer);
+
+  /* Another teacher: same architecture, other weights. */
+  deit_teacher *fresh = make_teacher();
+  assert_true(distill_with_logit_file(fresh, g_train, path, other) > 0);
+  assert_true(other[0] != first[0]);
+  assert_int_equal(distill_with_logit_file(fresh, g_train, path, other), 0);
+  /* ... and back: recomputed for the first teacher, same losses as at first. */
+  assert_true(distill_with_logit_file(g_teacher, g_train, path, again) > 0);
+  assert_true(first[0] == again[0] && first[1] == again[1]);
+  deit_teacher_free(fresh);
+
+  /* A file that is not a logit cache is replaced, not trusted. */
+  deit_test_write_file(path, "not a safetensors file", 22);
+  assert_true(distill_with_logit_file(g_teacher, g_train, path, again) > 0);
+  assert_int_equal(file_size(path), size);
+  assert_true(first[0] == again[0] && first[1] == again[1]);
+
+  deit_student *s = make_student(21);
+  deit_distill_options o;
+  assert_ok(deit_distill_options_init(&o));
+  o.epochs = 1;
+  o.cache_teacher_logits = 0;
+  o.teacher_logits_path = path;
+  assert_status_msg(deit_distill(s, g_teacher, g_train, &o), DEIT_E_INVALID_ARG, "teacher_logits_path");
+  deit_student_free(s);
+  remove(path);
 }
 
 static void test_cancel_leaves_student_usable(void **state) {
@@ -565,6 +647,7 @@ int main(void) {
       cmocka_unit_test(test_distill_none_needs_no_teacher),
       cmocka_unit_test(test_determinism),
       cmocka_unit_test(test_teacher_logit_cache_is_exact),
+      cmocka_unit_test(test_teacher_logit_file),
       cmocka_unit_test(test_cancel_leaves_student_usable),
       cmocka_unit_test(test_student_checkpoint_round_trip),
       cmocka_unit_test(test_teacher_checkpoint_and_pretrained_weights),

@@ -150,6 +150,19 @@ expect_rc 0 distill --teacher out/teacher.safetensors --data tiny --out s2.safet
 "$PY" -c 'import json; d=json.load(open("out.txt")); assert d["out"]=="s2.safetensors" and len(d["epochs"])==1' \
   || fail "distill --json"
 [ -s s2.safetensors ] && [ ! -e s2.safetensors.tmp ] || fail "distill output"
+# --logits-cache: the first run computes and writes the teacher's logits, the second reads them (no teacher
+# pass) and trains to the same loss.
+for i in 1 2; do
+  expect_rc 0 distill --teacher out/teacher.safetensors --data tiny --out s2.safetensors --epochs 1 \
+    --batch-size 16 --logits-cache logits.safetensors --quiet --json
+  cp out.txt cache$i.json
+done
+"$PY" -c '
+import json
+a, b = (json.load(open(f"cache{i}.json")) for i in (1, 2))
+assert a["teacher_logits_seconds"] > 0 and b["teacher_logits_seconds"] == 0, (a, b)
+assert a["loss"] == b["loss"], (a["loss"], b["loss"])' || fail "distill --logits-cache reuses the logits"
+[ -s logits.safetensors ] || fail "distill --logits-cache wrote no file"
 expect_rc 0 teacher --data tiny --out t2.safetensors --arch resnet18 --epochs 1 --batch-size 32 --fraction 0.5 --quiet
 expect_in out.txt "teacher resnet18"
 expect_rc 0 info t2.safetensors --json

@@ -484,6 +484,13 @@ typedef struct deit_distill_options {
                                 ranks too.  Same seed and global batch (ranks
                                 x batch_size) give the weights one process
                                 would reach, to float rounding. */
+  /* Added after group (a smaller struct_size leaves it off). */
+  const char *teacher_logits_path; /* NULL: none.  With cache_teacher_logits, a
+                                file (.safetensors) that keeps the teacher's
+                                logits between runs: used when it was written
+                                for the same training images and labels and a
+                                teacher with the same weights, else computed
+                                and written there (atomically) */
 } deit_distill_options;
 
 DEIT_API deit_status deit_distill_options_init(deit_distill_options *options);

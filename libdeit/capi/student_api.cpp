@@ -206,7 +206,10 @@ DEIT_API deit_status deit_distill(deit_student* student, deit_teacher* teacher, 
     train::DistillSettings s;
     if (o->struct_size >= offsetof(deit_distill_options, group))
       s.state = train::state_settings(o->state_path, o->state_every_steps, o->resume);
-    if (o->struct_size >= sizeof(deit_distill_options)) capi::use_group(o->group, &s.group, &s.state);
+    if (o->struct_size >= offsetof(deit_distill_options, teacher_logits_path))
+      capi::use_group(o->group, &s.group, &s.state);
+    if (o->struct_size >= sizeof(deit_distill_options) && o->teacher_logits_path != nullptr)
+      s.teacher_logits_path = o->teacher_logits_path;
     s.epochs = o->epochs;
     s.batch_size = o->batch_size;
     s.warmup_epochs = o->warmup_epochs;

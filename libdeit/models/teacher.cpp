@@ -20,6 +20,7 @@ class ResNetTeacher : public TeacherNet {
   void to(c10::Device device) override { net_->to(device); }
   std::vector<at::Tensor> parameters() override { return net_->parameters(); }
   std::vector<at::Tensor> head_parameters() override { return net_->head_parameters(); }
+  std::vector<at::Tensor> buffers() override { return net_->buffers(); }
   torch::nn::Module* module() override { return net_.get(); }
   void replace_head(int64_t num_classes) override { net_->replace_fc(num_classes); }
 

@@ -23,6 +23,8 @@ class TeacherNet {
   virtual void to(c10::Device device) = 0;
   virtual std::vector<at::Tensor> parameters() = 0;
   virtual std::vector<at::Tensor> head_parameters() = 0;
+  // Non-trainable state that changes the outputs (BatchNorm running statistics).
+  virtual std::vector<at::Tensor> buffers() = 0;
   // The nn::Module for weight I/O; nullptr for TorchScript teachers.
   virtual torch::nn::Module* module() = 0;
   // Replace the classifier with a fresh one of `num_classes` outputs.

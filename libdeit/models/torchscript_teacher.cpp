@@ -34,6 +34,11 @@ class ScriptTeacher : public TeacherNet {
     return out;
   }
   std::vector<at::Tensor> head_parameters() override { return {}; }
+  std::vector<at::Tensor> buffers() override {
+    std::vector<at::Tensor> out;
+    for (const auto& b : module_.buffers()) out.push_back(b);
+    return out;
+  }
   torch::nn::Module* module() override { return nullptr; }
   void replace_head(int64_t) override {
     fail(DEIT_E_UNSUPPORTED, "the classifier of a TorchScript teacher cannot be replaced");

@@ -15,6 +15,7 @@
 #include "models/fused_ops.h"
 #include "runtime/runtime.h"
 #include "train/feed.h"
+#include "train/logit_cache.h"
 #include "train/parallel_loop.h"
 #include "train/progress.h"
 #include "train/train.h"
@@ -69,6 +70,37 @@ at::Tensor cache_teacher_logits(models::Teacher& teacher, const DeviceData& data
   return all.narrow(0, 0, n * classes).view({n, classes});
 }
 
+// The teacher's logits for the whole training set: from the file at s.teacher_logits_path when it holds them
+// for this data and this teacher, else computed (cache_teacher_logits) and written there by rank 0.
+at::Tensor teacher_logits_for_training(models::Teacher& teacher, const data::Dataset& ds, const DeviceData& data,
+                                       const DistillSettings& s) {
+  if (s.teacher_logits_path.empty()) return cache_teacher_logits(teacher, data, s.progress, s.group);
+  const std::string& path = s.teacher_logits_path;
+  const LogitCacheKey key = logit_cache_key(teacher, ds);
+  at::Tensor logits = read_logit_cache(path, key);
+  // Every rank must take the same branch: the file is used only when all of them could read it.
+  if (dist::Group* group = several_ranks(s.group)) {
+    at::Tensor hits = at::full({1}, logits.defined() ? 1.0 : 0.0, at::TensorOptions().device(data.labels().device()));
+    group->allreduce_sum(hits, "agreeing on the teacher-logit cache");
+    if (hits.item<double>() < group->size()) logits = at::Tensor();
+  }
+  if (logits.defined()) {
+    log(DEIT_LOG_INFO, "teacher logits for " + std::to_string(key.images) + " images read from " + path);
+    return logits.to(data.labels().device());
+  }
+  logits = cache_teacher_logits(teacher, data, s.progress, s.group);
+  if (dist::rank_of(s.group) == 0) {
+    try {
+      write_logit_cache(path, key, logits);
+      log(DEIT_LOG_INFO, "teacher logits written to " + path);
+    } catch (const Error& e) {
+      // Training does not need the file: say so and go on rather than lose the work done.
+      log(DEIT_LOG_WARN, std::string("the teacher-logit cache was not written: ") + e.what());
+    }
+  }
+  return logits;
+}
+
 // What a training state must agree on to be resumed.
 std::map<std::string, std::string> run_description(const models::StudentConfig& c, const data::Dataset& ds,
                                                    const DistillSettings& s, bool use_teacher) {
@@ -100,6 +132,9 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
   check_common(s.epochs, s.batch_size, ds, config.num_classes, "student", s.group);
   validate(s.loss);
   validate(s.optim);
+  require(s.teacher_logits_path.empty() || s.cache_teacher_logits,
+          "teacher_logits_path is set but cache_teacher_logits is 0: the logits are cached only when the "
+          "teacher is not run at every step");
   require(s.warmup_epochs >= 0 && s.warmup_epochs <= s.epochs,
           "warmup_epochs = " + std::to_string(s.warmup_epochs) + "; expected 0.." + std::to_string(s.epochs));
   const bool use_teacher = s.loss.type != DEIT_DISTILL_NONE;
@@ -121,9 +156,8 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
   // Every rank starts from rank 0's weights.
   dist::broadcast_module(s.group, *student);
   DeviceData data(ds, device);
-  const at::Tensor cached = use_teacher && s.cache_teacher_logits
-                                ? cache_teacher_logits(*teacher, data, s.progress, s.group)
-                                : at::Tensor();
+  const at::Tensor cached =
+      use_teacher && s.cache_teacher_logits ? teacher_logits_for_training(*teacher, ds, data, s) : at::Tensor();
 
   Progress progress(DEIT_PHASE_DISTILL, s.epochs, s.progress.fn, s.progress.user_data);
   ParallelLoop par(s.group, s.batch_size, student->parameters(), 3, progress);

@@ -59,6 +59,7 @@ struct DistillSettings {
   LossSettings loss;
   uint64_t seed = 0;
   bool cache_teacher_logits = true;
+  std::string teacher_logits_path;  // empty: the cached logits live only in memory (train/logit_cache.h)
   Callback progress;
   StateSettings state;
   dist::Group* group = nullptr;  // data parallelism: batch_size is per rank

@@ -231,6 +231,7 @@ pub struct deit_distill_options {
     pub state_every_steps: i32,
     pub resume: i32,
     pub group: *mut deit_group,
+    pub teacher_logits_path: *const c_char,
 }
 
 extern "C" {
@@ -434,7 +435,7 @@ mod tests {
         assert_eq!(size_of::<deit_eval_result>(), 48);
         assert_eq!(size_of::<deit_teacher_train_options>(), 112);
         assert_eq!(size_of::<deit_student_config>(), 80);
-        assert_eq!(size_of::<deit_distill_options>(), 152);
+        assert_eq!(size_of::<deit_distill_options>(), 160);
         assert_eq!(align_of::<deit_distill_options>(), 8);
     }
 
