@@ -59,6 +59,17 @@ def test_teacher_trains_and_teaches(task, tmp_path):
             s.distill(t, few, epochs=1, batch_size=16, temperature=2.0,
                       progress=lambda p: dist_losses.append(p.loss_dist) if p.phase == "distill" else None)
         assert dist_losses and all(np.isfinite(dist_losses)) and dist_losses[-1] > 0
+        # teacher_logits_path: the second run reads the logits the first wrote (no teacher pass).
+        cache = tmp_path / "logits.safetensors"
+        runs = []
+        for _ in range(2):
+            phases = set()
+            with small_student(seed=3) as s:
+                s.distill(t, few, epochs=1, batch_size=16, teacher_logits_path=str(cache),
+                          progress=lambda p: phases.add(p.phase))
+            runs.append(phases)
+        assert cache.stat().st_size > 0
+        assert "teacher_logits" in runs[0] and "teacher_logits" not in runs[1], runs
 
 
 def test_gil_is_released_during_training(task):
