@@ -198,25 +198,31 @@ static void test_distill_none_needs_no_teacher(void **state) {
   deit_student_free(s);
 }
 
+/* Distils a fresh make_student(student_seed) with `o`, recording progress;
+ * returns the number of progress calls of the teacher-logit pass and puts
+ * the o.epochs epoch losses into `losses`. */
+static int distill_recorded(uint64_t student_seed, deit_teacher *teacher, const deit_dataset *train,
+                            deit_distill_options o, double *losses) {
+  deit_student *s = make_student(student_seed);
+  struct progress_log log = {0};
+  o.progress = record_progress;
+  o.user_data = &log;
+  assert_ok(deit_distill(s, teacher, train, &o));
+  for (int e = 0; e < o.epochs; ++e) losses[e] = log.last_epoch_loss[e];
+  deit_student_free(s);
+  return log.logit_calls;
+}
+
 static void test_determinism(void **state) {
   (void)state;
+  deit_distill_options o;
+  assert_ok(deit_distill_options_init(&o));
+  o.epochs = 2;
+  o.batch_size = 32;
+  o.seed = 5;
+  o.distillation = DEIT_DISTILL_HARD;
   double losses[2][2];
-  for (int run = 0; run < 2; ++run) {
-    deit_student *s = make_student(11);
-    deit_distill_options o;
-    assert_ok(deit_distill_options_init(&o));
-    o.epochs = 2;
-    o.batch_size = 32;
-    o.seed = 5;
-    o.distillation = DEIT_DISTILL_HARD;
-    struct progress_log log = {0};
-    o.progress = record_progress;
-    o.user_data = &log;
-    assert_ok(deit_distill(s, g_teacher, g_train, &o));
-    losses[run][0] = log.last_epoch_loss[0];
-    losses[run][1] = log.last_epoch_loss[1];
-    deit_student_free(s);
-  }
+  for (int run = 0; run < 2; ++run) distill_recorded(11, g_teacher, g_train, o, losses[run]);
   assert_true(losses[0][0] == losses[1][0]);
   assert_true(losses[0][1] == losses[1][1]);
 }
@@ -229,7 +235,6 @@ static void test_teacher_logit_cache_is_exact(void **state) {
   (void)state;
   double losses[2][3];
   for (int cached = 0; cached < 2; ++cached) {
-    deit_student *s = make_student(13);
     deit_distill_options o;
     assert_ok(deit_distill_options_init(&o));
     o.epochs = 3;
@@ -237,12 +242,7 @@ static void test_teacher_logit_cache_is_exact(void **state) {
     o.seed = 9;
     o.distillation = DEIT_DISTILL_SOFT;
     o.cache_teacher_logits = cached;
-    struct progress_log log = {0};
-    o.progress = record_progress;
-    o.user_data = &log;
-    assert_ok(deit_distill(s, g_teacher, g_train, &o));
-    for (int e = 0; e < 3; ++e) losses[cached][e] = log.last_epoch_loss[e];
-    deit_student_free(s);
+    distill_recorded(13, g_teacher, g_train, o, losses[cached]);
   }
   for (int e = 0; e < 3; ++e) {
     printf("epoch %d loss: teacher every step %.9f, cached logits %.9f\n", e + 1, losses[0][e], losses[1][e]);
@@ -256,21 +256,13 @@ static void test_teacher_logit_cache_is_exact(void **state) {
  * number of progress calls of the teacher-logit pass and the epoch losses. */
 static int distill_with_logit_file(deit_teacher *teacher, const deit_dataset *train, const char *path,
                                    double losses[2]) {
-  deit_student *s = make_student(21);
   deit_distill_options o;
   assert_ok(deit_distill_options_init(&o));
   o.epochs = 2;
   o.batch_size = 32;
   o.seed = 4;
   o.teacher_logits_path = path;
-  struct progress_log log = {0};
-  o.progress = record_progress;
-  o.user_data = &log;
-  assert_ok(deit_distill(s, teacher, train, &o));
-  losses[0] = log.last_epoch_loss[0];
-  losses[1] = log.last_epoch_loss[1];
-  deit_student_free(s);
-  return log.logit_calls;
+  return distill_recorded(21, teacher, train, o, losses);
 }
 
 static long file_size(const char *path) {
