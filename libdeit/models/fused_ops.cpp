@@ -191,6 +191,7 @@ constexpr int64_t kChunkFloats = 1 << 18;  // 1 MiB of hidden layer per chunk: a
 // Rows per chunk for `rows` rows of `hidden` units: about kChunkFloats each, and a multiple of the threads
 // in number so that none waits for another's last chunk.
 int64_t chunk_rows(int64_t rows, int64_t hidden) {
+  if (rows <= 0) return 1;
   const int64_t target = std::max<int64_t>(8, kChunkFloats / std::max<int64_t>(1, hidden));
   const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
   int64_t chunks = (rows + target - 1) / target;
@@ -300,6 +301,9 @@ struct ReluDropoutMlp : public torch::autograd::Function<ReluDropoutMlp> {
           std::lock_guard<std::mutex> lock(mutex);
           partials.emplace_back(first_chunk, std::move(t));
         });
+    if (partials.empty())  // no rows
+      return {grad_x, at::zeros_like(w1), at::zeros({hidden}, h.options()), at::zeros_like(w2), gy.sum(0),
+              at::Tensor()};
     std::sort(partials.begin(), partials.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     Partial sum = std::move(partials.front().second);

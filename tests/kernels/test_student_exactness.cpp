@@ -134,6 +134,17 @@ void test_mlp(double p, int64_t batch, int64_t tokens, int64_t D, int64_t H) {
   }
 }
 
+// No rows (an empty batch): empty output, zero weight gradients, no crash.
+void test_mlp_no_rows() {
+  auto x = torch::randn({0, 18, 8}).requires_grad_(true);
+  auto w1 = torch::randn({64, 8}).requires_grad_(true), b1 = torch::randn({64}).requires_grad_(true);
+  auto w2 = torch::randn({8, 64}).requires_grad_(true), b2 = torch::randn({8}).requires_grad_(true);
+  at::Tensor y = relu_dropout_mlp(x, w1, b1, w2, b2, 0.1, /*training=*/true);
+  y.sum().backward();
+  check(y.sizes() == x.sizes() && x.grad().numel() == 0 && w1.grad().abs().sum().item<double>() == 0,
+        "relu_dropout_mlp on 0 rows: empty output, zero gradients");
+}
+
 void test_prefix_only_last_block() {
   StudentConfig c = student_preset("seed", 5);
   c.embed_dim = 16, c.depth = 2, c.num_heads = 2, c.mlp_dim = 32, c.dropout = 0, c.attn_dropout = 0;
@@ -174,6 +185,7 @@ int main() {
   test_mlp(0.0, 12, 50, 8, 2048);
   test_mlp(0.3, 12, 50, 8, 2048);
   torch::set_num_threads(1);
+  test_mlp_no_rows();
   test_prefix_only_last_block();
   std::printf("%d failure(s)\n", failures);
   return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
