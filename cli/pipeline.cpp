@@ -56,7 +56,6 @@ DistillTiming distill_student(deit_student* student, deit_teacher* teacher, cons
   o.seed = seed;
   o.group = process_group();
   o.teacher_logits_path = settings.logits_cache.empty() ? nullptr : settings.logits_cache.c_str();
-  o.teacher_logits_path = settings.logits_cache.empty() ? nullptr : settings.logits_cache.c_str();
   o.progress = progress.fn();
   o.user_data = progress.user_data();
   const double logits_before = progress.phase_seconds(DEIT_PHASE_TEACHER_LOGITS);

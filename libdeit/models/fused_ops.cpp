@@ -4,9 +4,9 @@
 #include <ATen/Parallel.h>
 #include <torch/autograd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <algorithm>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -224,6 +224,18 @@ struct MlpForward {
   int64_t base = 0;
 };
 
+// The dropout of a hidden layer of `hidden_numel` elements with probability p (0: none).
+MlpForward mlp_dropout(double p, int64_t hidden_numel) {
+  MlpForward f;
+  f.scale = static_cast<float>(1.0 / (1.0 - p));
+  if (p > 0) {
+    f.seed = next_seed();
+    f.threshold = detail::dropout_threshold(p);
+    f.base = mask_base(hidden_numel);
+  }
+  return f;
+}
+
 // y = fc2(dropout(relu(fc1(x)))) for contiguous x [M, D]; the hidden layer goes to `h` [M, H] when it is
 // defined (training keeps it for the backward pass), else to a per-thread chunk buffer.
 at::Tensor mlp_forward(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1, const at::Tensor& w2,
@@ -253,12 +265,8 @@ at::Tensor mlp_forward(const at::Tensor& x, const at::Tensor& w1, const at::Tens
 struct ReluDropoutMlp : public torch::autograd::Function<ReluDropoutMlp> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w1,
                             const at::Tensor& b1, const at::Tensor& w2, const at::Tensor& b2, double p) {
-    MlpForward f;
-    f.seed = p > 0 ? next_seed() : 0;
-    f.threshold = p > 0 ? detail::dropout_threshold(p) : 0;
-    f.scale = static_cast<float>(1.0 / (1.0 - p));
     at::Tensor h = at::empty({x.size(0), w1.size(0)}, x.options());
-    f.base = p > 0 ? mask_base(h.numel()) : 0;
+    const MlpForward f = mlp_dropout(p, h.numel());
     at::Tensor y = mlp_forward(x, w1, b1, w2, b2, f, h);
     ctx->save_for_backward({x, w1, w2, h});
     ctx->saved_data["scale"] = static_cast<double>(f.scale);
@@ -279,12 +287,11 @@ struct ReluDropoutMlp : public torch::autograd::Function<ReluDropoutMlp> {
     };
     std::mutex mutex;
     std::vector<std::pair<int64_t, Partial>> partials;
+    auto zero_partial = [&](at::Tensor g) {
+      return Partial{std::move(g), at::zeros_like(w1), at::zeros({hidden}, h.options()), at::zeros_like(w2)};
+    };
     for_row_chunks(
-        rows, step,
-        [&] {
-          return Partial{at::empty({std::min(step, rows), hidden}, h.options()), at::zeros_like(w1),
-                         at::zeros({hidden}, h.options()), at::zeros_like(w2)};
-        },
+        rows, step, [&] { return zero_partial(at::empty({std::min(step, rows), hidden}, h.options())); },
         [&](Partial& t, int64_t r0, int64_t n) {
           const at::Tensor gyc = gy.narrow(0, r0, n), hc = h.narrow(0, r0, n);
           t.grad_w2.addmm_(gyc.t(), hc);
@@ -301,16 +308,13 @@ struct ReluDropoutMlp : public torch::autograd::Function<ReluDropoutMlp> {
           std::lock_guard<std::mutex> lock(mutex);
           partials.emplace_back(first_chunk, std::move(t));
         });
-    if (partials.empty())  // no rows
-      return {grad_x, at::zeros_like(w1), at::zeros({hidden}, h.options()), at::zeros_like(w2), gy.sum(0),
-              at::Tensor()};
     std::sort(partials.begin(), partials.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
-    Partial sum = std::move(partials.front().second);
-    for (size_t i = 1; i < partials.size(); ++i) {
-      sum.grad_w1.add_(partials[i].second.grad_w1);
-      sum.grad_b1.add_(partials[i].second.grad_b1);
-      sum.grad_w2.add_(partials[i].second.grad_w2);
+    Partial sum = zero_partial(at::Tensor());  // stays zero with no rows
+    for (const auto& [first_chunk, t] : partials) {
+      sum.grad_w1.add_(t.grad_w1);
+      sum.grad_b1.add_(t.grad_b1);
+      sum.grad_w2.add_(t.grad_w2);
     }
     return {grad_x, sum.grad_w1, sum.grad_b1, sum.grad_w2, gy.sum(0), at::Tensor()};
   }
@@ -371,13 +375,7 @@ at::Tensor relu_dropout_mlp(const at::Tensor& x, const at::Tensor& w1, const at:
                            w2.requires_grad() || b2.requires_grad());
   if (needs_grad) return ReluDropoutMlp::apply(flat, w1, b1, w2, b2, q).view(out_shape);
   // Inference: nothing to save, so the hidden layer never leaves the per-thread chunk buffers.
-  MlpForward f;
-  if (q > 0) {
-    f.seed = next_seed();
-    f.threshold = detail::dropout_threshold(q);
-    f.scale = static_cast<float>(1.0 / (1.0 - q));
-    f.base = mask_base(flat.size(0) * w1.size(0));
-  }
+  const MlpForward f = mlp_dropout(q, flat.size(0) * w1.size(0));
   return mlp_forward(flat, w1, b1, w2, b2, f, at::Tensor()).view(out_shape);
 }
 

@@ -1,7 +1,5 @@
 #include "train/logit_cache.h"
 
-#include <sys/stat.h>
-
 #include <cstring>
 #include <map>
 #include <vector>
@@ -9,6 +7,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "data/file_io.h"
 #include "models/safetensors.h"
 #include "train/training_state.h"
 
@@ -35,11 +34,6 @@ std::map<std::string, std::string> metadata_of(const LogitCacheKey& key) {
           {"classes", std::to_string(key.classes)}};
 }
 
-bool exists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0;
-}
-
 }  // namespace
 
 uint64_t teacher_fingerprint(models::Teacher& teacher) {
@@ -57,7 +51,7 @@ LogitCacheKey logit_cache_key(models::Teacher& teacher, const data::Dataset& ds)
 }
 
 at::Tensor read_logit_cache(const std::string& path, const LogitCacheKey& key) {
-  if (!exists(path)) return at::Tensor();
+  if (!data::is_regular_file(path)) return at::Tensor();
   models::SafetensorsFile f;
   try {
     f = models::read_safetensors(path);
