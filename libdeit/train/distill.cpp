@@ -109,7 +109,7 @@ std::map<std::string, std::string> run_description(const models::StudentConfig& 
   os << "img " << c.img_size << " patch " << c.patch_size << " in " << c.in_channels << " classes "
      << c.num_classes << " dim " << c.embed_dim << " depth " << c.depth << " heads " << c.num_heads << " mlp "
      << c.mlp_dim << " pre_norm " << c.pre_norm << " gelu " << c.gelu << " dropout " << c.dropout << "/"
-     << c.attn_dropout;
+     << c.attn_dropout << " ln_eps " << c.ln_eps;
   const std::string model = os.str();
   os.str("");
   os << "epochs " << s.epochs << " batch " << s.batch_size << " optimizer " << s.optim.optimizer << " lr "

@@ -38,6 +38,24 @@ int64_t parse_int(const std::map<std::string, std::string>& meta, const std::str
   fail(DEIT_E_FORMAT, path + ": metadata '" + key + "' is not an integer: '" + it->second + "'");
 }
 
+std::vector<std::string> words(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+// "alpha was 0.5, now 0.25": the first setting that differs.  A run description's entries are either one
+// value or a list of "name value" pairs (run_description in distill.cpp, the teacher's in teacher_train.cpp).
+std::string difference(const std::string& key, const std::string& saved, const std::string& now) {
+  const std::vector<std::string> a = words(saved), b = words(now);
+  if (a.size() == b.size() && a.size() % 2 == 0 && a.size() >= 2) {
+    for (size_t i = 0; i < a.size(); i += 2)
+      if (a[i] == b[i] && a[i + 1] != b[i + 1]) return a[i] + " was " + a[i + 1] + ", now " + b[i + 1];
+  }
+  return key + " was " + saved + ", now " + now;
+}
+
 }  // namespace
 
 void save_training_state(const std::string& path, torch::nn::Module& model,
@@ -77,8 +95,8 @@ bool load_training_state(const std::string& path, torch::nn::Module& model,
     const auto it = state.metadata.find(kRunPrefix + k);
     const std::string saved = it == state.metadata.end() ? "(absent)" : it->second;
     if (saved != v)
-      invalid_arg(path + ": the training state was written for another run: " + k + " was " + saved +
-                  ", now " + v + " (delete the file or change the settings back)");
+      invalid_arg(path + ": the training state was written for another run: " + difference(k, saved, v) +
+                  " (delete the file or change the settings back)");
   }
   TrainingPosition pos;
   pos.epoch = static_cast<int32_t>(parse_int(state.metadata, "epoch", path));
