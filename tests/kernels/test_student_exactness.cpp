@@ -1,7 +1,6 @@
 // White-box tests of the student's shortcuts (libdeit/models/fused_ops.cpp, the last block's prefix-only
 // path): each must give the same outputs and gradients as the straightforward LibTorch computation.
 // Built from the library's sources directly, since the shared library exports only the C API.
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -33,22 +32,19 @@ void check_close(const at::Tensor& got, const at::Tensor& ref, double tol, const
   check(err <= tol, what + ": relative error " + std::to_string(err));
 }
 
-uint64_t seed_after_manual_seed(uint64_t s) {
-  at::manual_seed(s);
-  auto* gen = at::check_generator<at::CPUGeneratorImpl>(at::detail::getDefaultCPUGenerator());
-  std::lock_guard<std::mutex> lock(gen->mutex_);
-  return gen->random64();
-}
-
-// The mask fast_dropout / relu_dropout_mlp draw for a contiguous tensor of `shape`, scaled by 1/(1-p).
-at::Tensor reference_mask(uint64_t seed, double p, at::IntArrayRef shape) {
-  at::Tensor m = at::empty(shape, at::kFloat);
-  float* d = m.data_ptr<float>();
-  const uint32_t threshold = deit::models::detail::dropout_threshold(p);
-  for (int64_t i = 0; i < m.numel(); ++i)
-    d[i] =
-        deit::models::detail::dropout_keeps(seed, threshold, i) ? static_cast<float>(1.0 / (1.0 - p)) : 0.0f;
-  return m;
+// A dropout mask as the kernels apply it, observed from their outputs rather than recomputed with the
+// library's generator: each element must be 0 or 1/(1-p).  `what` names the kernel in messages.
+at::Tensor observed_mask(const at::Tensor& scaled, double p, const std::string& what) {
+  const float keep = static_cast<float>(1.0 / (1.0 - p));
+  const at::Tensor kept = scaled.ne(0);
+  const double off = (scaled.masked_select(kept) - keep).abs().max().item<double>();
+  check(off <= 1e-6 * keep, what + ": every element is dropped or scaled by 1/(1-p) (off by " +
+                                std::to_string(off) + ")");
+  const double rate = 1.0 - kept.to(at::kDouble).mean().item<double>();
+  const double sigma = std::sqrt(p * (1 - p) / static_cast<double>(scaled.numel()));
+  check(std::abs(rate - p) < 5 * sigma,
+        what + ": drop rate " + std::to_string(rate) + " for p = " + std::to_string(p));
+  return kept.to(at::kFloat) * keep;
 }
 
 void test_drop_rate() {
@@ -76,16 +72,30 @@ void test_drop_rate() {
 }
 
 void test_dropout_matches_mask() {
-  const at::Tensor x = torch::randn({7, 33, 5}).requires_grad_(true);
-  const at::Tensor r = torch::randn({7, 33, 5});
-  const uint64_t seed = seed_after_manual_seed(3);
+  const at::Tensor x = torch::randn({7, 33, 50}).requires_grad_(true);
+  const at::Tensor r = torch::randn({7, 33, 50});
   at::manual_seed(3);
   at::Tensor y = fast_dropout(x, 0.25, true);
   (y * r).sum().backward();
-  const at::Tensor mask = reference_mask(seed, 0.25, x.sizes());
+  // The mask, read off the output of dropout applied to ones under the same seed.
+  at::manual_seed(3);
+  const at::Tensor mask = observed_mask(fast_dropout(torch::ones({7, 33, 50}), 0.25, true), 0.25, "fast_dropout");
   check_close(y.detach(), x.detach() * mask, 0, "fast_dropout forward = x * mask / (1 - p)");
-  check_close(x.grad(), r * mask, 0, "fast_dropout backward = grad * mask / (1 - p)");
+  check_close(x.grad(), r * mask, 0, "fast_dropout backward = grad * the forward's mask / (1 - p)");
+  at::manual_seed(4);
+  check(!at::equal(fast_dropout(torch::ones({7, 33, 50}), 0.25, true), mask), "another seed, another mask");
   check(fast_dropout(x, 0.25, false).is_same(x), "fast_dropout is the identity in eval mode");
+}
+
+// The hidden-layer mask relu_dropout_mlp draws for `rows` rows of H units after at::manual_seed(seed), observed
+// through the MLP itself: with fc1 giving 1 for every unit and fc2 the identity, the output is the mask.
+at::Tensor observed_mlp_mask(uint64_t seed, double p, int64_t rows, int64_t D, int64_t H) {
+  torch::NoGradGuard no_grad;
+  const at::Tensor x = torch::randn({rows, D}), w1 = torch::zeros({H, D}), b1 = torch::ones({H});
+  const at::Tensor w2 = torch::eye(H), b2 = torch::zeros({H});
+  at::manual_seed(seed);
+  return observed_mask(relu_dropout_mlp(x, w1, b1, w2, b2, p, /*training=*/true), p,
+                       "relu_dropout_mlp's hidden mask (" + std::to_string(rows) + " x " + std::to_string(H) + ")");
 }
 
 // rows = batch x tokens rows of width D through H hidden units.  The fast path works in chunks of rows shared
@@ -107,12 +117,11 @@ void test_mlp(double p, int64_t batch, int64_t tokens, int64_t D, int64_t H) {
     for (const auto& t : params) out.push_back(t.grad().clone()), t.grad().zero_();
     return out;
   };
-  const uint64_t seed = seed_after_manual_seed(5);
   const std::vector<at::Tensor> fast = run_fast(), again = run_fast();
 
-  // The straightforward computation with the same mask.
+  // The straightforward computation with the mask the MLP draws (observed, see observed_mlp_mask).
   at::Tensor h = torch::relu(torch::linear(x, w1, b1));
-  if (p > 0) h = h * reference_mask(seed, p, {batch * tokens, H}).view({batch, tokens, H});
+  if (p > 0) h = h * observed_mlp_mask(5, p, batch * tokens, D, H).view({batch, tokens, H});
   at::Tensor y_ref = torch::linear(h, w2, b2);
   (y_ref * r).sum().backward();
   const std::string tag = "relu_dropout_mlp (p = " + std::to_string(p) + ", " + std::to_string(batch * tokens) +
