@@ -11,14 +11,16 @@ enum { CLASSES = 4, SIDE = 28, N_TRAIN = 256, N_TEST = 128 };
 
 /* Class k: one of four noisy stripe/checker textures with a random phase, so
  * every patch carries the class (a ViT with zero position embeddings and a
- * pooled CNN both see it from the first step). */
-static deit_dataset *make_task(int n, unsigned seed) {
+ * pooled CNN both see it from the first step).  Texture k is labelled
+ * (k + label_shift) % CLASSES: a shifted task disagrees with a teacher that
+ * learned the plain one on every image. */
+static deit_dataset *make_shifted_task(int n, unsigned seed, int label_shift) {
   uint8_t *pix = malloc((size_t)n * SIDE * SIDE);
   int32_t *labels = malloc(sizeof(int32_t) * (size_t)n);
   srand(seed);
   for (int i = 0; i < n; ++i) {
     int k = i % CLASSES;
-    labels[i] = k;
+    labels[i] = (k + label_shift) % CLASSES;
     uint8_t *img = pix + (size_t)i * SIDE * SIDE;
     int phase = rand() % 4;
     for (int y = 0; y < SIDE; ++y)
@@ -38,15 +40,22 @@ static deit_dataset *make_task(int n, unsigned seed) {
   return ds;
 }
 
-static deit_student *make_student(uint64_t seed) {
+static deit_dataset *make_task(int n, unsigned seed) { return make_shifted_task(n, seed, 0); }
+
+/* dropout / attn_dropout < 0: the preset's. */
+static deit_student *make_student_with_dropout(uint64_t seed, double dropout, double attn_dropout) {
   deit_student_config cfg;
   assert_ok(deit_student_config_init(&cfg, "seed", CLASSES));
   cfg.mlp_dim = 128; /* small and fast; the rest is the notebook's model */
+  if (dropout >= 0) cfg.dropout = dropout;
+  if (attn_dropout >= 0) cfg.attn_dropout = attn_dropout;
   deit_student *s = NULL;
   assert_ok(deit_student_create(&cfg, seed, &s));
   assert_ok(deit_student_set_device(s, "cpu"));
   return s;
 }
+
+static deit_student *make_student(uint64_t seed) { return make_student_with_dropout(seed, -1, -1); }
 
 static deit_teacher *make_teacher(void) {
   deit_teacher *t = NULL;
@@ -55,34 +64,75 @@ static deit_teacher *make_teacher(void) {
   return t;
 }
 
+/* Progress as seen by a callback.  The callback only records: a cmocka
+ * assertion failing inside it would longjmp through libdeit's C++ frames, so
+ * assert_progress_sane() checks what it saw after the call returned. */
 struct progress_log {
   int calls;
   int epochs_ended;
   double last_epoch_loss[16];
-  int cancel_at_call; /* 0: never */
+  double last_epoch_lr[16];
+  int cancel_at_call;         /* 0: never */
+  int64_t cancel_mid_epoch;   /* S > 0: cancel at the first report after step S and before an epoch's end */
+  int cancel_after_epoch;     /* E > 0: cancel at the end of epoch E (training phases) */
+  deit_progress cancelled_at; /* the report that cancelled */
   deit_phase last_phase;
   int logit_calls; /* calls in the teacher-logit pass */
+  char problem[256];
 };
+
+static void progress_problem(struct progress_log *log, const deit_progress *p, const char *what) {
+  if (log->problem[0]) return;
+  snprintf(log->problem, sizeof log->problem, "call %d (phase %d, epoch %d/%d, step %lld/%lld): %s", log->calls,
+           (int)p->phase, p->epoch, p->epochs, (long long)p->step, (long long)p->steps, what);
+}
 
 static int record_progress(const deit_progress *p, void *user_data) {
   struct progress_log *log = user_data;
   log->calls++;
   log->last_phase = p->phase;
   if (p->phase == DEIT_PHASE_TEACHER_LOGITS) log->logit_calls++;
-  assert_int_equal(p->struct_size, sizeof(deit_progress));
-  assert_true(p->step >= 1 && p->step <= p->steps);
-  assert_true(p->epoch >= 1 && p->epoch <= p->epochs);
+  if (p->struct_size != sizeof(deit_progress)) progress_problem(log, p, "struct_size is not sizeof(deit_progress)");
+  if (!(p->step >= 1 && p->step <= p->steps)) progress_problem(log, p, "step outside 1..steps");
+  if (!(p->epoch >= 1 && p->epoch <= p->epochs)) progress_problem(log, p, "epoch outside 1..epochs");
   if (p->end_of_epoch && p->phase != DEIT_PHASE_TEACHER_LOGITS) {
-    assert_int_equal(p->step, p->steps);
-    if (p->epoch <= 16) log->last_epoch_loss[p->epoch - 1] = p->loss;
+    if (p->step != p->steps) progress_problem(log, p, "end_of_epoch before the last step");
+    if (p->epoch <= 16) {
+      log->last_epoch_loss[p->epoch - 1] = p->loss;
+      log->last_epoch_lr[p->epoch - 1] = p->lr;
+    }
     log->epochs_ended++;
   }
-  return log->cancel_at_call && log->calls >= log->cancel_at_call;
+  int cancel = log->cancel_at_call && log->calls >= log->cancel_at_call;
+  if (log->cancel_mid_epoch && p->phase != DEIT_PHASE_TEACHER_LOGITS && p->step > log->cancel_mid_epoch &&
+      p->step < p->steps)
+    cancel = 1;
+  if (log->cancel_after_epoch && p->phase != DEIT_PHASE_TEACHER_LOGITS && p->end_of_epoch &&
+      p->epoch == log->cancel_after_epoch)
+    cancel = 1;
+  if (cancel) log->cancelled_at = *p;
+  return cancel;
 }
+
+#define assert_progress_sane(log)                                                     \
+  do {                                                                                \
+    if ((log)->problem[0]) fail_msg("progress callback saw: %s", (log)->problem); \
+  } while (0)
 
 /* Shared across tests: training is the expensive part. */
 static deit_dataset *g_train, *g_test;
 static deit_teacher *g_teacher;
+
+/* Logits of `n` test images from the teacher (n <= 16). */
+static void teacher_logits(deit_teacher *t, int n, float *out) {
+  uint8_t pix[16 * SIDE * SIDE];
+  assert_true(n <= 16);
+  assert_ok(deit_dataset_copy_images(g_test, 0, n, pix, sizeof pix));
+  deit_images im = {pix, DEIT_DTYPE_U8, DEIT_LAYOUT_NCHW, n, 1, SIDE, SIDE};
+  assert_ok(deit_teacher_predict(t, &im, out, (size_t)n * CLASSES));
+}
+
+static int starts_with(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
 
 static int setup(void **state) {
   (void)state;
@@ -117,6 +167,7 @@ static void test_teacher_learns(void **state) {
   o.progress = record_progress;
   o.user_data = &log;
   assert_ok(deit_teacher_train(g_teacher, g_train, &o));
+  assert_progress_sane(&log);
   assert_int_equal(log.epochs_ended, 4);
   deit_eval_result r = {.struct_size = sizeof r};
   int64_t confusion[CLASSES * CLASSES];
@@ -146,6 +197,7 @@ static void test_student_distills(void **state) {
   o.progress = record_progress;
   o.user_data = &log;
   assert_ok(deit_distill(s, g_teacher, g_train, &o));
+  assert_progress_sane(&log);
   assert_int_equal(log.epochs_ended, 4);
   assert_true(log.last_epoch_loss[3] < log.last_epoch_loss[0]);
   deit_eval_result r = {.struct_size = sizeof r};
@@ -208,6 +260,7 @@ static int distill_recorded(uint64_t student_seed, deit_teacher *teacher, const 
   o.progress = record_progress;
   o.user_data = &log;
   assert_ok(deit_distill(s, teacher, train, &o));
+  assert_progress_sane(&log);
   for (int e = 0; e < o.epochs; ++e) losses[e] = log.last_epoch_loss[e];
   deit_student_free(s);
   return log.logit_calls;
@@ -324,23 +377,321 @@ static void test_teacher_logit_file(void **state) {
   remove(path);
 }
 
-static void test_cancel_leaves_student_usable(void **state) {
+/* The frozen teacher is not changed by distillation: its parameters, its
+ * BatchNorm running statistics (a teacher in train mode would update them
+ * even under no_grad) and so its logits are bit-identical afterwards, with
+ * the teacher run at every step and with its logits cached. */
+static void test_teacher_untouched_by_distillation(void **state) {
   (void)state;
-  deit_student *s = make_student(9);
+  assert_non_null(g_teacher);
+  const char *before = deit_test_path("teacher-before.safetensors");
+  const char *after = deit_test_path("teacher-after.safetensors");
+  assert_ok(deit_teacher_save(g_teacher, before));
+  float lb[8 * CLASSES], la[8 * CLASSES];
+  teacher_logits(g_teacher, 8, lb);
+  for (int cached = 0; cached < 2; ++cached) {
+    deit_student *s = make_student(17);
+    deit_distill_options o;
+    assert_ok(deit_distill_options_init(&o));
+    o.epochs = 1;
+    o.batch_size = 32;
+    o.cache_teacher_logits = cached;
+    assert_ok(deit_distill(s, g_teacher, g_train, &o));
+    deit_student_free(s);
+    assert_ok(deit_teacher_save(g_teacher, after));
+    if (!deit_test_files_equal(before, after))
+      fail_msg("distillation (cache_teacher_logits %d) changed the teacher's checkpoint", cached);
+    teacher_logits(g_teacher, 8, la);
+    assert_memory_equal(la, lb, sizeof la);
+  }
+}
+
+/* Trains `t` one epoch on 64 images with `trainable` and reports which
+ * tensors changed: *fc (fc.weight and fc.bias both), *frozen_same (every
+ * parameter outside fc byte-equal), *stats (every BatchNorm running_mean
+ * and running_var changed). */
+static void fine_tune_and_compare(deit_teacher *t, deit_trainable trainable, int *fc, int *frozen_same, int *stats) {
+  const char *before = deit_test_path("fine-tune-before.safetensors");
+  const char *after = deit_test_path("fine-tune-after.safetensors");
+  assert_ok(deit_teacher_set_device(t, "cpu"));
+  assert_ok(deit_teacher_save(t, before));
+  deit_dataset *few = NULL;
+  assert_ok(deit_dataset_subset_first(g_train, 64, &few));
+  deit_teacher_train_options o;
+  assert_ok(deit_teacher_train_options_init(&o));
+  o.epochs = 1;
+  o.batch_size = 16;
+  o.trainable = trainable;
+  assert_ok(deit_teacher_train(t, few, &o));
+  deit_dataset_free(few);
+  assert_ok(deit_teacher_save(t, after));
+  deit_test_safetensors b, a;
+  deit_test_safetensors_read(before, &b);
+  deit_test_safetensors_read(after, &a);
+  assert_int_equal(a.count, b.count);
+  *fc = *frozen_same = *stats = 1;
+  int n_stats = 0;
+  for (int i = 0; i < b.count; ++i) {
+    const deit_test_tensor *x = &b.tensors[i];
+    const int same = deit_test_tensors_equal(x, deit_test_safetensors_find(&a, x->name));
+    const char *dot = strrchr(x->name, '.');
+    if (starts_with(x->name, "fc.")) {
+      if (same) *fc = 0;
+    } else if (strcmp(dot, ".running_mean") == 0 || strcmp(dot, ".running_var") == 0) {
+      n_stats++;
+      if (same) *stats = 0;
+    } else if (strcmp(dot, ".num_batches_tracked") != 0) {
+      if (!same) {
+        if (*frozen_same) printf("  %s changed\n", x->name);
+        *frozen_same = 0;
+      }
+    }
+  }
+  assert_true(n_stats >= 2 * 20); /* ResNet-18: 20 BatchNorm layers */
+  deit_test_safetensors_free(&b);
+  deit_test_safetensors_free(&a);
+}
+
+/* The notebook's fine-tuning: with pretrained weights only fc learns, while
+ * BatchNorm's running statistics adapt to the new data (train mode).
+ * DEIT_TRAIN_AUTO means head-only after deit_teacher_load_weights and all
+ * layers for a teacher trained from scratch. */
+static void test_head_only_fine_tuning(void **state) {
+  (void)state;
+  const char *w = deit_test_path("pretrained-resnet18.safetensors");
+  deit_teacher *source = make_teacher();
+  assert_ok(deit_teacher_save(source, w));
+  deit_teacher_free(source);
+  struct {
+    int pretrained;
+    deit_trainable trainable;
+    int head_only;
+  } cases[] = {{1, DEIT_TRAIN_AUTO, 1}, {1, DEIT_TRAIN_HEAD, 1}, {1, DEIT_TRAIN_ALL, 0},
+               {0, DEIT_TRAIN_AUTO, 0}, {0, DEIT_TRAIN_HEAD, 1}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    deit_teacher *t = make_teacher();
+    if (cases[i].pretrained) assert_ok(deit_teacher_load_weights(t, w));
+    int fc = 0, frozen_same = 0, stats = 0;
+    fine_tune_and_compare(t, cases[i].trainable, &fc, &frozen_same, &stats);
+    printf("pretrained %d trainable %d: fc changed %d, all other parameters equal %d, BN statistics changed %d\n",
+           cases[i].pretrained, (int)cases[i].trainable, fc, frozen_same, stats);
+    assert_true(fc);
+    assert_true(stats);
+    assert_int_equal(frozen_same, cases[i].head_only);
+    deit_teacher_free(t);
+  }
+}
+
+/* Dropout is active in training and only there: from the same weights, the
+ * first training step's loss differs with dropout 0.1 after attention/in
+ * the MLP, with attention dropout 0.1, and without dropout; eval-mode
+ * logits are the same for all three. */
+static void test_dropout_active_in_training(void **state) {
+  (void)state;
+  const double rates[3][2] = {{0.0, 0.0}, {0.1, 0.0}, {0.0, 0.1}};
+  double loss[3];
+  float logits[3][8 * CLASSES];
+  uint8_t pix[8 * SIDE * SIDE];
+  assert_ok(deit_dataset_copy_images(g_test, 0, 8, pix, sizeof pix));
+  deit_images im = {pix, DEIT_DTYPE_U8, DEIT_LAYOUT_NCHW, 8, 1, SIDE, SIDE};
+  deit_dataset *batch = NULL;
+  assert_ok(deit_dataset_subset_first(g_train, 32, &batch));
+  for (int i = 0; i < 3; ++i) {
+    deit_student *s = make_student_with_dropout(5, rates[i][0], rates[i][1]);
+    assert_ok(deit_student_predict(s, &im, DEIT_HEAD_AVG, logits[i], 8 * CLASSES));
+    deit_distill_options o;
+    assert_ok(deit_distill_options_init(&o));
+    o.epochs = 1;
+    o.batch_size = 32; /* one step: the reported loss is that of the first forward pass */
+    o.distillation = DEIT_DISTILL_NONE;
+    struct progress_log log = {0};
+    o.progress = record_progress;
+    o.user_data = &log;
+    assert_ok(deit_distill(s, NULL, batch, &o));
+    assert_progress_sane(&log);
+    assert_int_equal(log.epochs_ended, 1);
+    loss[i] = log.last_epoch_loss[0];
+    printf("dropout %.1f attn_dropout %.1f: first-step loss %.9f\n", rates[i][0], rates[i][1], loss[i]);
+    deit_student_free(s);
+  }
+  deit_dataset_free(batch);
+  assert_true(loss[1] != loss[0]);
+  assert_true(loss[2] != loss[0]);
+  assert_true(loss[2] != loss[1]);
+  assert_memory_equal(logits[0], logits[1], sizeof logits[0]);
+  assert_memory_equal(logits[0], logits[2], sizeof logits[0]);
+}
+
+/* Soft distillation through the C API; saves the student to `out`.  With
+ * log != NULL progress goes there; returns the call's status. */
+static deit_status distill_to_file(uint64_t student_seed, deit_distill_options o, struct progress_log *log,
+                                   const char *out) {
+  deit_student *s = make_student(student_seed);
+  if (log) {
+    o.progress = record_progress;
+    o.user_data = log;
+  }
+  deit_status st = deit_distill(s, g_teacher, g_train, &o);
+  if (out) assert_ok(deit_student_save(s, out));
+  deit_student_free(s);
+  return st;
+}
+
+static deit_distill_options resume_options(void) {
   deit_distill_options o;
   assert_ok(deit_distill_options_init(&o));
-  o.batch_size = 8;
+  o.epochs = 2;
+  o.batch_size = 1; /* 256 steps an epoch (> 0.2 s anywhere): progress is reported before an epoch's end */
+  o.seed = 3;
+  o.distillation = DEIT_DISTILL_SOFT;
+  o.cache_teacher_logits = 1;
+  return o;
+}
+
+/* A distillation stopped mid-epoch and resumed from its state ends with the
+ * weights of a run never stopped, bit for bit; a state written with other
+ * settings is refused, and the message names the setting. */
+static void test_resume_is_bit_exact(void **state) {
+  (void)state;
+  assert_non_null(g_teacher);
+  const char *whole = deit_test_path("resume-whole.safetensors");
+  const char *resumed = deit_test_path("resume-resumed.safetensors");
+  const char *state_path = deit_test_path("resume-state.safetensors");
+  remove(state_path);
+  deit_distill_options o = resume_options();
+  assert_ok(distill_to_file(31, o, NULL, whole));
+
+  o.state_path = state_path;
+  o.state_every_steps = 5;
+  struct progress_log log = {0};
+  log.cancel_mid_epoch = 2 * o.state_every_steps;
+  assert_status_msg(distill_to_file(31, o, &log, NULL), DEIT_E_CANCELLED, "cancelled");
+  assert_progress_sane(&log);
+  printf("cancelled at epoch %d, step %lld of %lld\n", log.cancelled_at.epoch, (long long)log.cancelled_at.step,
+         (long long)log.cancelled_at.steps);
+  /* The state was written mid-epoch: more than state_every_steps steps into it. */
+  assert_true(log.cancelled_at.step > o.state_every_steps && log.cancelled_at.step < log.cancelled_at.steps);
+
+  /* Settings that differ are refused by name. */
+  deit_distill_options other = o;
+  other.resume = 1;
+  other.alpha = 0.25;
+  assert_status_msg(distill_to_file(31, other, NULL, NULL), DEIT_E_INVALID_ARG, "alpha was 0.5, now 0.25");
+  other = o;
+  other.resume = 1;
+  other.temperature = 3;
+  assert_status_msg(distill_to_file(31, other, NULL, NULL), DEIT_E_INVALID_ARG, "T was 2, now 3");
+  {
+    deit_student_config cfg;
+    assert_ok(deit_student_config_init(&cfg, "seed", CLASSES));
+    cfg.mlp_dim = 128;
+    cfg.ln_eps = 1e-6;
+    deit_student *s = NULL;
+    assert_ok(deit_student_create(&cfg, 31, &s));
+    assert_ok(deit_student_set_device(s, "cpu"));
+    other = o;
+    other.resume = 1;
+    assert_status_msg(deit_distill(s, g_teacher, g_train, &other), DEIT_E_INVALID_ARG, "ln_eps was 1.0000000000000001e-05, now 9.9999999999999995e-07");
+    deit_student_free(s);
+  }
+
+  /* The resumed run starts from another student: the state's weights,
+   * optimizer moments and position are what count. */
+  o.resume = 1;
+  assert_ok(distill_to_file(99, o, NULL, resumed));
+  assert_true(deit_test_files_equal(whole, resumed));
+  remove(state_path);
+}
+
+/* A cancel keeps the weights of the last full step: a 3-epoch run cancelled
+ * at the end of its first epoch holds the weights of a 1-epoch run.  The
+ * student stays usable. */
+static void test_cancel_keeps_last_full_step(void **state) {
+  (void)state;
+  deit_distill_options o;
+  assert_ok(deit_distill_options_init(&o));
+  o.batch_size = 16;
+  o.epochs = 1;
+  o.seed = 8;
+  const char *one = deit_test_path("one-epoch.safetensors"), *cut = deit_test_path("cancelled.safetensors");
+  assert_ok(distill_to_file(9, o, NULL, one));
   o.epochs = 3;
   struct progress_log log = {0};
-  log.cancel_at_call = 2;
+  log.cancel_after_epoch = 1;
+  deit_student *s = make_student(9);
   o.progress = record_progress;
   o.user_data = &log;
   assert_status_msg(deit_distill(s, g_teacher, g_train, &o), DEIT_E_CANCELLED, "cancelled");
-  assert_int_equal(log.calls, 2);
+  assert_progress_sane(&log);
+  assert_true(log.cancelled_at.end_of_epoch && log.cancelled_at.epoch == 1);
+  assert_ok(deit_student_save(s, cut));
+  assert_true(deit_test_files_equal(one, cut));
   deit_eval_result r = {.struct_size = sizeof r};
   assert_ok(deit_student_evaluate(s, g_test, &r, NULL, 0));
   assert_int_equal(r.count, N_TEST);
   deit_student_free(s);
+}
+
+/* Fraction of `n` test images on which the student's `head` picks the class
+ * `want` gives (want == NULL: the test labels). */
+static double head_agreement(deit_student *s, deit_head head, const deit_dataset *data, const int32_t *want) {
+  enum { N = N_TEST };
+  static uint8_t pix[N * SIDE * SIDE];
+  int32_t labels[N], got[N];
+  assert_ok(deit_dataset_copy_images(data, 0, N, pix, sizeof pix));
+  assert_ok(deit_dataset_copy_labels(data, 0, N, labels, N));
+  deit_images im = {pix, DEIT_DTYPE_U8, DEIT_LAYOUT_NCHW, N, 1, SIDE, SIDE};
+  assert_ok(deit_student_classify(s, &im, head, got, N));
+  int same = 0;
+  for (int i = 0; i < N; ++i) same += got[i] == (want ? want[i] : labels[i]);
+  return (double)same / N;
+}
+
+/* The distillation head learns the teacher, the class head the labels: on a
+ * task whose labels are shifted by one class against what the teacher
+ * learned, the dist head agrees with the teacher's predictions and not with
+ * the labels (soft and hard), the class head the other way round. */
+static void test_dist_head_learns_the_teacher(void **state) {
+  (void)state;
+  assert_non_null(g_teacher);
+  deit_dataset *shifted_train = make_shifted_task(N_TRAIN, 1, 1);
+  deit_dataset *shifted_test = make_shifted_task(N_TEST, 2, 1);
+  static uint8_t pix[N_TEST * SIDE * SIDE];
+  float logits[N_TEST * CLASSES];
+  int32_t teacher_says[N_TEST];
+  assert_ok(deit_dataset_copy_images(shifted_test, 0, N_TEST, pix, sizeof pix));
+  deit_images im = {pix, DEIT_DTYPE_U8, DEIT_LAYOUT_NCHW, N_TEST, 1, SIDE, SIDE};
+  assert_ok(deit_teacher_predict(g_teacher, &im, logits, N_TEST * CLASSES));
+  for (int i = 0; i < N_TEST; ++i) {
+    int best = 0;
+    for (int k = 1; k < CLASSES; ++k)
+      if (logits[i * CLASSES + k] > logits[i * CLASSES + best]) best = k;
+    teacher_says[i] = best;
+  }
+  const deit_distillation types[2] = {DEIT_DISTILL_SOFT, DEIT_DISTILL_HARD};
+  for (int i = 0; i < 2; ++i) {
+    deit_student *s = make_student(41);
+    deit_distill_options o;
+    assert_ok(deit_distill_options_init(&o));
+    o.epochs = 4;
+    o.batch_size = 16;
+    o.distillation = types[i];
+    assert_ok(deit_distill(s, g_teacher, shifted_train, &o));
+    const double dist_teacher = head_agreement(s, DEIT_HEAD_DIST, shifted_test, teacher_says);
+    const double dist_labels = head_agreement(s, DEIT_HEAD_DIST, shifted_test, NULL);
+    const double cls_labels = head_agreement(s, DEIT_HEAD_CLS, shifted_test, NULL);
+    const double cls_teacher = head_agreement(s, DEIT_HEAD_CLS, shifted_test, teacher_says);
+    printf("%s: dist head agrees with the teacher %.3f, the labels %.3f; class head with the labels %.3f, "
+           "the teacher %.3f\n",
+           i ? "hard" : "soft", dist_teacher, dist_labels, cls_labels, cls_teacher);
+    assert_true(dist_teacher > 0.6);
+    assert_true(dist_labels < 0.4);
+    assert_true(cls_labels > 0.6);
+    assert_true(cls_teacher < 0.4);
+    deit_student_free(s);
+  }
+  deit_dataset_free(shifted_train);
+  deit_dataset_free(shifted_test);
 }
 
 /* Soft: KL(softmax(t/T) || softmax(s/T)) * T^2, batch mean; computed by hand. */
@@ -411,19 +762,6 @@ static void test_losses_match_hand_computation(void **state) {
                     DEIT_E_INVALID_ARG, "distillation 9");
 }
 
-static int files_equal(const char *a, const char *b) {
-  FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-  int same = fa && fb;
-  while (same) {
-    int ca = fgetc(fa), cb = fgetc(fb);
-    if (ca != cb) same = 0;
-    if (ca == EOF || cb == EOF) break;
-  }
-  if (fa) fclose(fa);
-  if (fb) fclose(fb);
-  return same;
-}
-
 static void test_student_checkpoint_round_trip(void **state) {
   (void)state;
   deit_student *s = make_student(21);
@@ -434,7 +772,7 @@ static void test_student_checkpoint_round_trip(void **state) {
   assert_ok(deit_student_load(p1, &loaded));
   assert_ok(deit_student_set_device(loaded, "cpu"));
   assert_ok(deit_student_save(loaded, p2));
-  assert_true(files_equal(p1, p2));
+  assert_true(deit_test_files_equal(p1, p2));
   deit_student_config a = {.struct_size = sizeof a}, b = {.struct_size = sizeof b};
   assert_ok(deit_student_get_config(s, &a));
   assert_ok(deit_student_get_config(loaded, &b));
@@ -500,32 +838,77 @@ static void test_student_checkpoint_round_trip(void **state) {
 static void test_teacher_checkpoint_and_pretrained_weights(void **state) {
   (void)state;
   assert_non_null(g_teacher);
-  const char *p = deit_test_path("teacher.safetensors");
+  /* A reloaded teacher is the same teacher: saved again it gives the same
+   * bytes, and the same logits bit for bit. */
+  const char *p = deit_test_path("teacher.safetensors"), *again = deit_test_path("teacher-again.safetensors");
   assert_ok(deit_teacher_save(g_teacher, p));
   deit_teacher *t = NULL;
   assert_ok(deit_teacher_load(p, &t));
   assert_ok(deit_teacher_set_device(t, "cpu"));
+  assert_ok(deit_teacher_save(t, again));
+  assert_true(deit_test_files_equal(p, again));
+  float la[8 * CLASSES], lb[8 * CLASSES];
+  teacher_logits(g_teacher, 8, la);
+  teacher_logits(t, 8, lb);
+  assert_memory_equal(la, lb, sizeof la);
   char arch[32];
   assert_ok(deit_teacher_get_arch(t, arch, sizeof arch));
   assert_string_equal(arch, "resnet18");
   assert_status_msg(deit_teacher_get_arch(t, arch, 4), DEIT_E_BUFFER_TOO_SMALL, "capacity");
-  deit_eval_result a = {.struct_size = sizeof a}, b = {.struct_size = sizeof b};
-  assert_ok(deit_teacher_evaluate(g_teacher, g_test, &a, NULL, 0));
-  assert_ok(deit_teacher_evaluate(t, g_test, &b, NULL, 0));
-  assert_true(a.accuracy == b.accuracy && a.loss == b.loss);
   deit_teacher_free(t);
 
   /* Weights of a 1000-class model (ImageNet's head) load into a 10-class
    * teacher: every tensor but fc is taken, fc stays fresh. */
   deit_teacher *imagenet = NULL, *task = NULL;
   assert_ok(deit_teacher_create("resnet18", 1000, &imagenet));
+  /* Weights that differ from what deit_teacher_create gives the 10-class
+   * teacher: a few training steps (on 1000 outputs, of which 4 are used). */
+  deit_dataset *few = NULL;
+  assert_ok(deit_dataset_subset_first(g_train, 32, &few));
+  deit_teacher_train_options to;
+  assert_ok(deit_teacher_train_options_init(&to));
+  to.epochs = 1;
+  to.batch_size = 16;
+  assert_ok(deit_teacher_set_device(imagenet, "cpu"));
+  assert_ok(deit_teacher_train(imagenet, few, &to));
+  deit_dataset_free(few);
   const char *w = deit_test_path("resnet18-1000.safetensors");
+  const char *fresh_path = deit_test_path("resnet18-10-fresh.safetensors");
+  const char *loaded_path = deit_test_path("resnet18-10-loaded.safetensors");
   assert_ok(deit_teacher_save(imagenet, w));
   assert_ok(deit_teacher_create("resnet18", 10, &task));
+  assert_ok(deit_teacher_save(task, fresh_path));
   assert_ok(deit_teacher_load_weights(task, w));
+  assert_ok(deit_teacher_save(task, loaded_path));
   int32_t nc = 0;
   assert_ok(deit_teacher_num_classes(task, &nc));
   assert_int_equal(nc, 10);
+  deit_test_safetensors src, fresh, loaded;
+  deit_test_safetensors_read(w, &src);
+  deit_test_safetensors_read(fresh_path, &fresh);
+  deit_test_safetensors_read(loaded_path, &loaded);
+  assert_int_equal(loaded.count, src.count);
+  int taken = 0, differs_from_fresh = 0;
+  for (int i = 0; i < loaded.count; ++i) {
+    const deit_test_tensor *got = &loaded.tensors[i];
+    const deit_test_tensor *from_file = deit_test_safetensors_find(&src, got->name);
+    const deit_test_tensor *from_create = deit_test_safetensors_find(&fresh, got->name);
+    assert_non_null(from_file);
+    assert_non_null(from_create);
+    if (starts_with(got->name, "fc.")) {
+      if (!deit_test_tensors_equal(got, from_create)) fail_msg("%s is not the fresh 10-class head", got->name);
+    } else {
+      if (!deit_test_tensors_equal(got, from_file)) fail_msg("%s was not taken from the weights file", got->name);
+      taken++;
+      differs_from_fresh += !deit_test_tensors_equal(got, from_create);
+    }
+  }
+  assert_int_equal(taken, loaded.count - 2); /* fc.weight and fc.bias */
+  /* The check can tell: the file's tensors are not those of a fresh model. */
+  assert_true(differs_from_fresh > taken / 2);
+  deit_test_safetensors_free(&src);
+  deit_test_safetensors_free(&fresh);
+  deit_test_safetensors_free(&loaded);
   /* A ResNet-50 file does not fit a ResNet-18: the message names a tensor. */
   deit_teacher *r50 = NULL;
   assert_ok(deit_teacher_create("resnet50", 10, &r50));
@@ -640,7 +1023,12 @@ int main(void) {
       cmocka_unit_test(test_determinism),
       cmocka_unit_test(test_teacher_logit_cache_is_exact),
       cmocka_unit_test(test_teacher_logit_file),
-      cmocka_unit_test(test_cancel_leaves_student_usable),
+      cmocka_unit_test(test_teacher_untouched_by_distillation),
+      cmocka_unit_test(test_head_only_fine_tuning),
+      cmocka_unit_test(test_dropout_active_in_training),
+      cmocka_unit_test(test_resume_is_bit_exact),
+      cmocka_unit_test(test_cancel_keeps_last_full_step),
+      cmocka_unit_test(test_dist_head_learns_the_teacher),
       cmocka_unit_test(test_student_checkpoint_round_trip),
       cmocka_unit_test(test_teacher_checkpoint_and_pretrained_weights),
       cmocka_unit_test(test_bad_arguments),
