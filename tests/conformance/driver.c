@@ -15,9 +15,18 @@
  *   teacher-init ARCH CLASSES OUT.safetensors
  *       create a ResNet teacher (seed 0) and save it
  *   teacher-predict TEACHER IMAGES.f32 N C H W OUT.f32
- *   distill STUDENT TEACHER IMAGES.f32 LABELS.i64 N TYPE ALPHA T OPTIM LR OUT.safetensors
- *       one epoch over the N images as one batch: one step of OPTIM (adam,
- *       or sgd without momentum); prints "loss L cls C dist D" of that step
+ *   distill STUDENT TEACHER IMAGES.f32 LABELS.i64 N TYPE ALPHA T OPTIM LR OUT.safetensors [KEY=VALUE...]
+ *       deit_distill with the N images as one batch, so every epoch is one
+ *       step of OPTIM (adam, adamw, or sgd without momentum); prints one line
+ *       per epoch, "epoch E lr R loss L cls C dist D": the learning rate and
+ *       the losses of that epoch's step, as the progress callback reports
+ *       them at the epoch's end.  Optional settings (default):
+ *         epochs=E      (1)
+ *         wd=W          weight_decay (0)
+ *         smoothing=S   label_smoothing (0)
+ *         schedule=S    constant or cosine (constant)
+ *         warmup=E      warmup_epochs (0; cosine only): with one step per
+ *                       epoch, also the warmup in steps
  *   loss CASES.txt LOGITS.f32 LABELS.i64 N CLASSES
  *       LOGITS holds cls, dist and teacher logits; every line of CASES is
  *       "TYPE ALPHA T LABEL_SMOOTHING"; prints "L C D" per case
@@ -214,24 +223,77 @@ static int cmd_teacher_predict(int argc, char** argv) {
   return 0;
 }
 
-/* The epoch's last report carries the mean loss of the epoch: with one step,
- * the loss of that step. */
-struct last_report {
-  int seen;
-  deit_progress p;
+/* The end-of-epoch reports (the epoch's mean losses: with one step, those of
+ * that step), one per epoch. */
+struct epoch_reports {
+  int32_t epochs;
+  int32_t seen;
+  int bad; /* a report out of order, or of an epoch with more than one step */
+  deit_progress* p;
 };
 
 static int on_progress(const deit_progress* p, void* user_data) {
-  struct last_report* r = user_data;
-  if (p->phase == DEIT_PHASE_DISTILL && p->end_of_epoch) {
-    r->seen = 1;
-    r->p = *p;
+  struct epoch_reports* r = user_data;
+  if (p->phase != DEIT_PHASE_DISTILL || !p->end_of_epoch) return 0;
+  if (r->seen >= r->epochs || p->epoch != r->seen + 1 || p->steps != 1 || p->step != 1) {
+    r->bad = 1;
+    return 0;
   }
+  r->p[r->seen++] = *p;
   return 0;
 }
 
+/* Applies one optional "KEY=VALUE" setting of `distill`. */
+static void distill_setting(deit_distill_options* o, const char* arg) {
+  const char* eq = strchr(arg, '=');
+  if (!eq) usage("a distill setting is KEY=VALUE");
+  const size_t klen = (size_t)(eq - arg);
+  const char* v = eq + 1;
+#define KEY(name) (klen == strlen(name) && strncmp(arg, name, klen) == 0)
+  if (KEY("epochs")) {
+    o->epochs = (int32_t)parse_int(v, "epochs");
+  } else if (KEY("wd")) {
+    o->weight_decay = parse_double(v, "wd");
+  } else if (KEY("smoothing")) {
+    o->label_smoothing = parse_double(v, "smoothing");
+  } else if (KEY("schedule")) {
+    if (strcmp(v, "constant") == 0)
+      o->schedule = DEIT_SCHEDULE_CONSTANT;
+    else if (strcmp(v, "cosine") == 0)
+      o->schedule = DEIT_SCHEDULE_COSINE;
+    else
+      usage("schedule is constant or cosine");
+  } else if (KEY("warmup")) {
+    o->warmup_epochs = (int32_t)parse_int(v, "warmup");
+  } else {
+    fprintf(stderr, "driver: unknown distill setting '%s'\n", arg);
+    exit(2);
+  }
+#undef KEY
+}
+
 static int cmd_distill(int argc, char** argv) {
-  if (argc != 11) usage("distill STUDENT TEACHER IMAGES LABELS N TYPE ALPHA T OPTIM LR OUT");
+  if (argc < 11) usage("distill STUDENT TEACHER IMAGES LABELS N TYPE ALPHA T OPTIM LR OUT [KEY=VALUE...]");
+  deit_distill_options o;
+  CHECK(deit_distill_options_init(&o));
+  o.epochs = 1;
+  if (strcmp(argv[8], "adam") == 0) {
+    o.optimizer = DEIT_OPTIM_ADAM;
+  } else if (strcmp(argv[8], "adamw") == 0) {
+    o.optimizer = DEIT_OPTIM_ADAMW;
+  } else if (strcmp(argv[8], "sgd") == 0) {
+    o.optimizer = DEIT_OPTIM_SGD;
+    o.momentum = 0.0; /* the step is -lr * gradient: the gradients can be read off the weights */
+  } else {
+    usage("OPTIM is adam, adamw or sgd");
+  }
+  o.lr = parse_double(argv[9], "LR");
+  o.distillation = parse_type(argv[5]);
+  o.alpha = parse_double(argv[6], "ALPHA");
+  o.temperature = parse_double(argv[7], "T");
+  for (int i = 11; i < argc; ++i) distill_setting(&o, argv[i]);
+  if (o.epochs < 1) usage("epochs must be at least 1");
+
   deit_student* s = NULL;
   CHECK(deit_student_load(argv[0], &s));
   CHECK(deit_student_set_device(s, "cpu"));
@@ -248,35 +310,27 @@ static int cmd_distill(int argc, char** argv) {
   deit_dataset* ds = NULL;
   CHECK(deit_dataset_from_memory(&im, labels, DEIT_DTYPE_I64, cfg.num_classes, &ds));
 
-  deit_distill_options o;
-  CHECK(deit_distill_options_init(&o));
-  o.epochs = 1;
-  o.batch_size = (int32_t)n; /* the whole data set is one batch: one optimizer step */
-  if (strcmp(argv[8], "adam") == 0) {
-    o.optimizer = DEIT_OPTIM_ADAM;
-  } else if (strcmp(argv[8], "sgd") == 0) {
-    o.optimizer = DEIT_OPTIM_SGD;
-    o.momentum = 0.0; /* the step is -lr * gradient: the gradients can be read off the weights */
-  } else {
-    usage("OPTIM is adam or sgd");
-  }
-  o.lr = parse_double(argv[9], "LR");
-  o.distillation = parse_type(argv[5]);
-  o.alpha = parse_double(argv[6], "ALPHA");
-  o.temperature = parse_double(argv[7], "T");
+  o.batch_size = (int32_t)n; /* the whole data set is one batch: one optimizer step per epoch */
   o.device = "cpu";
-  struct last_report r;
+  struct epoch_reports r;
   memset(&r, 0, sizeof r);
+  r.epochs = o.epochs;
+  r.p = xmalloc((size_t)o.epochs * sizeof *r.p);
   o.progress = on_progress;
   o.user_data = &r;
   CHECK(deit_distill(s, t, ds, &o));
-  if (!r.seen || r.p.steps != 1) {
-    fprintf(stderr, "driver: expected one end-of-epoch report of a 1-step epoch (seen %d, steps %lld)\n",
-            r.seen, (long long)r.p.steps);
+  if (r.bad || r.seen != o.epochs) {
+    fprintf(stderr,
+            "driver: expected one end-of-epoch report of a 1-step epoch for each of %d epochs, in order "
+            "(got %d%s)\n",
+            (int)o.epochs, (int)r.seen, r.bad ? " and others out of order" : "");
     return 1;
   }
   CHECK(deit_student_save(s, argv[10]));
-  printf("loss %.17g cls %.17g dist %.17g\n", r.p.loss, r.p.loss_cls, r.p.loss_dist);
+  for (int32_t e = 0; e < r.seen; ++e)
+    printf("epoch %d lr %.17g loss %.17g cls %.17g dist %.17g\n", (int)r.p[e].epoch, r.p[e].lr, r.p[e].loss,
+           r.p[e].loss_cls, r.p[e].loss_dist);
+  free(r.p);
   deit_dataset_free(ds);
   free(labels);
   free(x);

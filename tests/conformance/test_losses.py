@@ -2,10 +2,11 @@
 soft, hard and none, several temperatures, alphas and label smoothings.
 
 libdeit's definitions (include/deit/deit.h, libdeit/train/losses.h) are the
-reference notebook's: soft = F.kl_div(log_softmax(s/T), softmax(t/T),
-reduction='batchmean') * T^2.  facebookresearch/deit (losses.py) divides the
-summed KL by numel = batch * classes instead, so its soft term is libdeit's /
-num_classes; test_soft_relation_to_deit_reference pins that relation down.
+reference notebook's (notebook_reference.reference_loss, here in float64):
+soft = F.kl_div(log_softmax(s/T), softmax(t/T), reduction='batchmean') * T^2.
+facebookresearch/deit (losses.py) divides the summed KL by numel = batch *
+classes instead, so its soft term is libdeit's / num_classes;
+test_soft_relation_to_deit_reference pins that relation down.
 """
 import itertools
 import os
@@ -13,6 +14,7 @@ import sys
 import unittest
 
 import conformance_common as cc  # first: exits 77 without torch
+import notebook_reference as nr
 
 import torch
 import torch.nn.functional as F
@@ -22,19 +24,6 @@ TYPES = ("soft", "hard", "none")
 TEMPERATURES = (0.5, 1.0, 2.0, 4.0)
 ALPHAS = (0.0, 0.25, 0.5, 1.0)
 SMOOTHINGS = (0.0, 0.1)
-
-
-def reference(cls, dist, teacher, labels, kind, alpha, T, ls):
-    """The DeiT objective as libdeit documents it, in float64 PyTorch."""
-    loss_cls = F.cross_entropy(cls, labels, label_smoothing=ls)
-    if kind == "soft":  # the notebook's distillation_loss
-        loss_dist = F.kl_div(F.log_softmax(dist / T, dim=1), F.softmax(teacher / T, dim=1),
-                             reduction="batchmean") * (T * T)
-    elif kind == "hard":  # DeiT: CE against the teacher's argmax, no smoothing
-        loss_dist = F.cross_entropy(dist, teacher.argmax(dim=1))
-    else:  # libdeit's "none": the distillation head learns the labels too
-        loss_dist = F.cross_entropy(dist, labels, label_smoothing=ls)
-    return alpha * loss_dist + (1 - alpha) * loss_cls, loss_cls, loss_dist
 
 
 def deit_reference_soft(dist, teacher, T):
@@ -72,7 +61,7 @@ class LossConformance(unittest.TestCase):
         cls, dist, teacher = (t.double() for t in self.logits)
         worst = 0.0
         for case, row in zip(cases, got):
-            want = [v.item() for v in reference(cls, dist, teacher, self.labels, *case)]
+            want = [v.item() for v in nr.reference_loss(cls, dist, teacher, self.labels, *case)]
             for name, g, w in zip(("total", "cls", "dist"), row, want):
                 err = abs(g - w) / max(abs(w), 1e-12)
                 worst = max(worst, err)
