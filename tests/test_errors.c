@@ -20,12 +20,16 @@ static void test_status_strings(void **state) {
   assert_string_equal(deit_status_str(DEIT_E_INVALID_ARG), "invalid argument");
   assert_string_equal(deit_status_str(DEIT_E_BUFFER_TOO_SMALL), "buffer too small");
   assert_string_equal(deit_status_str(DEIT_E_NUMERIC), "non-finite loss");
+  assert_string_equal(deit_status_str(DEIT_E_DISTRIBUTED), "distributed training failed");
   assert_string_equal(deit_status_str((deit_status)-999), "unknown status");
+  assert_string_equal(deit_status_str((deit_status)(DEIT_E_DISTRIBUTED - 1)), "unknown status");
   assert_string_equal(deit_status_str((deit_status)42), "unknown status");
-  /* Every defined status has its own text. */
-  for (int a = DEIT_E_NUMERIC; a <= DEIT_OK; ++a)
+  /* Every defined status (DEIT_E_DISTRIBUTED is the last) has its own text. */
+  for (int a = DEIT_E_DISTRIBUTED; a <= DEIT_OK; ++a) {
+    assert_string_not_equal(deit_status_str((deit_status)a), "unknown status");
     for (int b = a + 1; b <= DEIT_OK; ++b)
       assert_string_not_equal(deit_status_str((deit_status)a), deit_status_str((deit_status)b));
+  }
 }
 
 static void test_status_values_fixed(void **state) {
@@ -43,6 +47,7 @@ static void test_status_values_fixed(void **state) {
   assert_int_equal(DEIT_E_INTERNAL, -9);
   assert_int_equal(DEIT_E_DEVICE, -10);
   assert_int_equal(DEIT_E_NUMERIC, -11);
+  assert_int_equal(DEIT_E_DISTRIBUTED, -12);
 }
 
 static void test_last_error_names_argument(void **state) {
@@ -56,14 +61,22 @@ static void test_last_error_names_argument(void **state) {
   assert_non_null(strstr(deit_last_error(), "buf is NULL"));
 }
 
+/* What the other thread saw; asserted on the main thread (cmocka's asserts
+ * must not run on another thread). */
+struct thread_errors {
+  char before[256]; /* its last error before any call */
+  deit_status status; /* of its own failing call */
+  char after[256];  /* its last error after that call */
+};
+
 static void *other_thread(void *arg) {
-  (void)arg;
+  struct thread_errors *r = arg;
   /* A fresh thread has no error yet, whatever other threads did. */
-  static char result[256];
-  snprintf(result, sizeof result, "%s", deit_last_error());
+  snprintf(r->before, sizeof r->before, "%s", deit_last_error());
   char buf[16];
-  deit_resolve_device("gpu", buf, sizeof buf);
-  return result;
+  r->status = deit_resolve_device("gpu", buf, sizeof buf);
+  snprintf(r->after, sizeof r->after, "%s", deit_last_error());
+  return NULL;
 }
 
 static void test_last_error_is_thread_local(void **state) {
@@ -71,12 +84,18 @@ static void test_last_error_is_thread_local(void **state) {
   char buf[16];
   assert_status_msg(deit_resolve_device("bogus", buf, sizeof buf), DEIT_E_INVALID_ARG, "\"bogus\"");
   pthread_t t;
-  void *ret = NULL;
-  assert_int_equal(pthread_create(&t, NULL, other_thread, NULL), 0);
-  assert_int_equal(pthread_join(t, &ret), 0);
-  assert_string_equal((const char *)ret, "");
-  /* The other thread's failure ("gpu") did not overwrite ours. */
+  struct thread_errors r;
+  memset(&r, 0, sizeof r);
+  r.status = DEIT_OK;
+  assert_int_equal(pthread_create(&t, NULL, other_thread, &r), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_string_equal(r.before, "");
+  /* The other thread did fail, and saw its own message... */
+  assert_int_equal(r.status, DEIT_E_INVALID_ARG);
+  assert_non_null(strstr(r.after, "\"gpu\""));
+  /* ...which did not overwrite ours. */
   assert_non_null(strstr(deit_last_error(), "\"bogus\""));
+  assert_null(strstr(deit_last_error(), "\"gpu\""));
 }
 
 static void test_devices(void **state) {
@@ -160,7 +179,27 @@ static void test_log_callback(void **state) {
 
 static void test_free_accepts_null(void **state) {
   (void)state;
+  char buf[16];
+  /* Freeing NULL is no error: every *_free() returns without touching the
+   * thread's last error (a failure recorded before stays in place). */
+  assert_status_msg(deit_resolve_device("bogus", buf, sizeof buf), DEIT_E_INVALID_ARG, "\"bogus\"");
   deit_dataset_free(NULL);
+  deit_teacher_free(NULL);
+  deit_student_free(NULL);
+  deit_group_free(NULL);
+  assert_non_null(strstr(deit_last_error(), "device \"bogus\""));
+  assert_null(strstr(deit_last_error(), "_free"));
+  /* Freeing a real handle is silent too, and the library goes on working. */
+  uint8_t pixels[4] = {0};
+  int32_t labels[1] = {0};
+  deit_images im = {pixels, DEIT_DTYPE_U8, DEIT_LAYOUT_NCHW, 1, 1, 2, 2};
+  deit_dataset *ds = NULL;
+  assert_ok(deit_dataset_from_memory(&im, labels, DEIT_DTYPE_I32, 0, &ds));
+  assert_non_null(ds);
+  deit_dataset_free(ds);
+  assert_non_null(strstr(deit_last_error(), "device \"bogus\""));
+  assert_ok(deit_resolve_device("cpu", buf, sizeof buf));
+  assert_string_equal(buf, "cpu");
 }
 
 int main(void) {
