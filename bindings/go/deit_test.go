@@ -69,6 +69,26 @@ func makeDataset(t *testing.T, n int, seed int64) *deit.Dataset {
 	return ds
 }
 
+// smallStudent is the notebook's student with a narrow MLP (small and fast),
+// on the CPU; closed when the test ends.
+func smallStudent(t *testing.T, seed uint64) (*deit.Student, deit.StudentConfig) {
+	t.Helper()
+	cfg, err := deit.PresetConfig("seed", classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MLPDim = 128
+	s, err := deit.NewStudent(cfg, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.SetDevice("cpu"); err != nil {
+		t.Fatal(err)
+	}
+	return s, cfg
+}
+
 // wantError checks err is a *deit.Error with the status (through errors.Is)
 // whose message contains needle.
 func wantError(t *testing.T, err error, status deit.Status, needle string) *deit.Error {
@@ -314,10 +334,22 @@ func argmax(row []float32) int32 {
 	return int32(best)
 }
 
-// Train a tiny teacher and student on the synthetic task: the progress
-// callback sees every step, the student learns, predictions agree with
-// evaluation and checkpoints round-trip. (How well the teacher learns is
-// tests/test_models.c's business: here it trains one short epoch.)
+// Accuracy bars on the 128 test images (chance is 0.25).  Over up to 5 teacher
+// and 20 student seeds at 1 and 2 threads (in Go, Rust and Python, each with
+// its own images) the teacher reached 0.91-1.0, the student 0.99-1.0 (both
+// heads' average), 0.98-1.0 (class head) and 0.59-1.0 (distillation head);
+// an untrained teacher (lr 1e-12) gives 0.31-0.41, shuffled labels 0.20-0.29.
+const (
+	teacherBar     = 0.7
+	studentBar     = 0.7 // averaged heads and class head
+	studentDistBar = 0.45
+)
+
+// Train a small teacher and distil a student from it on the synthetic task:
+// the progress reports add up, both learn, predictions agree with
+// evaluation and checkpoints round-trip.  Smoke-sized: the teacher trains
+// its head only (the notebook's fine-tuning; backpropagating through the
+// whole ResNet costs 5x as much), on 64 images.
 func TestTrainPredict(t *testing.T) {
 	start := time.Now()
 	train, test := makeDataset(t, nTrain, 1), makeDataset(t, nTest, 2)
@@ -330,7 +362,7 @@ func TestTrainPredict(t *testing.T) {
 		t.Fatal(err)
 	}
 	to := deit.DefaultTeacherTrainOptions()
-	if to.Epochs != 3 || to.BatchSize != 64 || to.LR != 1e-3 {
+	if to.Epochs != 3 || to.BatchSize != 64 || to.LR != 1e-3 || to.Trainable != deit.TrainAuto {
 		t.Fatalf("teacher defaults: %+v", to)
 	}
 	teacherSet, err := train.SubsetFirst(64)
@@ -338,12 +370,14 @@ func TestTrainPredict(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer teacherSet.Close()
-	to.Epochs, to.BatchSize, to.LR = 1, 16, 3e-4
+	// 64 steps: BatchNorm's running statistics (eval mode) need that many.
+	to.Epochs, to.BatchSize, to.Trainable = 8, 8, deit.TrainHead
 	var steps []int64
 	ends := 0
+	var bad error
 	to.Progress = func(p deit.Progress) error {
-		if p.Phase != deit.PhaseTeacherTrain || p.Epoch != 1 || p.Epochs != 1 || p.Steps != 4 {
-			return fmt.Errorf("bad progress %+v", p)
+		if bad == nil && (p.Phase != deit.PhaseTeacherTrain || p.Epoch != ends+1 || p.Epochs != 8 || p.Steps != 8) {
+			bad = fmt.Errorf("bad progress %+v after %d epoch ends", p, ends)
 		}
 		steps = append(steps, p.Step)
 		if p.EndOfEpoch {
@@ -354,16 +388,19 @@ func TestTrainPredict(t *testing.T) {
 	if err := teacher.Train(teacherSet, &to); err != nil {
 		t.Fatal(err)
 	}
-	if ends != 1 || len(steps) == 0 || steps[len(steps)-1] != 4 {
-		t.Fatalf("progress saw steps %v and %d epoch ends, want steps up to 4 and 1 end", steps, ends)
+	if bad != nil {
+		t.Fatal(bad)
+	}
+	if ends != 8 || len(steps) == 0 || steps[len(steps)-1] != 8 {
+		t.Fatalf("progress saw steps %v and %d epoch ends, want steps up to 8 and 8 ends", steps, ends)
 	}
 	t.Logf("teacher trained in %v", time.Since(start))
 	tr, conf, err := teacher.EvaluateConfusion(test)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("teacher accuracy %.3f loss %.3f", tr.Accuracy, tr.Loss)
-	if tr.Count != nTest || tr.Accuracy < 0 || tr.Accuracy > 1 || !(tr.Loss > 0) {
+	t.Logf("teacher accuracy %.3f loss %.3f (bar %.2f)", tr.Accuracy, tr.Loss, teacherBar)
+	if tr.Count != nTest || !(tr.Accuracy > teacherBar) || !(tr.Loss > 0) {
 		t.Fatalf("teacher: %+v", tr)
 	}
 	var diag, total int64
@@ -379,21 +416,9 @@ func TestTrainPredict(t *testing.T) {
 		t.Fatalf("confusion %v disagrees with accuracy %v", conf, tr.Accuracy)
 	}
 
-	cfg, err := deit.PresetConfig("seed", classes)
-	if err != nil {
-		t.Fatal(err)
-	}
+	student, cfg := smallStudent(t, 7)
 	if cfg.ImgSize != 28 || cfg.PatchSize != 7 || cfg.EmbedDim != 32 || cfg.Depth != 4 || cfg.PreNorm {
 		t.Fatalf("seed preset: %+v", cfg)
-	}
-	cfg.MLPDim = 128 // small and fast; the rest is the notebook's model
-	student, err := deit.NewStudent(cfg, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer student.Close()
-	if err := student.SetDevice("cpu"); err != nil {
-		t.Fatal(err)
 	}
 	if got, _ := student.Config(); got != cfg {
 		t.Fatalf("Config() = %+v, want %+v", got, cfg)
@@ -402,7 +427,8 @@ func TestTrainPredict(t *testing.T) {
 	if do.Epochs != 5 || do.Alpha != 0.5 || do.Temperature != 2 || do.Distillation != deit.DistillSoft {
 		t.Fatalf("distill defaults: %+v", do)
 	}
-	do.Epochs, do.BatchSize = 3, 16
+	// Five epochs: with fewer, some seeds leave a head at chance.
+	do.BatchSize = 16
 	var epochLoss []float64
 	do.Progress = func(p deit.Progress) error {
 		if p.EndOfEpoch && p.Phase == deit.PhaseDistill {
@@ -414,17 +440,17 @@ func TestTrainPredict(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("student distilled at %v", time.Since(start))
-	if len(epochLoss) != 3 || epochLoss[2] >= epochLoss[0] {
-		t.Fatalf("epoch losses %v: want 3, decreasing", epochLoss)
+	if len(epochLoss) != 5 || epochLoss[4] >= epochLoss[0] {
+		t.Fatalf("epoch losses %v: want 5, decreasing", epochLoss)
 	}
 	sr, err := student.Evaluate(test)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("student accuracy avg %.3f cls %.3f dist %.3f", sr.Accuracy, sr.AccuracyCls, sr.AccuracyDist)
-	// The class head learns the labels (chance is 0.25); the dist head follows
-	// a teacher that had one short epoch, so it is not held to a bar.
-	if sr.AccuracyCls <= 0.5 {
+	t.Logf("student accuracy avg %.3f cls %.3f dist %.3f (bars %.2f, %.2f, %.2f)", sr.Accuracy, sr.AccuracyCls,
+		sr.AccuracyDist, studentBar, studentBar, studentDistBar)
+	if sr.Count != nTest || !(sr.Accuracy > studentBar) || !(sr.AccuracyCls > studentBar) ||
+		!(sr.AccuracyDist > studentDistBar) {
 		t.Fatalf("student: %+v", sr)
 	}
 
@@ -498,16 +524,7 @@ var errStop = errors.New("stop requested by the test")
 // back wrapped, and the student stays usable.
 func TestCallbackCancel(t *testing.T) {
 	train, test := makeDataset(t, nTrain, 1), makeDataset(t, nTest, 2)
-	cfg, err := deit.PresetConfig("seed", classes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MLPDim = 128
-	student, err := deit.NewStudent(cfg, 9)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer student.Close()
+	student, _ := smallStudent(t, 9)
 	o := deit.DefaultDistillOptions()
 	o.Distillation, o.Epochs, o.BatchSize = deit.DistillNone, 3, 8
 	calls := 0
@@ -518,7 +535,7 @@ func TestCallbackCancel(t *testing.T) {
 		}
 		return nil
 	}
-	err = student.Distill(nil, train, &o)
+	err := student.Distill(nil, train, &o)
 	wantError(t, err, deit.ErrCancelled, "cancel")
 	if !errors.Is(err, errStop) || !strings.Contains(err.Error(), errStop.Error()) {
 		t.Fatalf("cancel error %v does not carry the callback's error", err)

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use deit::{
     Dataset, Distillation, Head, Images, Layout, Phase, Pixels, Split, Status, Student, StudentConfig,
-    Teacher,
+    Teacher, Trainable,
 };
 
 const CLASSES: usize = 4;
@@ -51,6 +51,15 @@ fn make_task(n: usize, seed: u64) -> (Vec<u8>, Vec<i32>) {
 fn make_dataset(n: usize, seed: u64) -> Dataset {
     let (pix, labels) = make_task(n, seed);
     Dataset::from_memory(&Images::u8(&pix, n, 1, SIDE, SIDE).unwrap(), &labels, CLASSES as i32).unwrap()
+}
+
+/// The notebook's student with a narrow MLP (small and fast), on the CPU.
+fn small_student(seed: u64) -> (Student, StudentConfig) {
+    let mut cfg = StudentConfig::preset("seed", CLASSES as i32).unwrap();
+    cfg.mlp_dim = 128;
+    let mut student = Student::new(&cfg, seed).unwrap();
+    student.set_device("cpu").unwrap();
+    (student, cfg)
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -199,47 +208,64 @@ fn argmax(row: &[f32]) -> i32 {
     best as i32
 }
 
-/// A tiny teacher and student on the synthetic task: progress sees every
-/// step, the student learns, predictions agree with evaluation, checkpoints
-/// round-trip. (How well the teacher learns is tests/test_models.c's
-/// business: here it trains one short epoch.)
+/// Accuracy bars on the 128 test images (chance is 0.25).  Over up to 5 teacher
+/// and 20 student seeds at 1 and 2 threads (in Go, Rust and Python, each with
+/// its own images) the teacher reached 0.91-1.0, the student 0.99-1.0 (both
+/// heads' average), 0.98-1.0 (class head) and 0.59-1.0 (distillation head);
+/// an untrained teacher (lr 1e-12) gives 0.31-0.41, shuffled labels 0.20-0.29.
+const TEACHER_BAR: f64 = 0.7;
+const STUDENT_BAR: f64 = 0.7; // averaged heads and class head
+const STUDENT_DIST_BAR: f64 = 0.45;
+
+/// A small teacher and a student distilled from it on the synthetic task:
+/// progress reports add up, both learn, predictions agree with evaluation,
+/// checkpoints round-trip.  Smoke-sized: the teacher trains its head only
+/// (the notebook's fine-tuning; backpropagating through the whole ResNet
+/// costs 5x as much), on 64 images.
 #[test]
 fn train_and_predict() {
     let (train, test) = (make_dataset(N_TRAIN, 1), make_dataset(N_TEST, 2));
     let mut teacher = Teacher::new("resnet18", CLASSES as i32).unwrap();
     teacher.set_device("cpu").unwrap();
     let defaults = deit::TeacherTrainOptions::default();
-    assert_eq!((defaults.epochs, defaults.batch_size, defaults.lr), (3, 64, 1e-3));
-    let opts = deit::TeacherTrainOptions { epochs: 1, batch_size: 16, lr: 3e-4, ..defaults };
+    assert_eq!(
+        (defaults.epochs, defaults.batch_size, defaults.lr, defaults.trainable),
+        (3, 64, 1e-3, Trainable::Auto)
+    );
+    // 64 steps: BatchNorm's running statistics (eval mode) need that many.
+    let opts = deit::TeacherTrainOptions { epochs: 8, batch_size: 8, trainable: Trainable::Head, ..defaults };
     let mut steps = Vec::new();
     let mut ends = 0;
+    let mut bad = None;
     teacher
         .train_with_progress(&train.subset_first(64).unwrap(), &opts, |p| {
-            assert_eq!((p.phase, p.epoch, p.epochs, p.steps), (Phase::TeacherTrain, 1, 1, 4), "{p:?}");
+            if bad.is_none() && (p.phase, p.epoch, p.epochs, p.steps) != (Phase::TeacherTrain, ends + 1, 8, 8)
+            {
+                bad = Some(format!("{p:?} after {ends} epoch ends"));
+            }
             steps.push(p.step);
             ends += p.end_of_epoch as i32;
             ControlFlow::Continue(())
         })
         .unwrap();
-    assert_eq!((ends, steps.last().copied()), (1, Some(4)), "steps {steps:?}");
+    assert_eq!(bad, None);
+    assert_eq!((ends, steps.last().copied()), (8, Some(8)), "steps {steps:?}");
     let (tr, conf) = teacher.evaluate_confusion(&test).unwrap();
-    println!("teacher accuracy {:.3} loss {:.3}", tr.accuracy, tr.loss);
+    println!("teacher accuracy {:.3} loss {:.3} (bar {TEACHER_BAR})", tr.accuracy, tr.loss);
     assert_eq!(tr.count, N_TEST);
-    assert!(tr.loss > 0.0 && (0.0..=1.0).contains(&tr.accuracy));
+    assert!(tr.loss > 0.0 && tr.accuracy > TEACHER_BAR, "{tr:?}");
     let diag: i64 = (0..CLASSES).map(|k| conf[k * CLASSES + k]).sum();
     assert_eq!(conf.iter().sum::<i64>(), N_TEST as i64);
     assert_eq!(diag as f64 / N_TEST as f64, tr.accuracy);
 
-    let mut cfg = StudentConfig::preset("seed", CLASSES as i32).unwrap();
+    let (mut student, cfg) = small_student(7);
     assert_eq!((cfg.img_size, cfg.patch_size, cfg.embed_dim, cfg.depth, cfg.pre_norm), (28, 7, 32, 4, false));
-    cfg.mlp_dim = 128; // small and fast; the rest is the notebook's model
-    let mut student = Student::new(&cfg, 7).unwrap();
-    student.set_device("cpu").unwrap();
     assert_eq!(student.config().unwrap(), cfg);
     assert!(student.num_params().unwrap() > 0);
     let d = deit::DistillOptions::default();
     assert_eq!((d.epochs, d.alpha, d.temperature, d.distillation), (5, 0.5, 2.0, Distillation::Soft));
-    let opts = deit::DistillOptions { epochs: 3, batch_size: 16, ..d };
+    // The default five epochs: with fewer, some seeds leave a head at chance.
+    let opts = deit::DistillOptions { batch_size: 16, ..d };
     let mut epoch_loss = Vec::new();
     student
         .distill_with_progress(Some(&mut teacher), &train, &opts, |p| {
@@ -249,15 +275,17 @@ fn train_and_predict() {
             ControlFlow::Continue(())
         })
         .unwrap();
-    assert!(epoch_loss.len() == 3 && epoch_loss[2] < epoch_loss[0], "epoch losses {epoch_loss:?}");
+    assert!(epoch_loss.len() == 5 && epoch_loss[4] < epoch_loss[0], "epoch losses {epoch_loss:?}");
     let sr = student.evaluate(&test).unwrap();
     println!(
-        "student accuracy avg {:.3} cls {:.3} dist {:.3}",
+        "student accuracy avg {:.3} cls {:.3} dist {:.3} (bars {STUDENT_BAR}, {STUDENT_BAR}, {STUDENT_DIST_BAR})",
         sr.accuracy, sr.accuracy_cls, sr.accuracy_dist
     );
-    // The class head learns the labels (chance 0.25); the dist head follows a
-    // teacher that had one short epoch, so it is not held to a bar.
-    assert!(sr.accuracy_cls > 0.5, "{sr:?}");
+    assert_eq!(sr.count, N_TEST);
+    assert!(
+        sr.accuracy > STUDENT_BAR && sr.accuracy_cls > STUDENT_BAR && sr.accuracy_dist > STUDENT_DIST_BAR,
+        "{sr:?}"
+    );
 
     // classify is the argmax of predict, and both agree with evaluate.
     let buf = test.images(0, N_TEST).unwrap();
@@ -289,9 +317,7 @@ fn train_and_predict() {
 #[test]
 fn progress_cancel() {
     let (train, test) = (make_dataset(N_TRAIN, 1), make_dataset(N_TEST, 2));
-    let mut cfg = StudentConfig::preset("seed", CLASSES as i32).unwrap();
-    cfg.mlp_dim = 128;
-    let mut student = Student::new(&cfg, 9).unwrap();
+    let (mut student, _) = small_student(9);
     let opts = deit::DistillOptions {
         distillation: Distillation::None,
         epochs: 3,
