@@ -103,6 +103,8 @@ int cmd_version(int argc, char** argv) {
     Json j = Json::object();
     j.set("deitctl", built)
         .set("libdeit", deit_version_string())
+        .set("libtorch", deit_libtorch_version())
+        .set("cuda_compiled", deit_cuda_compiled() != 0)
         .set("cuda_available", cuda != 0)
         .set("cuda_devices", devices)
         .set("threads", deit_get_num_threads());
@@ -110,7 +112,11 @@ int cmd_version(int argc, char** argv) {
     return kExitOk;
   }
   std::printf("deitctl %s (libdeit %s loaded)\n", built, deit_version_string());
-  std::printf("CUDA: %s\n", cuda ? (std::to_string(devices) + " device(s)").c_str() : "not available");
+  std::printf("LibTorch: %s\n", deit_libtorch_version());
+  if (!deit_cuda_compiled())
+    std::printf("CUDA: not compiled in (a CPU-only LibTorch)\n");
+  else
+    std::printf("CUDA: compiled in; %s\n", cuda ? (std::to_string(devices) + " device(s)").c_str() : "no device present");
   return kExitOk;
 }
 

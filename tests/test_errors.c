@@ -14,6 +14,20 @@ static void test_version(void **state) {
   assert_int_equal(deit_version_number(), DEIT_VERSION_NUMBER);
 }
 
+/* What the loaded library was built with: the LibTorch CMake found and whether it has CUDA. */
+static void test_build_info(void **state) {
+  (void)state;
+  const char *v = deit_libtorch_version();
+  assert_non_null(v);
+  int major = -1, minor = -1, want_major = -1, want_minor = -1;
+  assert_int_equal(sscanf(v, "%d.%d", &major, &minor), 2);
+  assert_int_equal(sscanf(DEIT_TEST_LIBTORCH_VERSION, "%d.%d", &want_major, &want_minor), 2);
+  assert_int_equal(major, want_major);
+  assert_int_equal(minor, want_minor);
+  assert_int_equal(deit_cuda_compiled(), DEIT_TEST_CUDA_COMPILED);
+  if (!deit_cuda_compiled()) assert_int_equal(deit_cuda_available(), 0);
+}
+
 static void test_status_strings(void **state) {
   (void)state;
   assert_string_equal(deit_status_str(DEIT_OK), "ok");
@@ -204,6 +218,7 @@ static void test_free_accepts_null(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_build_info),
       cmocka_unit_test(test_version),
       cmocka_unit_test(test_status_strings),
       cmocka_unit_test(test_status_values_fixed),

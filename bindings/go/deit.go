@@ -123,6 +123,12 @@ func SetNumThreads(n int) error {
 // NumThreads is the current intra-op thread count.
 func NumThreads() int { return int(C.deit_get_num_threads()) }
 
+// LibTorchVersion is the version of the LibTorch libdeit was compiled against.
+func LibTorchVersion() string { return C.GoString(C.deit_libtorch_version()) }
+
+// CUDACompiled says whether libdeit was compiled against a CUDA-enabled LibTorch.
+func CUDACompiled() bool { return C.deit_cuda_compiled() != 0 }
+
 // CUDAAvailable says whether this build has CUDA and a device is present.
 func CUDAAvailable() bool { return C.deit_cuda_available() != 0 }
 

@@ -117,6 +117,13 @@ func TestVersion(t *testing.T) {
 	if want := fmt.Sprintf("%d.%d.%d", n/10000, n/100%100, n%100); deit.Version() != want {
 		t.Fatalf("Version() = %q, want %q", deit.Version(), want)
 	}
+	var major, minor int
+	if _, err := fmt.Sscanf(deit.LibTorchVersion(), "%d.%d", &major, &minor); err != nil || major < 1 {
+		t.Fatalf("LibTorchVersion() = %q", deit.LibTorchVersion())
+	}
+	if !deit.CUDACompiled() && deit.CUDAAvailable() {
+		t.Fatal("CUDA available in a build without CUDA")
+	}
 }
 
 func TestErrors(t *testing.T) {

@@ -5,8 +5,11 @@ source "$(dirname "$0")/lib.sh" "$@"
 
 expect_rc 0 version
 expect_in out.txt "deitctl"
+expect_in out.txt "LibTorch: "
+expect_in out.txt "CUDA: "
 expect_rc 0 version --json
-"$PY" -c 'import json,sys; d=json.load(open("out.txt")); assert set(d)=={"deitctl","libdeit","cuda_available","cuda_devices","threads"}, d' \
+"$PY" -c 'import json,sys; d=json.load(open("out.txt")); assert set(d)=={"deitctl","libdeit","libtorch","cuda_compiled","cuda_available","cuda_devices","threads"}, d
+assert d["libtorch"].count(".") == 2 and (d["cuda_compiled"] or not d["cuda_available"]), d' \
   || fail "version --json keys"
 expect_rc 0 --help
 expect_in out.txt "commands:"

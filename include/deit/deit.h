@@ -104,6 +104,11 @@ DEIT_API deit_status deit_set_log_level(deit_log_level level);
 DEIT_API deit_status deit_set_num_threads(int32_t n);
 /* Current intra-op thread count. */
 DEIT_API int32_t deit_get_num_threads(void);
+/* Version of the LibTorch libdeit was compiled against ("1.13.1", "2.11.0"). Never NULL. */
+DEIT_API const char *deit_libtorch_version(void);
+/* 1 if libdeit was compiled against a CUDA-enabled LibTorch (whether or not a
+ * device is present), else 0. */
+DEIT_API int deit_cuda_compiled(void);
 /* 1 if this build has CUDA and a device is present, else 0. */
 DEIT_API int deit_cuda_available(void);
 /* Number of CUDA devices (0 on CPU-only builds). */

@@ -18,6 +18,10 @@ DEIT_API int32_t deit_get_num_threads(void) {
   return n;
 }
 
+DEIT_API const char* deit_libtorch_version(void) { return deit::runtime::libtorch_version(); }
+
+DEIT_API int deit_cuda_compiled(void) { return deit::runtime::cuda_compiled() ? 1 : 0; }
+
 DEIT_API int deit_cuda_available(void) {
   int ok = 0;
   guard(__func__, [&] { ok = deit::runtime::cuda_available() ? 1 : 0; });

@@ -7,6 +7,7 @@
 #include <malloc.h>
 #endif
 #include <torch/cuda.h>
+#include <torch/version.h>
 
 #include <atomic>
 #include <cctype>
@@ -109,6 +110,16 @@ void ensure_threads() {
 CallScope::~CallScope() {
 #if defined(__GLIBC__)
   malloc_trim(0);
+#endif
+}
+
+const char* libtorch_version() { return TORCH_VERSION; }
+
+bool cuda_compiled() {
+#ifdef DEIT_HAVE_CUDA
+  return true;
+#else
+  return false;
 #endif
 }
 

@@ -28,6 +28,9 @@ class CallScope {
   CallScope& operator=(const CallScope&) = delete;
 };
 
+// TORCH_VERSION of the headers libdeit was compiled with, and whether that LibTorch has CUDA.
+const char* libtorch_version();
+bool cuda_compiled();
 bool cuda_available();
 int32_t cuda_device_count();
 

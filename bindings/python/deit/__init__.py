@@ -23,7 +23,7 @@ from . import deit_c as _c
 
 __all__ = [
     "Error", "Dataset", "Teacher", "Student", "Progress", "EvalResult", "version", "set_num_threads",
-    "get_num_threads", "set_log_level", "cuda_available", "cuda_device_count", "resolve_device",
+    "get_num_threads", "set_log_level", "libtorch_version", "cuda_compiled", "cuda_available", "cuda_device_count", "resolve_device",
     "distillation_loss", "describe_checkpoint", "Group",
 ]
 
@@ -390,6 +390,16 @@ def get_num_threads():
 def set_log_level(level):
     """"debug", "info", "warn", "error" or "off" (default "warn"); lines go to stderr."""
     _c.deit_set_log_level(_enum("level", level))
+
+
+def libtorch_version():
+    """Version of the LibTorch libdeit was compiled against, e.g. "2.11.0"."""
+    return _c.deit_libtorch_version()
+
+
+def cuda_compiled():
+    """Whether libdeit was compiled against a CUDA-enabled LibTorch (a device may still be absent)."""
+    return bool(_c.deit_cuda_compiled())
 
 
 def cuda_available():

@@ -6,6 +6,13 @@ import deit
 from conftest import CLASSES, make_task, small_student
 
 
+def test_build_info():
+    major, minor, _ = deit.libtorch_version().split(".")
+    assert int(major) >= 1 and int(minor) >= 0
+    assert isinstance(deit.cuda_compiled(), bool)
+    assert deit.cuda_compiled() or not deit.cuda_available()
+
+
 def test_bad_path_raises_error_with_status_and_message(tmp_path):
     missing = tmp_path / "no-such-dir"
     with pytest.raises(deit.Error) as e:

@@ -245,6 +245,8 @@ extern "C" {
 
     pub fn deit_set_num_threads(n: i32) -> deit_status;
     pub fn deit_get_num_threads() -> i32;
+    pub fn deit_libtorch_version() -> *const c_char;
+    pub fn deit_cuda_compiled() -> c_int;
     pub fn deit_cuda_available() -> c_int;
     pub fn deit_cuda_device_count() -> i32;
     pub fn deit_resolve_device(spec: *const c_char, buf: *mut c_char, capacity: usize) -> deit_status;

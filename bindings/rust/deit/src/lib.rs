@@ -190,6 +190,16 @@ pub fn num_threads() -> i32 {
     unsafe { sys::deit_get_num_threads() }
 }
 
+/// Version of the LibTorch libdeit was compiled against, e.g. "2.11.0".
+pub fn libtorch_version() -> String {
+    unsafe { CStr::from_ptr(sys::deit_libtorch_version()) }.to_string_lossy().into_owned()
+}
+
+/// Whether libdeit was compiled against a CUDA-enabled LibTorch.
+pub fn cuda_compiled() -> bool {
+    unsafe { sys::deit_cuda_compiled() != 0 }
+}
+
 pub fn cuda_available() -> bool {
     unsafe { sys::deit_cuda_available() != 0 }
 }

@@ -81,6 +81,10 @@ fn version_matches_header() {
     assert_eq!(deit::version_number(), deit::sys::DEIT_VERSION_NUMBER);
     let n = deit::version_number();
     assert_eq!(deit::version(), format!("{}.{}.{}", n / 10000, n / 100 % 100, n % 100));
+    let torch = deit::libtorch_version();
+    let major: u32 = torch.split('.').next().unwrap().parse().expect("LibTorch version");
+    assert!(major >= 1 && torch.split('.').count() == 3, "{torch}");
+    assert!(deit::cuda_compiled() || !deit::cuda_available());
 }
 
 #[test]
