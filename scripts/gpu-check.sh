@@ -89,9 +89,11 @@ command -v nvcc >/dev/null || echo "gpu-check: nvcc not on PATH; LibTorch's CMak
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | tee "$logs/gpu.txt" || true
 
 # What the GPU machine lacks comes from third_party-gpu/ (--prepare); otherwise those parts go off.
-search="$prefix"
+# The wheel's torch folder too: TorchConfig's find_library would take a system libtorch.so first, which
+# the build refuses (CMakeLists.txt).
+search="${prefix%/share/cmake};$prefix"
 if [ -d "$tp/usr" ]; then
-  search="$prefix;$tp/usr"
+  search="$search;$tp/usr"
   PKG_CONFIG_PATH="$tp/usr/lib/x86_64-linux-gnu/pkgconfig:$tp/usr/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
   export PKG_CONFIG_PATH
 fi
