@@ -1,4 +1,5 @@
-// Exact, faster replacements for the student's hottest training operations on CPU (DESIGN.md section 7).
+// Exact, faster replacements for the student's hottest training operations on CPU
+// (../shared/DESIGN.md, section 7).
 //
 // PyTorch's CPU dropout draws each mask element from a Bernoulli sampler and stores the mask: on the seed
 // student that is a third of a training step.  Here the mask is a pure function of (seed, element index)

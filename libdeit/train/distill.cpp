@@ -1,5 +1,5 @@
 // Distillation: the student learns the labels through its class head and the
-// frozen teacher through its distillation head (DESIGN.md section 1).
+// frozen teacher through its distillation head (../shared/DESIGN.md, section 1).
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/autograd.h>
 

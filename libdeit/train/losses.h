@@ -1,4 +1,4 @@
-// The DeiT distillation objective (DESIGN.md section 1):
+// The DeiT distillation objective (../shared/DESIGN.md, section 1):
 //   loss = alpha * dist_part + (1 - alpha) * CE(cls_logits, labels)
 // soft: KL(softmax(t/T) || softmax(s/T)), batch mean, x T^2 (F.kl_div(..., 'batchmean'))
 // hard: CE(dist_logits, argmax teacher);  none: CE(dist_logits, labels).
