@@ -71,12 +71,9 @@ struct progress_log {
   int calls;
   int epochs_ended;
   double last_epoch_loss[16];
-  double last_epoch_lr[16];
-  int cancel_at_call;         /* 0: never */
   int64_t cancel_mid_epoch;   /* S > 0: cancel at the first report after step S and before an epoch's end */
   int cancel_after_epoch;     /* E > 0: cancel at the end of epoch E (training phases) */
   deit_progress cancelled_at; /* the report that cancelled */
-  deit_phase last_phase;
   int logit_calls; /* calls in the teacher-logit pass */
   char problem[256];
 };
@@ -90,20 +87,16 @@ static void progress_problem(struct progress_log *log, const deit_progress *p, c
 static int record_progress(const deit_progress *p, void *user_data) {
   struct progress_log *log = user_data;
   log->calls++;
-  log->last_phase = p->phase;
   if (p->phase == DEIT_PHASE_TEACHER_LOGITS) log->logit_calls++;
   if (p->struct_size != sizeof(deit_progress)) progress_problem(log, p, "struct_size is not sizeof(deit_progress)");
   if (!(p->step >= 1 && p->step <= p->steps)) progress_problem(log, p, "step outside 1..steps");
   if (!(p->epoch >= 1 && p->epoch <= p->epochs)) progress_problem(log, p, "epoch outside 1..epochs");
   if (p->end_of_epoch && p->phase != DEIT_PHASE_TEACHER_LOGITS) {
     if (p->step != p->steps) progress_problem(log, p, "end_of_epoch before the last step");
-    if (p->epoch <= 16) {
-      log->last_epoch_loss[p->epoch - 1] = p->loss;
-      log->last_epoch_lr[p->epoch - 1] = p->lr;
-    }
+    if (p->epoch <= 16) log->last_epoch_loss[p->epoch - 1] = p->loss;
     log->epochs_ended++;
   }
-  int cancel = log->cancel_at_call && log->calls >= log->cancel_at_call;
+  int cancel = 0;
   if (log->cancel_mid_epoch && p->phase != DEIT_PHASE_TEACHER_LOGITS && p->step > log->cancel_mid_epoch &&
       p->step < p->steps)
     cancel = 1;
@@ -250,19 +243,31 @@ static void test_distill_none_needs_no_teacher(void **state) {
   deit_student_free(s);
 }
 
+/* Distils a fresh make_student(student_seed) with `o` through the C API and
+ * saves it to `out` (when not NULL); with log != NULL progress goes there.
+ * Returns the call's status. */
+static deit_status distill_to_file(uint64_t student_seed, deit_teacher *teacher, const deit_dataset *train,
+                                   deit_distill_options o, struct progress_log *log, const char *out) {
+  deit_student *s = make_student(student_seed);
+  if (log) {
+    o.progress = record_progress;
+    o.user_data = log;
+  }
+  deit_status st = deit_distill(s, teacher, train, &o);
+  if (out) assert_ok(deit_student_save(s, out));
+  deit_student_free(s);
+  return st;
+}
+
 /* Distils a fresh make_student(student_seed) with `o`, recording progress;
  * returns the number of progress calls of the teacher-logit pass and puts
  * the o.epochs epoch losses into `losses`. */
 static int distill_recorded(uint64_t student_seed, deit_teacher *teacher, const deit_dataset *train,
                             deit_distill_options o, double *losses) {
-  deit_student *s = make_student(student_seed);
   struct progress_log log = {0};
-  o.progress = record_progress;
-  o.user_data = &log;
-  assert_ok(deit_distill(s, teacher, train, &o));
+  assert_ok(distill_to_file(student_seed, teacher, train, o, &log, NULL));
   assert_progress_sane(&log);
   for (int e = 0; e < o.epochs; ++e) losses[e] = log.last_epoch_loss[e];
-  deit_student_free(s);
   return log.logit_calls;
 }
 
@@ -522,21 +527,6 @@ static void test_dropout_active_in_training(void **state) {
   assert_memory_equal(logits[0], logits[2], sizeof logits[0]);
 }
 
-/* Soft distillation through the C API; saves the student to `out`.  With
- * log != NULL progress goes there; returns the call's status. */
-static deit_status distill_to_file(uint64_t student_seed, deit_distill_options o, struct progress_log *log,
-                                   const char *out) {
-  deit_student *s = make_student(student_seed);
-  if (log) {
-    o.progress = record_progress;
-    o.user_data = log;
-  }
-  deit_status st = deit_distill(s, g_teacher, g_train, &o);
-  if (out) assert_ok(deit_student_save(s, out));
-  deit_student_free(s);
-  return st;
-}
-
 static deit_distill_options resume_options(void) {
   deit_distill_options o;
   assert_ok(deit_distill_options_init(&o));
@@ -559,13 +549,13 @@ static void test_resume_is_bit_exact(void **state) {
   const char *state_path = deit_test_path("resume-state.safetensors");
   remove(state_path);
   deit_distill_options o = resume_options();
-  assert_ok(distill_to_file(31, o, NULL, whole));
+  assert_ok(distill_to_file(31, g_teacher, g_train, o, NULL, whole));
 
   o.state_path = state_path;
   o.state_every_steps = 5;
   struct progress_log log = {0};
   log.cancel_mid_epoch = 2 * o.state_every_steps;
-  assert_status_msg(distill_to_file(31, o, &log, NULL), DEIT_E_CANCELLED, "cancelled");
+  assert_status_msg(distill_to_file(31, g_teacher, g_train, o, &log, NULL), DEIT_E_CANCELLED, "cancelled");
   assert_progress_sane(&log);
   printf("cancelled at epoch %d, step %lld of %lld\n", log.cancelled_at.epoch, (long long)log.cancelled_at.step,
          (long long)log.cancelled_at.steps);
@@ -576,11 +566,11 @@ static void test_resume_is_bit_exact(void **state) {
   deit_distill_options other = o;
   other.resume = 1;
   other.alpha = 0.25;
-  assert_status_msg(distill_to_file(31, other, NULL, NULL), DEIT_E_INVALID_ARG, "alpha was 0.5, now 0.25");
+  assert_status_msg(distill_to_file(31, g_teacher, g_train, other, NULL, NULL), DEIT_E_INVALID_ARG, "alpha was 0.5, now 0.25");
   other = o;
   other.resume = 1;
   other.temperature = 3;
-  assert_status_msg(distill_to_file(31, other, NULL, NULL), DEIT_E_INVALID_ARG, "T was 2, now 3");
+  assert_status_msg(distill_to_file(31, g_teacher, g_train, other, NULL, NULL), DEIT_E_INVALID_ARG, "T was 2, now 3");
   {
     deit_student_config cfg;
     assert_ok(deit_student_config_init(&cfg, "seed", CLASSES));
@@ -598,7 +588,7 @@ static void test_resume_is_bit_exact(void **state) {
   /* The resumed run starts from another student: the state's weights,
    * optimizer moments and position are what count. */
   o.resume = 1;
-  assert_ok(distill_to_file(99, o, NULL, resumed));
+  assert_ok(distill_to_file(99, g_teacher, g_train, o, NULL, resumed));
   assert_true(deit_test_files_equal(whole, resumed));
   remove(state_path);
 }
@@ -614,7 +604,7 @@ static void test_cancel_keeps_last_full_step(void **state) {
   o.epochs = 1;
   o.seed = 8;
   const char *one = deit_test_path("one-epoch.safetensors"), *cut = deit_test_path("cancelled.safetensors");
-  assert_ok(distill_to_file(9, o, NULL, one));
+  assert_ok(distill_to_file(9, g_teacher, g_train, o, NULL, one));
   o.epochs = 3;
   struct progress_log log = {0};
   log.cancel_after_epoch = 1;
