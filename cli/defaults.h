@@ -19,7 +19,6 @@ struct RunDefaults {
   int student_epochs;
   double lr;
   deit_optimizer optimizer;
-  double weight_decay;
   deit_schedule schedule;
   int warmup_epochs;
   int batch_size;
@@ -42,7 +41,6 @@ constexpr RunDefaults kNotebookDefaults = {
     5,
     1e-3,
     DEIT_OPTIM_ADAM,
-    0.0,
     DEIT_SCHEDULE_CONSTANT,
     0,
     64,
@@ -68,7 +66,6 @@ constexpr RunDefaults kCpuDefaults = {
     8,
     1e-3,
     DEIT_OPTIM_ADAM,
-    0.0,
     DEIT_SCHEDULE_CONSTANT,
     0,
     64,

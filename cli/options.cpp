@@ -105,6 +105,23 @@ const char* head_name(deit_head h) {
   return enum_name(h, kHeads);
 }
 
+// ---- names the library lists ----------------------------------------------------------------------
+
+std::string names_of(const char* (*name_at)(size_t)) {
+  std::string out;
+  std::vector<std::string> names;
+  for (size_t i = 0; name_at(i) != nullptr; ++i) names.emplace_back(name_at(i));
+  for (size_t i = 0; i < names.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  return out;
+}
+
+bool is_one_of(const std::string& value, const char* (*name_at)(size_t)) {
+  for (size_t i = 0; name_at(i) != nullptr; ++i)
+    if (value == name_at(i)) return true;
+  return false;
+}
+
 // ---- ranges ---------------------------------------------------------------------------------------
 
 void require_positive(const std::string& option, double value) {
@@ -201,7 +218,7 @@ void add_teacher_options(cxxopts::Options& options, const std::string& prefix, b
   const bool two = cpu != nullptr;
   auto add = options.add_options("Teacher");
   add(prefix + "arch",
-      "resnet18, resnet34, resnet50, resnet101 or resnet152" + dflt(d.teacher_arch, c.teacher_arch, two),
+      names_of(deit_teacher_arch_name) + dflt(d.teacher_arch, c.teacher_arch, two),
       cxxopts::value<std::string>(), "ARCH");
   add(prefix + "weights",
       "pretrained torchvision/timm weights (.safetensors) for the architecture; the fc head is replaced "
@@ -231,13 +248,8 @@ TeacherSettings teacher_settings(const cxxopts::ParseResult& args, const std::st
   TeacherSettings t;
   t.arch = get_or<std::string>(args, prefix + "arch", d.teacher_arch);
   t.weights = get_or<std::string>(args, prefix + "weights", "");
-  static const char* const kArchs[] = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"};
-  bool known = false;
-  for (const char* a : kArchs) known = known || t.arch == a;
-  if (!known)
-    throw UsageError("--" + prefix + "arch: '" + t.arch +
-                     "' is not one of resnet18, resnet34, resnet50, "
-                     "resnet101, resnet152");
+  if (!is_one_of(t.arch, deit_teacher_arch_name))
+    throw UsageError("--" + prefix + "arch: '" + t.arch + "' is not one of " + names_of(deit_teacher_arch_name));
   deit_teacher_train_options& o = t.train;
   check(deit_teacher_train_options_init(&o));
   o.epochs = get_or<int32_t>(args, prefix + "epochs", d.teacher_epochs);
@@ -246,15 +258,14 @@ TeacherSettings teacher_settings(const cxxopts::ParseResult& args, const std::st
   o.optimizer = d.teacher_optimizer;
   if (has(args, prefix + "optimizer"))
     o.optimizer = parse_optimizer(prefix + "optimizer", get<std::string>(args, prefix + "optimizer"));
-  // The library's AdamW default decay applies unless one is given.
-  if (o.optimizer == DEIT_OPTIM_ADAMW) o.weight_decay = 0.05;
+  // Unless one is given, the library's default for the optimizer (deit.h).
   if (has(args, prefix + "weight-decay")) o.weight_decay = get<double>(args, prefix + "weight-decay");
   if (has(args, prefix + "trainable"))
     o.trainable = parse_trainable(prefix + "trainable", get<std::string>(args, prefix + "trainable"));
   require_non_negative(prefix + "epochs", o.epochs);
   require_positive(prefix + "lr", o.lr);
   require_positive("batch-size", o.batch_size);
-  require_non_negative(prefix + "weight-decay", o.weight_decay);
+  if (has(args, prefix + "weight-decay")) require_non_negative(prefix + "weight-decay", o.weight_decay);
   return t;
 }
 
@@ -266,7 +277,7 @@ void add_student_options(cxxopts::Options& options, const std::string& prefix, c
   const bool two = cpu != nullptr;
   auto add = options.add_options("Student");
   add(prefix + "preset",
-      "seed, deit-tiny, deit-small or deit-base" + dflt(d.student_preset, c.student_preset, two),
+      names_of(deit_student_preset_name) + dflt(d.student_preset, c.student_preset, two),
       cxxopts::value<std::string>(), "NAME");
   add("patch-size", "patch size (default: the preset's)", cxxopts::value<int32_t>(), "N");
   add(prefix + "epochs",
@@ -277,8 +288,7 @@ void add_student_options(cxxopts::Options& options, const std::string& prefix, c
   add("optimizer",
       std::string("adam, adamw or sgd") + dflt(optimizer_name(d.optimizer), optimizer_name(c.optimizer), two),
       cxxopts::value<std::string>(), "NAME");
-  add("weight-decay", "weight decay" + dflt(num(d.weight_decay), num(c.weight_decay), two),
-      cxxopts::value<double>(), "WD");
+  add("weight-decay", "weight decay (default 0, adamw 0.05)", cxxopts::value<double>(), "WD");
   add("schedule",
       std::string("constant or cosine") + dflt(schedule_name(d.schedule), schedule_name(c.schedule), two),
       cxxopts::value<std::string>(), "NAME");
@@ -318,7 +328,7 @@ StudentSettings student_settings(const cxxopts::ParseResult& args, const std::st
   o.lr = get_or<double>(args, "lr", d.lr);
   o.optimizer = has(args, "optimizer") ? parse_optimizer("optimizer", get<std::string>(args, "optimizer"))
                                        : d.optimizer;
-  o.weight_decay = get_or<double>(args, "weight-decay", d.weight_decay);
+  if (has(args, "weight-decay")) o.weight_decay = get<double>(args, "weight-decay");
   o.schedule =
       has(args, "schedule") ? parse_schedule("schedule", get<std::string>(args, "schedule")) : d.schedule;
   o.warmup_epochs = get_or<int32_t>(args, "warmup-epochs", d.warmup_epochs);
@@ -331,7 +341,7 @@ StudentSettings student_settings(const cxxopts::ParseResult& args, const std::st
   require_non_negative(prefix + "epochs", o.epochs);
   require_positive("batch-size", o.batch_size);
   require_positive("lr", o.lr);
-  require_non_negative("weight-decay", o.weight_decay);
+  if (has(args, "weight-decay")) require_non_negative("weight-decay", o.weight_decay);
   require_non_negative("warmup-epochs", o.warmup_epochs);
   if (!(o.alpha >= 0 && o.alpha <= 1)) throw UsageError("--alpha: must be in [0, 1]");
   require_positive("temperature", o.temperature);
@@ -344,12 +354,10 @@ StudentSettings student_settings(const cxxopts::ParseResult& args, const std::st
 }
 
 deit_student_config make_student_config(const StudentSettings& s, const deit_dataset_info& data) {
-  deit_student_config c{};
-  c.struct_size = sizeof c;
+  deit_student_config c;
   const deit_status st = deit_student_config_init(&c, s.preset.c_str(), data.num_classes);
   if (st == DEIT_E_INVALID_ARG)
-    throw UsageError("student preset '" + s.preset +
-                     "' is not one of seed, deit-tiny, deit-small, deit-base (" + deit_last_error() + ")");
+    throw UsageError("student preset '" + s.preset + "' is not one of " + names_of(deit_student_preset_name));
   check(st);
   if (s.patch_size > 0) c.patch_size = s.patch_size;
   if (data.height == data.width && data.height != c.img_size) c.img_size = data.height;

@@ -49,6 +49,10 @@ const char* distillation_name(deit_distillation d);
 const char* head_name(deit_head h);
 
 // Range checks that make a bad number a usage error instead of a library error.
+// "a, b or c" / membership, over a library list such as deit_teacher_arch_name (NULL past the last).
+std::string names_of(const char* (*name_at)(size_t));
+bool is_one_of(const std::string& value, const char* (*name_at)(size_t));
+
 void require_positive(const std::string& option, double value);
 void require_non_negative(const std::string& option, double value);
 void require_fraction(const std::string& option, double value);  // 0 < value <= 1

@@ -5,29 +5,10 @@
  * version, and the layout of the structs it fills (struct_size, the offsets of
  * the last fields, nothing written past the end). */
 #include <deit/deit.h>
+#include "plain_checks.h"
 
-#include <stdio.h>
 #include <string.h>
 
-static int failures;
-
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                          \
-    }                                                                      \
-  } while (0)
-
-#define CHECK_OK(call)                                                                   \
-  do {                                                                                   \
-    deit_status check_ok_status_ = (call);                                               \
-    if (check_ok_status_ != DEIT_OK) {                                                   \
-      fprintf(stderr, "%s:%d: %s returned %d (%s)\n", __FILE__, __LINE__, #call,          \
-              (int)check_ok_status_, deit_last_error());                                 \
-      ++failures;                                                                        \
-    }                                                                                    \
-  } while (0)
 
 /* A struct the library fills, placed in a buffer with guard bytes after it: the
  * library must write exactly sizeof(T) as this compiler sees it. */

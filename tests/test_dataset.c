@@ -811,7 +811,7 @@ static void test_from_memory_errors(void** state) {
   bad = im;
   bad.count = 0;
   assert_status_msg(deit_dataset_from_memory(&bad, labels, DEIT_DTYPE_I32, 0, &ds), DEIT_E_INVALID_ARG,
-                    "images->count is 0; a data set needs at least 1 image");
+                    "images->count is 0; expected at least 1");
   bad.count = -3;
   assert_status_msg(deit_dataset_from_memory(&bad, labels, DEIT_DTYPE_I32, 0, &ds), DEIT_E_INVALID_ARG,
                     "images->count is -3");
@@ -908,7 +908,7 @@ static void test_info_struct_size(void** state) {
   assert_status_msg(deit_dataset_get_info(ds, &info), DEIT_E_INVALID_ARG, "info->struct_size is 0");
   info.struct_size = 8;
   assert_status_msg(deit_dataset_get_info(ds, &info), DEIT_E_INVALID_ARG,
-                    "info->struct_size 8 is smaller than the oldest supported layout");
+                    "info->struct_size 8 is smaller than the first released layout");
   assert_status_msg(deit_dataset_get_info(NULL, &info), DEIT_E_INVALID_ARG, "dataset is NULL");
   assert_status_msg(deit_dataset_get_info(ds, NULL), DEIT_E_INVALID_ARG, "info is NULL");
   /* A newer caller's larger struct: the known fields are filled, the rest left alone. */

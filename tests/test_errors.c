@@ -28,6 +28,18 @@ static void test_build_info(void **state) {
   if (!deit_cuda_compiled()) assert_int_equal(deit_cuda_available(), 0);
 }
 
+/* The model names the library builds, as the CLI and bindings list them. */
+static void test_model_names(void **state) {
+  (void)state;
+  static const char *const archs[] = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"};
+  static const char *const presets[] = {"seed", "deit-tiny", "deit-small", "deit-base"};
+  for (size_t i = 0; i < 5; ++i) assert_string_equal(deit_teacher_arch_name(i), archs[i]);
+  assert_null(deit_teacher_arch_name(5));
+  assert_null(deit_teacher_arch_name((size_t)-1));
+  for (size_t i = 0; i < 4; ++i) assert_string_equal(deit_student_preset_name(i), presets[i]);
+  assert_null(deit_student_preset_name(4));
+}
+
 static void test_status_strings(void **state) {
   (void)state;
   assert_string_equal(deit_status_str(DEIT_OK), "ok");
@@ -220,6 +232,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_build_info),
       cmocka_unit_test(test_version),
+      cmocka_unit_test(test_model_names),
       cmocka_unit_test(test_status_strings),
       cmocka_unit_test(test_status_values_fixed),
       cmocka_unit_test(test_last_error_names_argument),

@@ -271,6 +271,38 @@ static int distill_recorded(uint64_t student_seed, deit_teacher *teacher, const 
   return log.logit_calls;
 }
 
+/* weight_decay's default (-1) is the optimizer's: 0.05 for AdamW, 0 for Adam, as deit.h says.  Decay at
+ * that rate gives byte-identical weights to passing it explicitly, and other weights than none. */
+static void test_weight_decay_defaults_per_optimizer(void **state) {
+  (void)state;
+  deit_distill_options o;
+  assert_ok(deit_distill_options_init(&o));
+  assert_true(o.weight_decay == -1.0);
+  o.epochs = 1;
+  o.batch_size = 32;
+  o.lr = 1e-2; /* large enough that 0.05 decay moves the weights visibly in one epoch */
+  o.distillation = DEIT_DISTILL_NONE;
+  const char *dflt = deit_test_path("wd-default.safetensors"), *explicit = deit_test_path("wd-explicit.safetensors");
+  const char *none = deit_test_path("wd-none.safetensors");
+  o.optimizer = DEIT_OPTIM_ADAMW;
+  assert_ok(distill_to_file(3, NULL, g_train, o, NULL, dflt));
+  o.weight_decay = 0.05;
+  assert_ok(distill_to_file(3, NULL, g_train, o, NULL, explicit));
+  o.weight_decay = 0.0;
+  assert_ok(distill_to_file(3, NULL, g_train, o, NULL, none));
+  assert_true(deit_test_files_equal(dflt, explicit));
+  assert_false(deit_test_files_equal(dflt, none));
+  o.optimizer = DEIT_OPTIM_ADAM;
+  o.weight_decay = -1.0;
+  assert_ok(distill_to_file(3, NULL, g_train, o, NULL, dflt));
+  o.weight_decay = 0.0;
+  assert_ok(distill_to_file(3, NULL, g_train, o, NULL, explicit));
+  assert_true(deit_test_files_equal(dflt, explicit));
+  o.weight_decay = -0.5;
+  assert_status_msg(distill_to_file(3, NULL, g_train, o, NULL, NULL), DEIT_E_INVALID_ARG,
+                    "weight_decay = -0.500000; expected a value >= 0, or -1 for the optimizer's default");
+}
+
 static void test_determinism(void **state) {
   (void)state;
   deit_distill_options o;
@@ -1011,6 +1043,7 @@ int main(void) {
       cmocka_unit_test(test_student_distills),
       cmocka_unit_test(test_distill_none_needs_no_teacher),
       cmocka_unit_test(test_determinism),
+      cmocka_unit_test(test_weight_decay_defaults_per_optimizer),
       cmocka_unit_test(test_teacher_logit_cache_is_exact),
       cmocka_unit_test(test_teacher_logit_file),
       cmocka_unit_test(test_teacher_untouched_by_distillation),

@@ -123,6 +123,25 @@ func SetNumThreads(n int) error {
 // NumThreads is the current intra-op thread count.
 func NumThreads() int { return int(C.deit_get_num_threads()) }
 
+// names lists a library name table (NULL past the last entry).
+func names(nameAt func(C.size_t) *C.char) []string {
+	var out []string
+	for i := C.size_t(0); nameAt(i) != nil; i++ {
+		out = append(out, C.GoString(nameAt(i)))
+	}
+	return out
+}
+
+// TeacherArchs lists the teacher architectures libdeit builds ("resnet18", ...).
+func TeacherArchs() []string {
+	return names(func(i C.size_t) *C.char { return C.deit_teacher_arch_name(i) })
+}
+
+// StudentPresets lists the student presets ("seed", "deit-tiny", ...).
+func StudentPresets() []string {
+	return names(func(i C.size_t) *C.char { return C.deit_student_preset_name(i) })
+}
+
 // LibTorchVersion is the version of the LibTorch libdeit was compiled against.
 func LibTorchVersion() string { return C.GoString(C.deit_libtorch_version()) }
 

@@ -124,6 +124,12 @@ func TestVersion(t *testing.T) {
 	if !deit.CUDACompiled() && deit.CUDAAvailable() {
 		t.Fatal("CUDA available in a build without CUDA")
 	}
+	if got := fmt.Sprint(deit.TeacherArchs()); got != "[resnet18 resnet34 resnet50 resnet101 resnet152]" {
+		t.Fatalf("TeacherArchs() = %s", got)
+	}
+	if got := fmt.Sprint(deit.StudentPresets()); got != "[seed deit-tiny deit-small deit-base]" {
+		t.Fatalf("StudentPresets() = %s", got)
+	}
 }
 
 func TestErrors(t *testing.T) {

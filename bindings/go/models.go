@@ -289,7 +289,7 @@ type TeacherTrainOptions struct {
 	BatchSize   int
 	LR          float64
 	Optimizer   Optimizer
-	WeightDecay float64
+	WeightDecay float64 // -1: the optimizer's default (0; AdamW 0.05)
 	Momentum    float64 // SGD only
 	Trainable   Trainable
 	Seed        uint64
@@ -301,7 +301,7 @@ type TeacherTrainOptions struct {
 // Adam 1e-3, ...).
 func DefaultTeacherTrainOptions() TeacherTrainOptions {
 	var o C.deit_teacher_train_options
-	C.deit_teacher_train_options_init(&o) // cannot fail on a valid pointer
+	C.deit_teacher_train_options_init_sized(&o, C.size_t(unsafe.Sizeof(o))) // cannot fail on a valid pointer
 	return TeacherTrainOptions{Epochs: int(o.epochs), BatchSize: int(o.batch_size), LR: float64(o.lr),
 		Optimizer: Optimizer(o.optimizer), WeightDecay: float64(o.weight_decay), Momentum: float64(o.momentum),
 		Trainable: Trainable(o.trainable), Seed: uint64(o.seed)}
@@ -323,7 +323,7 @@ func (t *Teacher) Train(train *Dataset, options *TeacherTrainOptions) error {
 		options = &d
 	}
 	var o C.deit_teacher_train_options
-	C.deit_teacher_train_options_init(&o)
+	C.deit_teacher_train_options_init_sized(&o, C.size_t(unsafe.Sizeof(o)))
 	o.epochs = C.int32_t(options.Epochs)
 	o.batch_size = C.int32_t(options.BatchSize)
 	o.lr = C.double(options.LR)

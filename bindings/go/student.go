@@ -61,9 +61,8 @@ func PresetConfig(preset string, numClasses int) (StudentConfig, error) {
 	cp := C.CString(preset)
 	defer C.free(unsafe.Pointer(cp))
 	var o C.deit_student_config
-	o.struct_size = C.uint32_t(unsafe.Sizeof(o))
 	if err := call("deit_student_config_init", func() C.deit_status {
-		return C.deit_student_config_init(&o, cp, C.int32_t(numClasses))
+		return C.deit_student_config_init_sized(&o, C.size_t(unsafe.Sizeof(o)), cp, C.int32_t(numClasses))
 	}); err != nil {
 		return StudentConfig{}, err
 	}
@@ -185,7 +184,7 @@ type DistillOptions struct {
 	BatchSize          int
 	LR                 float64
 	Optimizer          Optimizer
-	WeightDecay        float64
+	WeightDecay        float64 // -1: the optimizer's default (0; AdamW 0.05)
 	Momentum           float64 // SGD only
 	Schedule           Schedule
 	WarmupEpochs       int     // cosine only
@@ -203,7 +202,7 @@ type DistillOptions struct {
 // 1e-3, soft distillation at temperature 2 with alpha 0.5, ...).
 func DefaultDistillOptions() DistillOptions {
 	var o C.deit_distill_options
-	C.deit_distill_options_init(&o) // cannot fail on a valid pointer
+	C.deit_distill_options_init_sized(&o, C.size_t(unsafe.Sizeof(o))) // cannot fail on a valid pointer
 	return DistillOptions{Epochs: int(o.epochs), BatchSize: int(o.batch_size), LR: float64(o.lr),
 		Optimizer: Optimizer(o.optimizer), WeightDecay: float64(o.weight_decay), Momentum: float64(o.momentum),
 		Schedule: Schedule(o.schedule), WarmupEpochs: int(o.warmup_epochs), Alpha: float64(o.alpha),
@@ -235,7 +234,7 @@ func (s *Student) Distill(teacher *Teacher, train *Dataset, options *DistillOpti
 		options = &d
 	}
 	var o C.deit_distill_options
-	C.deit_distill_options_init(&o)
+	C.deit_distill_options_init_sized(&o, C.size_t(unsafe.Sizeof(o)))
 	o.epochs, o.batch_size, o.lr = C.int32_t(options.Epochs), C.int32_t(options.BatchSize), C.double(options.LR)
 	o.optimizer, o.weight_decay = C.deit_optimizer(options.Optimizer), C.double(options.WeightDecay)
 	o.momentum, o.schedule = C.double(options.Momentum), C.deit_schedule(options.Schedule)

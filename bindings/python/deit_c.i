@@ -352,10 +352,25 @@ DEIT_OUT_STRUCT(deit_group_options, options)
 %ignore deit_group_options_from_env;
 /* Two-step size query: wrapped as deit_py_checkpoint_describe. */
 %ignore deit_checkpoint_describe;
+/* The *_init names are macros over *_init_sized (deit.h): Python gets them as
+ * functions below, whose C wrappers expand the macros with the wrapper's sizeof. */
+%ignore deit_group_options_init_sized;
+%ignore deit_teacher_train_options_init_sized;
+%ignore deit_distill_options_init_sized;
+%ignore deit_student_config_init_sized;
 /* The header's export macro means nothing to SWIG. */
 #define DEIT_API
 
 %include <deit/deit.h>
+
+#undef deit_group_options_init
+#undef deit_teacher_train_options_init
+#undef deit_distill_options_init
+#undef deit_student_config_init
+deit_status deit_group_options_init(deit_group_options *options);
+deit_status deit_teacher_train_options_init(deit_teacher_train_options *options);
+deit_status deit_distill_options_init(deit_distill_options *options);
+deit_status deit_student_config_init(deit_student_config *config, const char *preset, int32_t num_classes);
 
 /* ---- training with a Python progress callable -------------------------- */
 %{

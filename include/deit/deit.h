@@ -11,7 +11,12 @@
  *  - Handles are opaque; each has one *_free() that accepts NULL.
  *  - Buffers are owned by the caller and borrowed for the duration of the call.
  *  - Options structs start with `struct_size`; fill them with the matching
- *    *_options_init() first, then change fields.  Fields are only appended.
+ *    *_init() first, then change fields.  Fields are only appended.  The
+ *    *_init() names are macros that pass the caller's sizeof to *_init_sized(),
+ *    so that a newer library writes nothing past an older caller's struct;
+ *    bindings call *_init_sized() with their struct's size.  An options
+ *    field's comment starts with the default *_init() gives it; a field
+ *    without one starts at 0 / NULL.
  *  - Threading: a handle must not be used by two threads at the same time;
  *    different handles may be used concurrently from different threads.
  *    deit_last_error() is per thread.
@@ -298,7 +303,8 @@ typedef struct deit_group_options {
   double timeout_seconds;  /* 300: joining and every collective */
 } deit_group_options;
 
-DEIT_API deit_status deit_group_options_init(deit_group_options *options);
+DEIT_API deit_status deit_group_options_init_sized(deit_group_options *options, size_t struct_size);
+#define deit_group_options_init(options) deit_group_options_init_sized((options), sizeof *(options))
 /* Fill rank, world_size, local_rank, master_addr and master_port from
  * torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
  * MASTER_PORT) and timeout_seconds from DEIT_DIST_TIMEOUT when set.  Without
@@ -325,6 +331,9 @@ DEIT_API int deit_group_backend_available(const char *backend);
 /* ------------------------------------------------------------------------ */
 typedef struct deit_teacher deit_teacher;
 
+/* The teacher architectures deit_teacher_create knows, by index from 0
+ * ("resnet18", ...); NULL past the last.  The strings are static. */
+DEIT_API const char *deit_teacher_arch_name(size_t index);
 /* arch: "resnet18", "resnet34", "resnet50", "resnet101", "resnet152";
  * initialised as torchvision does, from seed 0 (the same weights every
  * time); placed on device "auto". */
@@ -366,8 +375,8 @@ typedef struct deit_teacher_train_options {
   int32_t batch_size;  /* 64 */
   double lr;           /* 1e-3 */
   deit_optimizer optimizer; /* ADAM */
-  double weight_decay; /* 0 (AdamW: 0.05) */
-  double momentum;     /* SGD only: 0.9 */
+  double weight_decay; /* -1: the optimizer's default (Adam, SGD 0; AdamW 0.05) */
+  double momentum;     /* 0.9; SGD only */
   deit_trainable trainable; /* AUTO */
   uint64_t seed;       /* 0 */
   const char *device;  /* NULL: keep the teacher's device */
@@ -384,7 +393,8 @@ typedef struct deit_teacher_train_options {
   deit_group *group;
 } deit_teacher_train_options;
 
-DEIT_API deit_status deit_teacher_train_options_init(deit_teacher_train_options *options);
+DEIT_API deit_status deit_teacher_train_options_init_sized(deit_teacher_train_options *options, size_t struct_size);
+#define deit_teacher_train_options_init(options) deit_teacher_train_options_init_sized((options), sizeof *(options))
 /* Fine-tune on `train` (train mode: BatchNorm statistics adapt; eval mode
  * afterwards).  The last incomplete batch is dropped, as in the notebook. */
 DEIT_API deit_status deit_teacher_train(deit_teacher *teacher, const deit_dataset *train,
@@ -431,8 +441,13 @@ typedef struct deit_student_config {
 
 /* Fill a configuration from a preset: "seed" (the reference notebook's
  * model), "deit-tiny", "deit-small", "deit-base". */
-DEIT_API deit_status deit_student_config_init(deit_student_config *config, const char *preset,
-                                              int32_t num_classes);
+/* The presets by index from 0 ("seed", ...); NULL past the last (static strings). */
+DEIT_API const char *deit_student_preset_name(size_t index);
+DEIT_API deit_status deit_student_config_init_sized(deit_student_config *config,
+                                                    size_t struct_size, const char *preset,
+                                                    int32_t num_classes);
+#define deit_student_config_init(config, preset, num_classes) \
+  deit_student_config_init_sized((config), sizeof *(config), (preset), (num_classes))
 DEIT_API deit_status deit_student_create(const deit_student_config *config, uint64_t seed,
                                          deit_student **out);
 /* Load / save a student checkpoint (.safetensors, timm names, configuration
@@ -463,10 +478,10 @@ typedef struct deit_distill_options {
   int32_t batch_size;   /* 64 */
   double lr;            /* 1e-3 */
   deit_optimizer optimizer; /* ADAM */
-  double weight_decay;  /* 0 */
-  double momentum;      /* SGD only: 0.9 */
+  double weight_decay;  /* -1: the optimizer's default (Adam, SGD 0; AdamW 0.05) */
+  double momentum;      /* 0.9; SGD only */
   deit_schedule schedule; /* CONSTANT */
-  int32_t warmup_epochs;  /* COSINE only: 0 */
+  int32_t warmup_epochs;  /* 0; COSINE only */
   double alpha;         /* 0.5: weight of the distillation loss */
   double temperature;   /* 2 */
   deit_distillation distillation; /* SOFT */
@@ -498,7 +513,8 @@ typedef struct deit_distill_options {
                                 and written there (atomically) */
 } deit_distill_options;
 
-DEIT_API deit_status deit_distill_options_init(deit_distill_options *options);
+DEIT_API deit_status deit_distill_options_init_sized(deit_distill_options *options, size_t struct_size);
+#define deit_distill_options_init(options) deit_distill_options_init_sized((options), sizeof *(options))
 /* Train the student on `train` against the frozen teacher (eval mode, no
  * gradients).  teacher may be NULL only with DEIT_DISTILL_NONE.
  * Runs are deterministic: the same settings, data, seed and thread count give

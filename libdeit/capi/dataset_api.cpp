@@ -4,24 +4,16 @@
 #include <memory>
 #include <type_traits>
 
+#include "capi/caller_struct.h"
 #include "capi/guard.h"
 #include "capi/handles.h"
+#include "core/c_enum.h"
 
 using deit::capi::guard;
 using deit::capi::require_arg;
 using deit::capi::reset_out;
 
 namespace {
-
-// The int value of a caller's enum argument, read without loading it as the
-// enum type: C may pass any int, and an out-of-range enum load is UB in C++.
-template <class E>
-int raw_enum(const E& e) {
-  std::underlying_type_t<E> v;
-  static_assert(sizeof v == sizeof e, "enum size");
-  std::memcpy(&v, &e, sizeof v);
-  return static_cast<int>(v);
-}
 
 deit_dataset* wrap(deit::data::Dataset&& ds) {
   auto handle = std::make_unique<deit_dataset>();
@@ -45,9 +37,6 @@ void check_capacity(size_t capacity, uint64_t needed, const char* unit, const st
   }
 }
 
-// Size of deit_dataset_info as first released; later versions only append.
-constexpr size_t kInfoV1Size = offsetof(deit_dataset_info, format) + sizeof(deit_dataset_format);
-
 }  // namespace
 
 extern "C" {
@@ -56,9 +45,6 @@ DEIT_API deit_status deit_dataset_open_dir(const char* dir, deit_split split, de
   return guard(__func__, [&] {
     reset_out(out);
     require_arg(dir, "dir");
-    const int split_value = raw_enum(split);
-    deit::require(split_value == DEIT_SPLIT_TRAIN || split_value == DEIT_SPLIT_TEST,
-                  "split " + std::to_string(split_value) + " is not a deit_split (0 = train, 1 = test)");
     *out = wrap(deit::data::open_dir(dir, split));
   });
 }
@@ -95,9 +81,6 @@ DEIT_API deit_status deit_dataset_from_memory(const deit_images* images, const v
   return guard(__func__, [&] {
     reset_out(out);
     require_arg(images, "images");
-    const int ldtype = raw_enum(label_dtype);
-    deit::require(ldtype == DEIT_DTYPE_I32 || ldtype == DEIT_DTYPE_I64,
-                  "label_dtype " + std::to_string(ldtype) + " is not DEIT_DTYPE_I32 or DEIT_DTYPE_I64");
     *out = wrap(deit::data::from_memory(*images, labels, label_dtype, num_classes));
   });
 }
@@ -109,21 +92,16 @@ DEIT_API void deit_dataset_free(deit_dataset* dataset) {
 DEIT_API deit_status deit_dataset_get_info(const deit_dataset* dataset, deit_dataset_info* info) {
   return guard(__func__, [&] {
     require_arg(dataset, "dataset");
-    require_arg(info, "info");
-    deit::capi::check_struct_size(info->struct_size, kInfoV1Size, "info");
     const deit::data::Dataset& ds = dataset->data;
-    const size_t size = info->struct_size;
-    // Only fields that fit the caller's struct: an older caller's is shorter.
-#define DEIT_SET_FIELD(field, value) \
-  if (offsetof(deit_dataset_info, field) + sizeof(info->field) <= size) info->field = (value)
-    DEIT_SET_FIELD(count, ds.count);
-    DEIT_SET_FIELD(channels, ds.channels);
-    DEIT_SET_FIELD(height, ds.height);
-    DEIT_SET_FIELD(width, ds.width);
-    DEIT_SET_FIELD(num_classes, ds.num_classes);
-    DEIT_SET_FIELD(dtype, ds.dtype);
-    DEIT_SET_FIELD(format, ds.format);
-#undef DEIT_SET_FIELD
+    deit_dataset_info full{};
+    full.count = ds.count;
+    full.channels = ds.channels;
+    full.height = ds.height;
+    full.width = ds.width;
+    full.num_classes = ds.num_classes;
+    full.dtype = ds.dtype;
+    full.format = ds.format;
+    deit::capi::write_caller_struct(info, full, "info");
   });
 }
 

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "capi/guard.h"
+#include "core/c_enum.h"
 #include "core/log.h"
 
 namespace deit::capi {
@@ -46,14 +47,6 @@ deit_status handle_current_exception(const char* function) noexcept {
   }
 }
 
-void check_struct_size(uint32_t struct_size, size_t minimum, const char* name) {
-  if (struct_size == 0)
-    invalid_arg(std::string(name) + "->struct_size is 0: initialise the struct with its *_init() function");
-  if (struct_size < minimum)
-    invalid_arg(std::string(name) + "->struct_size " + std::to_string(struct_size) +
-                " is smaller than the oldest supported layout (" + std::to_string(minimum) + ")");
-}
-
 }  // namespace deit::capi
 
 using deit::capi::guard;
@@ -69,11 +62,8 @@ DEIT_API const char* deit_version_string(void) {
 DEIT_API uint32_t deit_version_number(void) { return DEIT_VERSION_NUMBER; }
 
 DEIT_API const char* deit_status_str(deit_status status) {
-  // C callers may pass any int: switch on it without loading an out-of-range
-  // value as the enum type (undefined behaviour in C++; UBSan reports it).
-  std::underlying_type_t<deit_status> value;
-  std::memcpy(&value, &status, sizeof value);
-  switch (value) {
+  // Any int is valid here: switch on it without loading it as the enum type (core/c_enum.h).
+  switch (deit::enum_int(status)) {
     case DEIT_OK: return "ok";
     case DEIT_E_INVALID_ARG: return "invalid argument";
     case DEIT_E_IO: return "input/output error";
@@ -99,9 +89,7 @@ DEIT_API deit_status deit_set_log_callback(deit_log_fn fn, void* user_data) {
 
 DEIT_API deit_status deit_set_log_level(deit_log_level level) {
   return guard(__func__, [&] {
-    deit::require(level >= DEIT_LOG_DEBUG && level <= DEIT_LOG_OFF,
-                  "level " + std::to_string(static_cast<int>(level)) + " is not a deit_log_level");
-    deit::set_log_level(level);
+    deit::set_log_level(deit::checked_enum(level, "level"));
   });
 }
 

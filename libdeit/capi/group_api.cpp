@@ -4,8 +4,10 @@
 #include <cstring>
 #include <string>
 
+#include "capi/caller_struct.h"
 #include "capi/group_handle.h"
 #include "capi/guard.h"
+#include "capi/option_defaults.h"
 
 using deit::capi::guard;
 using deit::capi::require_arg;
@@ -45,24 +47,17 @@ dist::GroupSettings settings_from(const deit_group_options* o) {
 
 extern "C" {
 
-DEIT_API deit_status deit_group_options_init(deit_group_options* o) {
-  return guard(__func__, [&] {
-    require_arg(o, "options");
-    std::memset(o, 0, sizeof *o);
-    o->struct_size = sizeof *o;
-    o->world_size = 1;
-    o->master_addr = "127.0.0.1";
-    o->master_port = 29500;
-    o->timeout_seconds = 300;
-  });
+DEIT_API deit_status deit_group_options_init_sized(deit_group_options* o, size_t size) {
+  return guard(__func__,
+               [&] { capi::init_caller_struct(o, size, capi::option_defaults<deit_group_options>(), "options"); });
 }
 
-DEIT_API deit_status deit_group_options_from_env(deit_group_options* o) {
+DEIT_API deit_status deit_group_options_from_env(deit_group_options* options) {
   return guard(__func__, [&] {
-    require_arg(o, "options");
-    capi::check_struct_size(o->struct_size, sizeof(deit_group_options), "options");
+    deit_group_options in = capi::read_caller_struct(options, capi::option_defaults<deit_group_options>(), "options");
+    deit_group_options* o = &in;
     int32_t world = 1;
-    if (!env_int("WORLD_SIZE", 1, 1 << 20, &world)) return;  // one process
+    if (!env_int("WORLD_SIZE", 1, 1 << 20, &world)) return;  // one process: the options stay as they are
     int32_t rank = 0;
     if (!env_int("RANK", 0, world - 1, &rank))
       invalid_arg("WORLD_SIZE is set but RANK is not (launch with torchrun or `deitctl launch`)");
@@ -84,16 +79,17 @@ DEIT_API deit_status deit_group_options_from_env(deit_group_options* o) {
     o->local_rank = local_rank;
     o->master_port = port;
     if (addr) o->master_addr = addr;
+    capi::write_caller_struct(options, in, "options");
   });
 }
 
-DEIT_API deit_status deit_group_create(const deit_group_options* o, deit_group** out) {
+DEIT_API deit_status deit_group_create(const deit_group_options* options, deit_group** out) {
   return guard(__func__, [&] {
     reset_out(out);
-    require_arg(o, "options");
-    capi::check_struct_size(o->struct_size, sizeof(deit_group_options), "options");
+    const deit_group_options o =
+        capi::read_caller_struct(options, capi::option_defaults<deit_group_options>(), "options");
     auto h = std::make_unique<deit_group>();
-    h->group = std::make_unique<dist::Group>(settings_from(o));
+    h->group = std::make_unique<dist::Group>(settings_from(&o));
     *out = h.release();
   });
 }

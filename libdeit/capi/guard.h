@@ -41,7 +41,4 @@ void reset_out(T** out, const char* name = "out") {
   *out = nullptr;
 }
 
-// Checks struct_size of a caller struct against the smallest size we accept.
-void check_struct_size(uint32_t struct_size, size_t minimum, const char* name);
-
 }  // namespace deit::capi

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "capi/caller_struct.h"
 #include "capi/guard.h"
 
 namespace deit::capi {
@@ -23,16 +24,27 @@ void write_eval_result(const train::EvalResult& r, deit_eval_result* out, int64_
                                         " is smaller than num_classes^2 = " + std::to_string(r.confusion.size()));
     std::memcpy(confusion, r.confusion.data(), r.confusion.size() * sizeof(int64_t));
   }
-  out->count = r.count;
-  out->accuracy = r.accuracy;
-  out->loss = r.loss;
-  out->accuracy_cls = r.accuracy_cls;
-  out->accuracy_dist = r.accuracy_dist;
+  deit_eval_result full{};
+  full.count = r.count;
+  full.accuracy = r.accuracy;
+  full.loss = r.loss;
+  full.accuracy_cls = r.accuracy_cls;
+  full.accuracy_dist = r.accuracy_dist;
+  write_caller_struct(out, full, "result");
 }
 
 void check_eval_result(const deit_eval_result* result) {
   require_arg(result, "result");
-  check_struct_size(result->struct_size, sizeof(deit_eval_result), "result");
+  checked_struct_size<deit_eval_result>(result->struct_size, "result");
+}
+
+const char* name_at(const std::vector<std::string>& (*list)(), size_t index) noexcept {
+  try {
+    const std::vector<std::string>& names = list();  // a function-local static, built once
+    return index < names.size() ? names[index].c_str() : nullptr;
+  } catch (...) {  // out of memory building it
+    return nullptr;
+  }
 }
 
 // Copies [count x classes] logits to the caller.

@@ -2,12 +2,16 @@
 #include <cstddef>
 #include <cstring>
 
+#include "capi/caller_struct.h"
 #include "capi/guard.h"
 #include "capi/group_handle.h"
 #include "capi/handles.h"
 #include "capi/model_handles.h"
+#include "capi/option_defaults.h"
 #include "capi/results.h"
+#include "core/c_enum.h"
 #include "models/checkpoint.h"
+#include "models/resnet.h"
 #include "runtime/runtime.h"
 #include "train/feed.h"
 #include "train/train.h"
@@ -19,6 +23,10 @@ using deit::capi::reset_out;
 using namespace deit;
 
 extern "C" {
+
+DEIT_API const char* deit_teacher_arch_name(size_t index) {
+  return capi::name_at(models::resnet_arch_names, index);
+}
 
 DEIT_API deit_status deit_teacher_create(const char* arch, int32_t num_classes, deit_teacher** out) {
   return guard(__func__, [&] {
@@ -100,43 +108,29 @@ DEIT_API deit_status deit_teacher_num_classes(const deit_teacher* teacher, int32
   });
 }
 
-DEIT_API deit_status deit_teacher_train_options_init(deit_teacher_train_options* o) {
+DEIT_API deit_status deit_teacher_train_options_init_sized(deit_teacher_train_options* o, size_t size) {
   return guard(__func__, [&] {
-    require_arg(o, "options");
-    std::memset(o, 0, sizeof *o);
-    o->struct_size = sizeof *o;
-    o->epochs = 3;
-    o->batch_size = 64;
-    o->lr = 1e-3;
-    o->optimizer = DEIT_OPTIM_ADAM;
-    o->weight_decay = 0.0;
-    o->momentum = 0.9;
-    o->trainable = DEIT_TRAIN_AUTO;
+    capi::init_caller_struct(o, size, capi::option_defaults<deit_teacher_train_options>(), "options");
   });
 }
 
 DEIT_API deit_status deit_teacher_train(deit_teacher* teacher, const deit_dataset* train_set,
-                                        const deit_teacher_train_options* o) {
+                                        const deit_teacher_train_options* options) {
   return guard(__func__, [&] {
     require_arg(teacher, "teacher");
     require_arg(train_set, "train");
-    require_arg(o, "options");
-    // Callers built before the crash-safety fields pass a smaller struct: those fields stay off.
-    capi::check_struct_size(o->struct_size, offsetof(deit_teacher_train_options, state_path), "options");
+    const deit_teacher_train_options o =
+        capi::read_caller_struct(options, capi::option_defaults<deit_teacher_train_options>(), "options");
     train::TeacherTrainSettings s;
-    if (o->struct_size >= offsetof(deit_teacher_train_options, group))
-      s.state = train::state_settings(o->state_path, o->state_every_steps, o->resume);
-    if (o->struct_size >= sizeof(deit_teacher_train_options)) capi::use_group(o->group, &s.group, &s.state);
-    s.epochs = o->epochs;
-    s.batch_size = o->batch_size;
-    s.optim.optimizer = o->optimizer;
-    s.optim.lr = o->lr;
-    s.optim.weight_decay = o->weight_decay;
-    s.optim.momentum = o->momentum;
-    s.trainable = o->trainable;
-    s.seed = o->seed;
-    s.progress = {o->progress, o->user_data};
-    if (o->device) teacher->teacher->to(runtime::resolve_device(o->device));
+    s.state = train::state_settings(o.state_path, o.state_every_steps, o.resume);
+    s.group = capi::group_of(o.group);
+    s.epochs = o.epochs;
+    s.batch_size = o.batch_size;
+    s.optim = train::optim_settings(o.optimizer, o.lr, o.weight_decay, o.momentum);
+    s.trainable = checked_enum(o.trainable, "trainable");
+    s.seed = o.seed;
+    s.progress = {o.progress, o.user_data};
+    if (o.device) teacher->teacher->to(runtime::resolve_device(o.device));
     train::train_teacher(*teacher->teacher, train_set->data, s);
   });
 }

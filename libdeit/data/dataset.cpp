@@ -9,6 +9,7 @@
 #include <random>
 #include <type_traits>
 
+#include "core/c_enum.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "data/file_io.h"
@@ -45,15 +46,6 @@ uint64_t uniform_below(std::mt19937_64& gen, uint64_t bound) {
   }
 }
 
-// The int value of a caller's enum, read without loading an out-of-range
-// value as the enum type (undefined behaviour in C++; C callers may pass any int).
-template <class E>
-int raw_enum(const E& e) {
-  std::underlying_type_t<E> v;
-  std::memcpy(&v, &e, sizeof v);
-  return static_cast<int>(v);
-}
-
 std::string number_text(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
@@ -68,11 +60,8 @@ std::string dims_text(int64_t count, int32_t c, int32_t h, int32_t w) {
 }  // namespace
 
 Dataset open_dir(const std::string& dir, deit_split split) {
-  const int split_value = raw_enum(split);
-  require(split_value == DEIT_SPLIT_TRAIN || split_value == DEIT_SPLIT_TEST,
-          "split " + std::to_string(split_value) + " is not a deit_split (0 = train, 1 = test)");
+  const bool train = checked_enum(split, "split") == DEIT_SPLIT_TRAIN;
   require_directory(dir);
-  const bool train = split_value == DEIT_SPLIT_TRAIN;
 
   // IDX (MNIST family).
   const std::string train_images = find_maybe_gz(dir, "train-images-idx3-ubyte");
@@ -111,34 +100,35 @@ Dataset open_dir(const std::string& dir, deit_split split) {
        dir + ": no IDX (train-images-idx3-ubyte[.gz]) or CIFAR (data_batch_1.bin, train.bin) files found");
 }
 
-Dataset from_memory(const deit_images& im, const void* labels, deit_dtype label_dtype, int32_t num_classes) {
+CallerImages check_caller_images(const deit_images& im) {
   require(im.data != nullptr, "images->data is NULL");
-  require(labels != nullptr, "labels is NULL");
-  const int dtype = raw_enum(im.dtype), layout = raw_enum(im.layout), ldtype = raw_enum(label_dtype);
-  require(dtype == DEIT_DTYPE_U8 || dtype == DEIT_DTYPE_F32,
-          "images->dtype " + std::to_string(dtype) + " is not DEIT_DTYPE_U8 or DEIT_DTYPE_F32");
-  require(layout == DEIT_LAYOUT_NCHW || layout == DEIT_LAYOUT_NHWC,
-          "images->layout " + std::to_string(layout) + " is not DEIT_LAYOUT_NCHW or DEIT_LAYOUT_NHWC");
-  require(!(im.layout == DEIT_LAYOUT_NHWC && im.dtype == DEIT_DTYPE_F32),
+  CallerImages out;
+  out.dtype = checked_enum(im.dtype, "images->dtype", {{DEIT_DTYPE_U8, "DEIT_DTYPE_U8"}, {DEIT_DTYPE_F32, "DEIT_DTYPE_F32"}});
+  out.nhwc = checked_enum(im.layout, "images->layout") == DEIT_LAYOUT_NHWC;
+  require(!(out.nhwc && out.dtype == DEIT_DTYPE_F32),
           "images->layout NHWC is only supported for DEIT_DTYPE_U8 images; pass float images as NCHW");
-  require(im.count >= 1,
-          "images->count is " + std::to_string(im.count) + "; a data set needs at least 1 image");
+  require(im.count >= 1, "images->count is " + std::to_string(im.count) + "; expected at least 1");
   require(im.channels >= 1 && im.height >= 1 && im.width >= 1,
           "images dimensions " + dims_text(im.count, im.channels, im.height, im.width) +
               ": channels, height and width must be at least 1");
-  require(ldtype == DEIT_DTYPE_I32 || ldtype == DEIT_DTYPE_I64,
-          "label_dtype " + std::to_string(ldtype) + " is not DEIT_DTYPE_I32 or DEIT_DTYPE_I64");
-  require(num_classes >= 0,
-          "num_classes " + std::to_string(num_classes) + " is negative (0 means max label + 1)");
-
-  const int64_t elem_size = im.dtype == DEIT_DTYPE_U8 ? 1 : 4;
-  int64_t per_image = 0, elems = 0, bytes = 0;
+  const int64_t elem_size = out.dtype == DEIT_DTYPE_U8 ? 1 : 4;
+  int64_t per_image = 0, bytes = 0;
   if (!mul_nonneg(im.channels, im.height, &per_image) || !mul_nonneg(per_image, im.width, &per_image) ||
-      !mul_nonneg(per_image, im.count, &elems) || !mul_nonneg(elems, elem_size, &bytes) ||
+      !mul_nonneg(per_image, im.count, &out.elements) || !mul_nonneg(out.elements, elem_size, &bytes) ||
       static_cast<uint64_t>(bytes) > SIZE_MAX) {
     invalid_arg("images dimensions " + dims_text(im.count, im.channels, im.height, im.width) +
                 " overflow a 64-bit size");
   }
+  return out;
+}
+
+Dataset from_memory(const deit_images& im, const void* labels, deit_dtype label_dtype, int32_t num_classes) {
+  const CallerImages checked = check_caller_images(im);
+  require(labels != nullptr, "labels is NULL");
+  label_dtype = checked_enum(label_dtype, "label_dtype", {{DEIT_DTYPE_I32, "DEIT_DTYPE_I32"}, {DEIT_DTYPE_I64, "DEIT_DTYPE_I64"}});
+  require(num_classes >= 0,
+          "num_classes " + std::to_string(num_classes) + " is negative (0 means max label + 1)");
+  const int64_t elems = checked.elements;
 
   // Labels first: a bad label is cheaper to report before copying the images.
   Dataset ds;
@@ -163,22 +153,22 @@ Dataset from_memory(const deit_images& im, const void* labels, deit_dtype label_
   ds.height = im.height;
   ds.width = im.width;
   ds.num_classes = num_classes > 0 ? num_classes : static_cast<int32_t>(max_label + 1);
-  ds.dtype = im.dtype;
+  ds.dtype = checked.dtype;
   ds.format = DEIT_FORMAT_MEMORY;
   ds.source = "memory";
-  if (im.dtype == DEIT_DTYPE_F32) {
+  if (checked.dtype == DEIT_DTYPE_F32) {
     ds.f32.resize(static_cast<size_t>(elems));
-    std::memcpy(ds.f32.data(), im.data, static_cast<size_t>(bytes));
-  } else if (im.layout == DEIT_LAYOUT_NCHW) {
+    std::memcpy(ds.f32.data(), im.data, static_cast<size_t>(elems) * sizeof(float));
+  } else if (!checked.nhwc) {
     ds.u8.resize(static_cast<size_t>(elems));
-    std::memcpy(ds.u8.data(), im.data, static_cast<size_t>(bytes));
+    std::memcpy(ds.u8.data(), im.data, static_cast<size_t>(elems));
   } else {
     // NHWC -> NCHW: read the source in order, scatter each pixel's channels.
     ds.u8.resize(static_cast<size_t>(elems));
     const auto* src = static_cast<const uint8_t*>(im.data);
     const int64_t c_n = im.channels, hw = int64_t{im.height} * im.width;
     for (int64_t n = 0; n < im.count; ++n) {
-      uint8_t* dst = ds.u8.data() + n * per_image;
+      uint8_t* dst = ds.u8.data() + n * c_n * hw;
       for (int64_t p = 0; p < hw; ++p)
         for (int64_t c = 0; c < c_n; ++c) dst[c * hw + p] = *src++;
     }

@@ -33,6 +33,15 @@ Dataset open_dir(const std::string& dir, deit_split split);
 Dataset from_memory(const deit_images& images, const void* labels, deit_dtype label_dtype,
                     int32_t num_classes);
 
+// A caller's deit_images, checked (pointer, enums, dimensions, size overflow): for from_memory and for
+// the images passed to predict.
+struct CallerImages {
+  deit_dtype dtype = DEIT_DTYPE_U8;  // U8 or F32
+  bool nhwc = false;
+  int64_t elements = 0;  // count x channels x height x width
+};
+CallerImages check_caller_images(const deit_images& images);
+
 // Subsets keep num_classes of the parent so label spaces stay aligned.
 Dataset take(const Dataset& parent, const std::vector<int64_t>& indices);
 Dataset subset_fraction(const Dataset& parent, double fraction, uint64_t seed);

@@ -57,25 +57,17 @@ Json expect_checkpoint(const LoadedTensors& src, const std::string& path, const 
   }
 }
 
+// One JSON key per StudentConfig field (models/student.h), typed as the field.
+void read_field(const Json& j, const char* key, int64_t* out) { *out = j.get_int(key); }
+void read_field(const Json& j, const char* key, double* out) { *out = j.get_double(key); }
+void read_field(const Json& j, const char* key, bool* out) { *out = j.get_bool(key); }
+
 Json student_config_json(const StudentConfig& c) {
   Json j = Json::object();
   j.set("preset", c.preset);
-  j.set("img_size", c.img_size);
-  j.set("patch_size", c.patch_size);
-  j.set("in_channels", c.in_channels);
-  j.set("num_classes", c.num_classes);
-  j.set("embed_dim", c.embed_dim);
-  j.set("depth", c.depth);
-  j.set("num_heads", c.num_heads);
-  j.set("mlp_dim", c.mlp_dim);
-  j.set("pre_norm", c.pre_norm);
-  j.set("gelu", c.gelu);
-  j.set("dropout", c.dropout);
-  j.set("attn_dropout", c.attn_dropout);
-  j.set("ln_eps", c.ln_eps);
-  j.set("qkv_bias", c.qkv_bias);
-  j.set("final_norm", c.final_norm);
-  j.set("trunc_normal_init", c.trunc_normal_init);
+#define DEIT_WRITE(field) j.set(#field, c.field);
+  DEIT_STUDENT_ARCH_FIELDS(DEIT_WRITE)
+#undef DEIT_WRITE
   return j;
 }
 
@@ -83,22 +75,9 @@ StudentConfig student_config_from_json(const Json& j, const std::string& path) {
   try {
     StudentConfig c;
     c.preset = j.get_string("preset");
-    c.img_size = j.get_int("img_size");
-    c.patch_size = j.get_int("patch_size");
-    c.in_channels = j.get_int("in_channels");
-    c.num_classes = j.get_int("num_classes");
-    c.embed_dim = j.get_int("embed_dim");
-    c.depth = j.get_int("depth");
-    c.num_heads = j.get_int("num_heads");
-    c.mlp_dim = j.get_int("mlp_dim");
-    c.pre_norm = j.get_bool("pre_norm");
-    c.gelu = j.get_bool("gelu");
-    c.dropout = j.get_double("dropout");
-    c.attn_dropout = j.get_double("attn_dropout");
-    c.ln_eps = j.get_double("ln_eps");
-    c.qkv_bias = j.get_bool("qkv_bias");
-    c.final_norm = j.get_bool("final_norm");
-    c.trunc_normal_init = j.get_bool("trunc_normal_init");
+#define DEIT_READ(field) read_field(j, #field, &c.field);
+    DEIT_STUDENT_ARCH_FIELDS(DEIT_READ)
+#undef DEIT_READ
     validate(c);
     return c;
   } catch (const Error& e) {

@@ -91,6 +91,28 @@ StudentConfig student_preset(const std::string& name, int64_t num_classes) {
   invalid_arg("unknown student preset '" + name + "' (valid: " + join_names(student_preset_names()) + ")");
 }
 
+bool same_architecture(const StudentConfig& a, const StudentConfig& b) {
+#define DEIT_SAME(field) a.field == b.field &&
+  return DEIT_STUDENT_ARCH_FIELDS(DEIT_SAME) true;
+#undef DEIT_SAME
+}
+
+std::string describe_architecture(const StudentConfig& c) {
+  std::ostringstream os;
+  os.precision(17);
+#define DEIT_DESCRIBE(field) os << (os.tellp() > 0 ? " " : "") << #field " " << c.field;
+  DEIT_STUDENT_ARCH_FIELDS(DEIT_DESCRIBE)
+#undef DEIT_DESCRIBE
+  return os.str();
+}
+
+std::string matching_preset(const StudentConfig& c) {
+  if (c.num_classes < 1) return "custom";
+  for (const std::string& name : student_preset_names())
+    if (same_architecture(student_preset(name, c.num_classes), c)) return name;
+  return "custom";
+}
+
 void validate(const StudentConfig& c) {
   require_size(c.img_size, "img_size");
   require_size(c.patch_size, "patch_size");

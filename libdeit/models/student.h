@@ -39,6 +39,35 @@ struct StudentConfig {
   bool trunc_normal_init = false;  // timm init; false: PyTorch defaults with zero tokens/pos_embed
 };
 
+// StudentConfig's architecture fields, each once, in deit_student_config's order: the C API's conversion,
+// the checkpoint's configuration, preset matching and a training state's run description all come from
+// these lists.  A field added to StudentConfig gets its line here.
+#define DEIT_STUDENT_C_FIELDS(X) \
+  X(img_size)                    \
+  X(patch_size)                  \
+  X(in_channels)                 \
+  X(num_classes)                 \
+  X(embed_dim)                   \
+  X(depth)                       \
+  X(num_heads)                   \
+  X(mlp_dim)                     \
+  X(pre_norm)                    \
+  X(gelu)                        \
+  X(dropout)                     \
+  X(attn_dropout)                \
+  X(ln_eps)                      \
+  X(qkv_bias)                    \
+  X(trunc_normal_init)
+// ... and those a C caller cannot set (every preset has a final norm; timm's layout needs it).
+#define DEIT_STUDENT_ARCH_FIELDS(X) DEIT_STUDENT_C_FIELDS(X) X(final_norm)
+
+// Same architecture (every field but the informational preset name).
+bool same_architecture(const StudentConfig& a, const StudentConfig& b);
+// "img_size 28 patch_size 7 ... final_norm 1": every architecture field, doubles exactly.
+std::string describe_architecture(const StudentConfig& c);
+// The preset whose architecture `c` has (for c.num_classes), or "custom".
+std::string matching_preset(const StudentConfig& c);
+
 // "seed" (the reference notebook), "deit-tiny", "deit-small", "deit-base".
 const std::vector<std::string>& student_preset_names();
 // Throws DEIT_E_INVALID_ARG for an unknown name (listing the valid ones) or num_classes < 1.

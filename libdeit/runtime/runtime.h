@@ -10,8 +10,8 @@
 
 namespace deit::runtime {
 
-// Threads: 0 means the number of cores.  The first libdeit call that does
-// tensor work applies the default (LibTorch itself starts with 1 thread on
+// Threads: 0 means the number of cores.  The first training, evaluation or
+// prediction applies the default (LibTorch itself starts with 1 thread on
 // some machines).
 void set_num_threads(int32_t n);
 int32_t num_threads();

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <sstream>
 #include <string>
 
 #include "core/error.h"
@@ -103,25 +102,19 @@ at::Tensor teacher_logits_for_training(models::Teacher& teacher, const data::Dat
 
 // What a training state must agree on to be resumed.
 std::map<std::string, std::string> run_description(const models::StudentConfig& c, const data::Dataset& ds,
-                                                   const DistillSettings& s, bool use_teacher) {
-  std::ostringstream os;
-  os.precision(17);
-  os << "img " << c.img_size << " patch " << c.patch_size << " in " << c.in_channels << " classes "
-     << c.num_classes << " dim " << c.embed_dim << " depth " << c.depth << " heads " << c.num_heads << " mlp "
-     << c.mlp_dim << " pre_norm " << c.pre_norm << " gelu " << c.gelu << " dropout " << c.dropout << "/"
-     << c.attn_dropout << " ln_eps " << c.ln_eps;
-  const std::string model = os.str();
-  os.str("");
-  os << "epochs " << s.epochs << " batch " << s.batch_size << " optimizer " << s.optim.optimizer << " lr "
-     << s.optim.lr << " wd " << s.optim.weight_decay << " momentum " << s.optim.momentum << " schedule "
-     << s.optim.schedule << " warmup " << s.warmup_epochs << " loss " << s.loss.type << " alpha "
-     << s.loss.alpha << " T " << s.loss.temperature << " smoothing " << s.loss.label_smoothing << " teacher "
-     << use_teacher << " ranks " << dist::size_of(s.group);
-  return {{"model", model},
-          {"training", os.str()},
-          {"seed", std::to_string(s.seed)},
-          {"images", std::to_string(ds.count)},
-          {"data_checksum", std::to_string(data_checksum(ds))}};
+                                                   const DistillSettings& s, const OptimSettings& optim,
+                                                   bool use_teacher) {
+  return RunIdentity()
+      .add("epochs", s.epochs)
+      .add("batch", s.batch_size)
+      .add_optim(optim)
+      .add("loss", s.loss.type)
+      .add("alpha", s.loss.alpha)
+      .add("T", s.loss.temperature)
+      .add("smoothing", s.loss.label_smoothing)
+      .add("teacher", use_teacher)
+      .add("ranks", dist::size_of(s.group))
+      .finish(s.seed, ds, {{"model", models::describe_architecture(c)}});
 }
 
 }  // namespace
@@ -167,7 +160,7 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
   optim.warmup_steps = steps * s.warmup_epochs;
   auto opt = make_optimizer(student->parameters(), optim);
 
-  StateKeeper state(s.state, *student, *opt, run_description(config, ds, s, use_teacher));
+  StateKeeper state(s.state, s.group, *student, *opt, run_description(config, ds, s, optim, use_teacher));
   const TrainingPosition pos = state.start();
 
   StudentTrainingScope scope(student);

@@ -68,11 +68,13 @@ void check_eval_data(const data::Dataset& ds, int64_t num_classes, const char* m
 }  // namespace
 
 at::Tensor teacher_logits(models::Teacher& teacher, const at::Tensor& x) {
+  runtime::ensure_threads();  // a predict may be the process's first tensor work
   torch::NoGradGuard no_grad;  // not InferenceMode: the outputs may feed a loss
   return teacher.net->forward(x);
 }
 
 at::Tensor student_logits(models::DistilledViT& student, const at::Tensor& x, deit_head head) {
+  runtime::ensure_threads();  // a predict may be the process's first tensor work
   torch::NoGradGuard no_grad;
   auto [cls, dist] = student->forward(x);
   switch (head) {

@@ -47,22 +47,13 @@ at::Tensor DeviceData::slice(int64_t start, int64_t n, int64_t channels) const {
 
 at::Tensor caller_images(const deit_images& im, int64_t channels, int64_t height, int64_t width,
                          c10::Device device) {
-  require(im.data != nullptr, "images->data is NULL");
-  require(im.count >= 1, "images->count is " + std::to_string(im.count) + "; expected at least 1");
-  require(im.channels >= 1 && im.height >= 1 && im.width >= 1,
-          "images dims " + dims(im.channels, im.height, im.width) + " must all be at least 1");
-  require(im.dtype == DEIT_DTYPE_U8 || im.dtype == DEIT_DTYPE_F32,
-          "images->dtype " + std::to_string(im.dtype) + " is not DEIT_DTYPE_U8 or DEIT_DTYPE_F32");
-  require(im.layout == DEIT_LAYOUT_NCHW || im.layout == DEIT_LAYOUT_NHWC,
-          "images->layout " + std::to_string(im.layout) + " is not DEIT_LAYOUT_NCHW or DEIT_LAYOUT_NHWC");
-  require(!(im.layout == DEIT_LAYOUT_NHWC && im.dtype != DEIT_DTYPE_U8),
-          "images->layout NHWC is only supported with DEIT_DTYPE_U8");
+  const data::CallerImages checked = data::check_caller_images(im);
   check_shape(im.channels, im.height, im.width, channels, height, width, "images", "model");
-  const bool nhwc = im.layout == DEIT_LAYOUT_NHWC;
+  const bool nhwc = checked.nhwc;
   std::vector<int64_t> shape = nhwc ? std::vector<int64_t>{im.count, im.height, im.width, im.channels}
                                     : std::vector<int64_t>{im.count, im.channels, im.height, im.width};
   at::Tensor t =
-      at::from_blob(const_cast<void*>(im.data), shape, im.dtype == DEIT_DTYPE_U8 ? at::kByte : at::kFloat);
+      at::from_blob(const_cast<void*>(im.data), shape, checked.dtype == DEIT_DTYPE_U8 ? at::kByte : at::kFloat);
   if (nhwc) t = t.permute({0, 3, 1, 2});
   // Copy before the caller's buffer goes away; on CUDA .to() copies anyway.
   t = device.is_cpu() ? t.contiguous().clone() : t.contiguous().to(device);

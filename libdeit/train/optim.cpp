@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/c_enum.h"
 #include "core/error.h"
 
 namespace deit::train {
@@ -22,6 +23,20 @@ void validate(const OptimSettings& s) {
   require(s.schedule == DEIT_SCHEDULE_CONSTANT || s.schedule == DEIT_SCHEDULE_COSINE,
           "schedule " + std::to_string(s.schedule) + " is not DEIT_SCHEDULE_CONSTANT or _COSINE");
   require(s.warmup_steps >= 0, "warmup must not be negative");
+}
+
+OptimSettings optim_settings(deit_optimizer optimizer, double lr, double weight_decay, double momentum,
+                             deit_schedule schedule) {
+  OptimSettings s;
+  s.optimizer = checked_enum(optimizer, "optimizer");
+  s.schedule = checked_enum(schedule, "schedule");
+  s.lr = lr;
+  s.momentum = momentum;
+  require(weight_decay == -1.0 || !(weight_decay < 0.0),
+          "weight_decay = " + std::to_string(weight_decay) + "; expected a value >= 0, or -1 for the optimizer's default");
+  s.weight_decay = weight_decay == -1.0 ? (s.optimizer == DEIT_OPTIM_ADAMW ? 0.05 : 0.0) : weight_decay;
+  validate(s);
+  return s;
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<at::Tensor>& params,

@@ -21,6 +21,11 @@ struct OptimSettings {
 
 void validate(const OptimSettings& s);
 
+// The C options' optimizer fields, checked (enums included); weight_decay -1 is the optimizer's default
+// (0 for Adam and SGD, 0.05 for AdamW, as in timm's DeiT recipe).
+OptimSettings optim_settings(deit_optimizer optimizer, double lr, double weight_decay, double momentum,
+                             deit_schedule schedule = DEIT_SCHEDULE_CONSTANT);
+
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<at::Tensor>& params,
                                                         const OptimSettings& s);
 

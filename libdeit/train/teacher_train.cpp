@@ -5,7 +5,6 @@
 #include <torch/nn/module.h>
 
 #include <cmath>
-#include <sstream>
 
 #include "core/error.h"
 #include "dist/data_parallel.h"
@@ -85,17 +84,16 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
   optim.total_steps = steps * s.epochs;
   auto opt = make_optimizer(params, optim);
 
-  std::ostringstream run;
-  run.precision(17);
-  run << "arch " << teacher.arch << " classes " << teacher.num_classes << " head_only " << head_only
-      << " epochs " << s.epochs << " batch " << s.batch_size << " optimizer " << optim.optimizer << " lr "
-      << optim.lr << " wd " << optim.weight_decay << " momentum " << optim.momentum << " ranks "
-      << dist::size_of(s.group);
-  StateKeeper state(s.state, *teacher.net->module(), *opt,
-                    {{"training", run.str()},
-                     {"seed", std::to_string(s.seed)},
-                     {"images", std::to_string(ds.count)},
-                     {"data_checksum", std::to_string(data_checksum(ds))}});
+  StateKeeper state(s.state, s.group, *teacher.net->module(), *opt,
+                    RunIdentity()
+                        .add("arch", teacher.arch)
+                        .add("classes", teacher.num_classes)
+                        .add("head_only", head_only)
+                        .add("epochs", s.epochs)
+                        .add("batch", s.batch_size)
+                        .add_optim(optim)
+                        .add("ranks", dist::size_of(s.group))
+                        .finish(s.seed, ds));
   const TrainingPosition pos = state.start();
 
   TeacherTrainingScope scope(teacher);

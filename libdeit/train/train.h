@@ -21,7 +21,6 @@ struct StateSettings {
   std::string path;         // empty: none
   int64_t every_steps = 0;  // also every N steps (0: end of each epoch only)
   bool resume = false;      // continue from path when it exists
-  bool write = true;        // false on data-parallel ranks other than 0: they read the state, never write it
 };
 // From the C options; DEIT_E_INVALID_ARG for a negative interval or resume without a path.
 StateSettings state_settings(const char* path, int32_t every_steps, int32_t resume);

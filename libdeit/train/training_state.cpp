@@ -132,6 +132,30 @@ StateSettings state_settings(const char* path, int32_t every_steps, int32_t resu
   return s;
 }
 
+std::ostringstream RunIdentity::precise() {
+  std::ostringstream os;
+  os.precision(17);  // doubles exactly: a resume with lr 1e-3 + 1 ulp is another run
+  return os;
+}
+
+RunIdentity& RunIdentity::add_optim(const OptimSettings& o) {
+  return add("optimizer", o.optimizer)
+      .add("lr", o.lr)
+      .add("wd", o.weight_decay)
+      .add("momentum", o.momentum)
+      .add("schedule", o.schedule)
+      .add("warmup_steps", o.warmup_steps);
+}
+
+std::map<std::string, std::string> RunIdentity::finish(uint64_t seed, const data::Dataset& ds,
+                                                       std::map<std::string, std::string> more) {
+  more["training"] = text_.str();
+  more["seed"] = std::to_string(seed);
+  more["images"] = std::to_string(ds.count);
+  more["data_checksum"] = std::to_string(data_checksum(ds));
+  return more;
+}
+
 uint64_t derive_seed(uint64_t seed, uint64_t stream, uint64_t index) {
   return splitmix64(seed + kGoldenGamma * (stream * 0x100000001ULL + index + 1));
 }
@@ -151,7 +175,7 @@ TrainingPosition StateKeeper::start() {
 }
 
 void StateKeeper::after_step(int32_t epoch, int64_t step, int64_t steps, int64_t global_step) {
-  if (settings_.path.empty() || !settings_.write) return;
+  if (settings_.path.empty() || !writer_) return;
   const bool epoch_end = step + 1 == steps;
   if (!epoch_end && !(settings_.every_steps > 0 && (global_step + 1) % settings_.every_steps == 0)) return;
   const TrainingPosition next{epoch_end ? epoch + 1 : epoch, epoch_end ? 0 : step + 1, global_step + 1};

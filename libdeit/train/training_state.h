@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <sstream>
 #include <string>
 #include <utility>
 
@@ -36,6 +37,25 @@ bool load_training_state(const std::string& path, torch::nn::Module& model,
                          torch::optim::Optimizer& optimizer, const std::map<std::string, std::string>& run,
                          TrainingPosition* position);
 
+// A training's identity, as a state written for it records it: "training" lists the settings as
+// "name value" pairs (so that a refused resume can name the first that differs), then the seed and a
+// fingerprint of the data.  The optimizer's settings are added by add_optim.
+class RunIdentity {
+ public:
+  template <class T>
+  RunIdentity& add(const char* name, const T& value) {
+    text_ << (text_.tellp() > 0 ? " " : "") << name << " " << value;
+    return *this;
+  }
+  RunIdentity& add_optim(const OptimSettings& o);
+  std::map<std::string, std::string> finish(uint64_t seed, const data::Dataset& ds,
+                                            std::map<std::string, std::string> more = {});
+
+ private:
+  std::ostringstream text_ = precise();
+  static std::ostringstream precise();
+};
+
 // Independent 64-bit seeds for stream `stream` (the data order, a step's dropout, ...) at `index`: a
 // resumed run derives exactly what the uninterrupted one did.
 uint64_t derive_seed(uint64_t seed, uint64_t stream, uint64_t index);
@@ -46,9 +66,14 @@ uint64_t data_checksum(const data::Dataset& ds);
 // A training loop's state file: loads it when resuming, writes it at each epoch's end and every N steps.
 class StateKeeper {
  public:
-  StateKeeper(const StateSettings& settings, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
-              std::map<std::string, std::string> run)
-      : settings_(settings), model_(model), optimizer_(optimizer), run_(std::move(run)) {}
+  // Data parallelism: every rank reads the state to resume; only rank 0 of `group` writes it.
+  StateKeeper(const StateSettings& settings, const dist::Group* group, torch::nn::Module& model,
+              torch::optim::Optimizer& optimizer, std::map<std::string, std::string> run)
+      : settings_(settings),
+        writer_(group == nullptr || group->root()),
+        model_(model),
+        optimizer_(optimizer),
+        run_(std::move(run)) {}
   // Where to start: the saved position when resuming from an existing state, else the beginning.
   TrainingPosition start();
   // After the 0-based `step` of `epoch` (of `steps`) finished, as global step `global_step`.
@@ -56,6 +81,7 @@ class StateKeeper {
 
  private:
   const StateSettings& settings_;
+  bool writer_;
   torch::nn::Module& model_;
   torch::optim::Optimizer& optimizer_;
   std::map<std::string, std::string> run_;

@@ -23,7 +23,7 @@ from . import deit_c as _c
 
 __all__ = [
     "Error", "Dataset", "Teacher", "Student", "Progress", "EvalResult", "version", "set_num_threads",
-    "get_num_threads", "set_log_level", "libtorch_version", "cuda_compiled", "cuda_available", "cuda_device_count", "resolve_device",
+    "get_num_threads", "set_log_level", "teacher_archs", "student_presets", "libtorch_version", "cuda_compiled", "cuda_available", "cuda_device_count", "resolve_device",
     "distillation_loss", "describe_checkpoint", "Group",
 ]
 
@@ -390,6 +390,23 @@ def get_num_threads():
 def set_log_level(level):
     """"debug", "info", "warn", "error" or "off" (default "warn"); lines go to stderr."""
     _c.deit_set_log_level(_enum("level", level))
+
+
+def _names(name_at):
+    out = []
+    while name_at(len(out)) is not None:
+        out.append(name_at(len(out)))
+    return out
+
+
+def teacher_archs():
+    """The teacher architectures libdeit builds: ["resnet18", ...]."""
+    return _names(_c.deit_teacher_arch_name)
+
+
+def student_presets():
+    """The student presets: ["seed", "deit-tiny", ...]."""
+    return _names(_c.deit_student_preset_name)
 
 
 def libtorch_version():

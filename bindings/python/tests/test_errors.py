@@ -13,6 +13,11 @@ def test_build_info():
     assert deit.cuda_compiled() or not deit.cuda_available()
 
 
+def test_model_names_come_from_the_library():
+    assert deit.teacher_archs() == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+    assert deit.student_presets() == ["seed", "deit-tiny", "deit-small", "deit-base"]
+
+
 def test_bad_path_raises_error_with_status_and_message(tmp_path):
     missing = tmp_path / "no-such-dir"
     with pytest.raises(deit.Error) as e:

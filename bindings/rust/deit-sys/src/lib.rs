@@ -246,6 +246,8 @@ extern "C" {
     pub fn deit_set_num_threads(n: i32) -> deit_status;
     pub fn deit_get_num_threads() -> i32;
     pub fn deit_libtorch_version() -> *const c_char;
+    pub fn deit_teacher_arch_name(index: usize) -> *const c_char;
+    pub fn deit_student_preset_name(index: usize) -> *const c_char;
     pub fn deit_cuda_compiled() -> c_int;
     pub fn deit_cuda_available() -> c_int;
     pub fn deit_cuda_device_count() -> i32;
@@ -331,7 +333,11 @@ extern "C" {
         capacity: usize,
     ) -> deit_status;
     pub fn deit_teacher_num_classes(teacher: *const deit_teacher, out: *mut i32) -> deit_status;
-    pub fn deit_teacher_train_options_init(options: *mut deit_teacher_train_options) -> deit_status;
+    /// deit.h's `deit_teacher_train_options_init(o)` is a macro passing `sizeof *o`.
+    pub fn deit_teacher_train_options_init_sized(
+        options: *mut deit_teacher_train_options,
+        struct_size: usize,
+    ) -> deit_status;
     pub fn deit_teacher_train(
         teacher: *mut deit_teacher,
         train: *const deit_dataset,
@@ -351,8 +357,10 @@ extern "C" {
         capacity: usize,
     ) -> deit_status;
 
-    pub fn deit_student_config_init(
+    /// deit.h's `deit_student_config_init(c, preset, n)` is a macro passing `sizeof *c`.
+    pub fn deit_student_config_init_sized(
         config: *mut deit_student_config,
+        struct_size: usize,
         preset: *const c_char,
         num_classes: i32,
     ) -> deit_status;
@@ -370,7 +378,11 @@ extern "C" {
         config: *mut deit_student_config,
     ) -> deit_status;
     pub fn deit_student_num_params(student: *const deit_student, out: *mut i64) -> deit_status;
-    pub fn deit_distill_options_init(options: *mut deit_distill_options) -> deit_status;
+    /// deit.h's `deit_distill_options_init(o)` is a macro passing `sizeof *o`.
+    pub fn deit_distill_options_init_sized(
+        options: *mut deit_distill_options,
+        struct_size: usize,
+    ) -> deit_status;
     pub fn deit_distill(
         student: *mut deit_student,
         teacher: *mut deit_teacher,
@@ -441,18 +453,19 @@ mod tests {
         assert_eq!(align_of::<deit_distill_options>(), 8);
     }
 
-    // The options' struct_size written by libdeit's init functions is C's
-    // sizeof: it must equal Rust's.
+    // The init functions take Rust's size and write the defaults into it.
     #[test]
     fn sizes_agree_with_libdeit() {
         unsafe {
             let mut t = std::mem::MaybeUninit::<deit_teacher_train_options>::zeroed();
-            assert_eq!(deit_teacher_train_options_init(t.as_mut_ptr()), DEIT_OK);
-            assert_eq!(t.assume_init().struct_size as usize, size_of::<deit_teacher_train_options>());
+            let size = size_of::<deit_teacher_train_options>();
+            assert_eq!(deit_teacher_train_options_init_sized(t.as_mut_ptr(), size), DEIT_OK);
+            assert_eq!(t.assume_init().struct_size as usize, size);
             let mut d = std::mem::MaybeUninit::<deit_distill_options>::zeroed();
-            assert_eq!(deit_distill_options_init(d.as_mut_ptr()), DEIT_OK);
+            let size = size_of::<deit_distill_options>();
+            assert_eq!(deit_distill_options_init_sized(d.as_mut_ptr(), size), DEIT_OK);
             let d = d.assume_init();
-            assert_eq!(d.struct_size as usize, size_of::<deit_distill_options>());
+            assert_eq!(d.struct_size as usize, size);
             assert_eq!((d.epochs, d.batch_size, d.cache_teacher_logits), (5, 64, 1));
             assert_eq!(deit_version_number(), DEIT_VERSION_NUMBER);
         }

@@ -190,6 +190,25 @@ pub fn num_threads() -> i32 {
     unsafe { sys::deit_get_num_threads() }
 }
 
+// A library name table: static strings, NULL past the last.
+fn names(name_at: unsafe extern "C" fn(usize) -> *const c_char) -> Vec<String> {
+    (0..)
+        .map(|i| unsafe { name_at(i) })
+        .take_while(|p| !p.is_null())
+        .map(|p| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The teacher architectures libdeit builds ("resnet18", ...).
+pub fn teacher_archs() -> Vec<String> {
+    names(sys::deit_teacher_arch_name)
+}
+
+/// The student presets ("seed", "deit-tiny", ...).
+pub fn student_presets() -> Vec<String> {
+    names(sys::deit_student_preset_name)
+}
+
 /// Version of the LibTorch libdeit was compiled against, e.g. "2.11.0".
 pub fn libtorch_version() -> String {
     unsafe { CStr::from_ptr(sys::deit_libtorch_version()) }.to_string_lossy().into_owned()
@@ -857,6 +876,7 @@ pub struct TeacherTrainOptions {
     pub batch_size: i32,
     pub lr: f64,
     pub optimizer: Optimizer,
+    /// -1: the optimizer's default (0; AdamW 0.05).
     pub weight_decay: f64,
     /// SGD only.
     pub momentum: f64,
@@ -871,7 +891,10 @@ impl Default for TeacherTrainOptions {
         let mut o = std::mem::MaybeUninit::<sys::deit_teacher_train_options>::zeroed();
         // Cannot fail on a valid pointer; the defaults live in libdeit only.
         let o = unsafe {
-            sys::deit_teacher_train_options_init(o.as_mut_ptr());
+            sys::deit_teacher_train_options_init_sized(
+                o.as_mut_ptr(),
+                std::mem::size_of::<sys::deit_teacher_train_options>(),
+            );
             o.assume_init()
         };
         TeacherTrainOptions {
@@ -899,6 +922,7 @@ pub struct DistillOptions {
     pub batch_size: i32,
     pub lr: f64,
     pub optimizer: Optimizer,
+    /// -1: the optimizer's default (0; AdamW 0.05).
     pub weight_decay: f64,
     /// SGD only.
     pub momentum: f64,
@@ -921,7 +945,10 @@ impl Default for DistillOptions {
     fn default() -> Self {
         let mut o = std::mem::MaybeUninit::<sys::deit_distill_options>::zeroed();
         let o = unsafe {
-            sys::deit_distill_options_init(o.as_mut_ptr());
+            sys::deit_distill_options_init_sized(
+                o.as_mut_ptr(),
+                std::mem::size_of::<sys::deit_distill_options>(),
+            );
             o.assume_init()
         };
         DistillOptions {
@@ -1074,7 +1101,10 @@ impl Teacher {
         let device = optional_cstring(OP, &o.device)?;
         let mut raw = std::mem::MaybeUninit::<sys::deit_teacher_train_options>::zeroed();
         let mut raw = unsafe {
-            sys::deit_teacher_train_options_init(raw.as_mut_ptr());
+            sys::deit_teacher_train_options_init_sized(
+                raw.as_mut_ptr(),
+                std::mem::size_of::<sys::deit_teacher_train_options>(),
+            );
             raw.assume_init()
         };
         raw.epochs = o.epochs;
@@ -1167,11 +1197,9 @@ impl StudentConfig {
     pub fn preset(preset: &str, num_classes: i32) -> Result<StudentConfig> {
         const OP: &str = "deit_student_config_init";
         let p = cstring(OP, preset)?;
-        let mut c = sys::deit_student_config {
-            struct_size: std::mem::size_of::<sys::deit_student_config>() as u32,
-            ..Default::default()
-        };
-        check(OP, unsafe { sys::deit_student_config_init(&mut c, p.as_ptr(), num_classes) })?;
+        let mut c = sys::deit_student_config::default();
+        let size = std::mem::size_of::<sys::deit_student_config>();
+        check(OP, unsafe { sys::deit_student_config_init_sized(&mut c, size, p.as_ptr(), num_classes) })?;
         Ok(Self::from_raw(&c))
     }
 
@@ -1318,7 +1346,10 @@ impl Student {
         let device = optional_cstring(OP, &o.device)?;
         let mut raw = std::mem::MaybeUninit::<sys::deit_distill_options>::zeroed();
         let mut raw = unsafe {
-            sys::deit_distill_options_init(raw.as_mut_ptr());
+            sys::deit_distill_options_init_sized(
+                raw.as_mut_ptr(),
+                std::mem::size_of::<sys::deit_distill_options>(),
+            );
             raw.assume_init()
         };
         raw.epochs = o.epochs;

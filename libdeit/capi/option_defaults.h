@@ -1,0 +1,80 @@
+// The default of every field of the public options structs, written once.  The *_init_sized functions
+// write them, and the fields an older caller's smaller struct lacks read as them (caller_struct.h).
+// deit.h repeats each default in a comment; bindings/python/tests/test_header_defaults.py checks the two agree.
+// A field appended to a struct in deit.h gets its line here.
+#pragma once
+
+#include <deit/deit.h>
+
+namespace deit::capi {
+
+// X(field, default)
+#define DEIT_TEACHER_TRAIN_OPTIONS(X) \
+  X(epochs, 3)                        \
+  X(batch_size, 64)                   \
+  X(lr, 1e-3)                         \
+  X(optimizer, DEIT_OPTIM_ADAM)       \
+  X(weight_decay, -1.0)               \
+  X(momentum, 0.9)                    \
+  X(trainable, DEIT_TRAIN_AUTO)       \
+  X(seed, 0)                          \
+  X(device, nullptr)                  \
+  X(progress, nullptr)                \
+  X(user_data, nullptr)               \
+  X(state_path, nullptr)              \
+  X(state_every_steps, 0)             \
+  X(resume, 0)                        \
+  X(group, nullptr)
+
+#define DEIT_DISTILL_OPTIONS(X)         \
+  X(epochs, 5)                          \
+  X(batch_size, 64)                     \
+  X(lr, 1e-3)                           \
+  X(optimizer, DEIT_OPTIM_ADAM)         \
+  X(weight_decay, -1.0)                 \
+  X(momentum, 0.9)                      \
+  X(schedule, DEIT_SCHEDULE_CONSTANT)   \
+  X(warmup_epochs, 0)                   \
+  X(alpha, 0.5)                         \
+  X(temperature, 2.0)                   \
+  X(distillation, DEIT_DISTILL_SOFT)    \
+  X(label_smoothing, 0.0)               \
+  X(seed, 0)                            \
+  X(device, nullptr)                    \
+  X(cache_teacher_logits, 1)            \
+  X(progress, nullptr)                  \
+  X(user_data, nullptr)                 \
+  X(state_path, nullptr)                \
+  X(state_every_steps, 0)               \
+  X(resume, 0)                          \
+  X(group, nullptr)                     \
+  X(teacher_logits_path, nullptr)
+
+#define DEIT_GROUP_OPTIONS(X)    \
+  X(rank, 0)                     \
+  X(world_size, 1)               \
+  X(local_rank, 0)               \
+  X(master_addr, "127.0.0.1")    \
+  X(master_port, 29500)          \
+  X(backend, nullptr)            \
+  X(timeout_seconds, 300.0)
+
+template <class S>
+S option_defaults();
+
+#define DEIT_SET_DEFAULT(field, value) o.field = value;
+#define DEIT_DEFAULTS_OF(S, TABLE) \
+  template <>                      \
+  inline S option_defaults<S>() {  \
+    S o{};                         \
+    o.struct_size = sizeof o;      \
+    TABLE(DEIT_SET_DEFAULT)        \
+    return o;                      \
+  }
+DEIT_DEFAULTS_OF(deit_teacher_train_options, DEIT_TEACHER_TRAIN_OPTIONS)
+DEIT_DEFAULTS_OF(deit_distill_options, DEIT_DISTILL_OPTIONS)
+DEIT_DEFAULTS_OF(deit_group_options, DEIT_GROUP_OPTIONS)
+#undef DEIT_DEFAULTS_OF
+#undef DEIT_SET_DEFAULT
+
+}  // namespace deit::capi
