@@ -186,6 +186,19 @@ pub struct deit_teacher_train_options {
 }
 
 #[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct deit_group_options {
+    pub struct_size: u32,
+    pub rank: i32,
+    pub world_size: i32,
+    pub local_rank: i32,
+    pub master_addr: *const c_char,
+    pub master_port: i32,
+    pub backend: *const c_char,
+    pub timeout_seconds: c_double,
+}
+
+#[repr(C)]
 #[derive(Debug, Copy, Clone, Default, PartialEq)]
 pub struct deit_student_config {
     pub struct_size: u32,
@@ -252,6 +265,32 @@ extern "C" {
     pub fn deit_cuda_available() -> c_int;
     pub fn deit_cuda_device_count() -> i32;
     pub fn deit_resolve_device(spec: *const c_char, buf: *mut c_char, capacity: usize) -> deit_status;
+
+    /// deit.h's `deit_group_options_init(o)` is a macro passing `sizeof *o`.
+    pub fn deit_group_options_init_sized(options: *mut deit_group_options, struct_size: usize)
+        -> deit_status;
+    pub fn deit_group_options_from_env(options: *mut deit_group_options) -> deit_status;
+    pub fn deit_group_create(options: *const deit_group_options, out: *mut *mut deit_group) -> deit_status;
+    pub fn deit_group_free(group: *mut deit_group);
+    pub fn deit_group_rank(group: *const deit_group, rank: *mut i32, world_size: *mut i32) -> deit_status;
+    pub fn deit_group_barrier(group: *mut deit_group) -> deit_status;
+    pub fn deit_group_backend_available(backend: *const c_char) -> c_int;
+    pub fn deit_teacher_evaluate_group(
+        teacher: *mut deit_teacher,
+        data: *const deit_dataset,
+        group: *mut deit_group,
+        result: *mut deit_eval_result,
+        confusion: *mut i64,
+        confusion_capacity: usize,
+    ) -> deit_status;
+    pub fn deit_student_evaluate_group(
+        student: *mut deit_student,
+        data: *const deit_dataset,
+        group: *mut deit_group,
+        result: *mut deit_eval_result,
+        confusion: *mut i64,
+        confusion_capacity: usize,
+    ) -> deit_status;
 
     pub fn deit_dataset_open_dir(
         dir: *const c_char,
@@ -439,17 +478,14 @@ mod tests {
     use super::*;
     use std::mem::{align_of, size_of};
 
-    // The struct layouts of deit.h on LP64 (x86-64, aarch64 Linux): a
-    // mistyped field shifts everything after it and shows here.
+    // Every struct size, field offset, enum constant and version macro of the
+    // deit.h that libdeit installed, as the C compiler sees them (build.rs
+    // generates one assertion each): a mistyped, missing or misplaced field
+    // or constant fails here (a missing one fails to compile).
     #[test]
-    fn layouts() {
-        assert_eq!(size_of::<deit_images>(), 40);
-        assert_eq!(size_of::<deit_dataset_info>(), 40);
-        assert_eq!(size_of::<deit_progress>(), 88);
-        assert_eq!(size_of::<deit_eval_result>(), 48);
-        assert_eq!(size_of::<deit_teacher_train_options>(), 112);
-        assert_eq!(size_of::<deit_student_config>(), 80);
-        assert_eq!(size_of::<deit_distill_options>(), 160);
+    fn layouts_match_deit_h() {
+        use std::mem::offset_of;
+        include!(concat!(env!("OUT_DIR"), "/layout_asserts.rs"));
         assert_eq!(align_of::<deit_distill_options>(), 8);
     }
 

@@ -22,6 +22,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::ptr::{self, NonNull};
+use std::sync::Arc;
 
 pub use deit_sys as sys;
 
@@ -884,6 +885,10 @@ pub struct TeacherTrainOptions {
     pub seed: u64,
     /// None: keep the teacher's device.
     pub device: Option<String>,
+    /// Crash safety: a resumable state written here at every epoch's end.
+    pub state: StateOptions,
+    /// Data parallelism: this process is one rank of `group` (batch_size per rank).
+    pub group: Option<Arc<Group>>,
 }
 
 impl Default for TeacherTrainOptions {
@@ -911,8 +916,20 @@ impl Default for TeacherTrainOptions {
             },
             seed: o.seed,
             device: None,
+            state: StateOptions::default(),
+            group: None,
         }
     }
+}
+
+/// Crash safety of a training (docs/API.md): with `path`, a resumable state is
+/// written there atomically at the end of every epoch (and every
+/// `every_steps` steps); `resume` continues from it when it exists.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StateOptions {
+    pub path: Option<String>,
+    pub every_steps: i32,
+    pub resume: bool,
 }
 
 /// Options of [`Student::distill`]; `Default` gives libdeit's defaults.
@@ -939,6 +956,12 @@ pub struct DistillOptions {
     pub device: Option<String>,
     /// Compute the frozen teacher's logits once.
     pub cache_teacher_logits: bool,
+    /// With `cache_teacher_logits`: keep them in this file between runs.
+    pub teacher_logits_path: Option<String>,
+    /// Crash safety: a resumable state written here at every epoch's end.
+    pub state: StateOptions,
+    /// Data parallelism: this process is one rank of `group` (batch_size per rank).
+    pub group: Option<Arc<Group>>,
 }
 
 impl Default for DistillOptions {
@@ -975,6 +998,9 @@ impl Default for DistillOptions {
             seed: o.seed,
             device: None,
             cache_teacher_logits: o.cache_teacher_logits != 0,
+            teacher_logits_path: None,
+            state: StateOptions::default(),
+            group: None,
         }
     }
 }
@@ -985,6 +1011,126 @@ fn optional_cstring(op: &'static str, s: &Option<String>) -> Result<Option<CStri
 
 fn opt_ptr(s: &Option<CString>) -> *const c_char {
     s.as_ref().map_or(ptr::null(), |c| c.as_ptr())
+}
+
+fn group_ptr(g: &Option<Arc<Group>>) -> *mut sys::deit_group {
+    g.as_ref().map_or(ptr::null_mut(), |g| g.raw.as_ptr())
+}
+
+// ---------------------------------------------------------------------------
+// Data-parallel groups
+
+/// Options of [`Group::new`]; `Default` describes one process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupOptions {
+    pub rank: i32,
+    pub world_size: i32,
+    /// Rank on this machine (for choosing `cuda:N`).
+    pub local_rank: i32,
+    pub master_addr: String,
+    pub master_port: i32,
+    /// None or "auto" (NCCL with CUDA, else Gloo), "gloo", "nccl".
+    pub backend: Option<String>,
+    pub timeout_seconds: f64,
+}
+
+impl GroupOptions {
+    fn from_raw(o: &sys::deit_group_options) -> GroupOptions {
+        let text = |p: *const c_char| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
+        GroupOptions {
+            rank: o.rank,
+            world_size: o.world_size,
+            local_rank: o.local_rank,
+            master_addr: text(o.master_addr),
+            master_port: o.master_port,
+            backend: (!o.backend.is_null()).then(|| text(o.backend)),
+            timeout_seconds: o.timeout_seconds,
+        }
+    }
+
+    fn raw_defaults() -> sys::deit_group_options {
+        let mut o = std::mem::MaybeUninit::<sys::deit_group_options>::zeroed();
+        unsafe {
+            sys::deit_group_options_init_sized(
+                o.as_mut_ptr(),
+                std::mem::size_of::<sys::deit_group_options>(),
+            );
+            o.assume_init()
+        }
+    }
+
+    /// torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
+    /// MASTER_PORT, DEIT_DIST_TIMEOUT); one process without WORLD_SIZE.
+    pub fn from_env() -> Result<GroupOptions> {
+        let mut o = Self::raw_defaults();
+        check("deit_group_options_from_env", unsafe { sys::deit_group_options_from_env(&mut o) })?;
+        Ok(Self::from_raw(&o))
+    }
+}
+
+impl Default for GroupOptions {
+    fn default() -> Self {
+        Self::from_raw(&Self::raw_defaults())
+    }
+}
+
+/// One rank of a data-parallel training (docs/DISTRIBUTED.md): every rank
+/// makes the same calls with the group in their options.
+#[derive(Debug)]
+pub struct Group {
+    raw: NonNull<sys::deit_group>,
+}
+
+unsafe impl Send for Group {}
+unsafe impl Sync for Group {}
+
+impl PartialEq for Group {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl Group {
+    /// Joins the group: returns when all `world_size` ranks have joined.
+    pub fn new(o: &GroupOptions) -> Result<Group> {
+        const OP: &str = "deit_group_create";
+        let addr = cstring(OP, &o.master_addr)?;
+        let backend = optional_cstring(OP, &o.backend)?;
+        let mut raw = GroupOptions::raw_defaults();
+        raw.rank = o.rank;
+        raw.world_size = o.world_size;
+        raw.local_rank = o.local_rank;
+        raw.master_addr = addr.as_ptr();
+        raw.master_port = o.master_port;
+        raw.backend = opt_ptr(&backend);
+        raw.timeout_seconds = o.timeout_seconds;
+        let mut g = ptr::null_mut();
+        check(OP, unsafe { sys::deit_group_create(&raw, &mut g) })?;
+        Ok(Group { raw: NonNull::new(g).expect("deit_group_create returned NULL with DEIT_OK") })
+    }
+
+    /// (rank, world_size).
+    pub fn rank(&self) -> (i32, i32) {
+        let (mut rank, mut world) = (0, 0);
+        unsafe { sys::deit_group_rank(self.raw.as_ptr(), &mut rank, &mut world) };
+        (rank, world)
+    }
+
+    /// Waits until every rank has called it.
+    pub fn barrier(&self) -> Result<()> {
+        check("deit_group_barrier", unsafe { sys::deit_group_barrier(self.raw.as_ptr()) })
+    }
+
+    /// Whether this build forms multi-process groups with `backend` ("gloo", "nccl").
+    pub fn backend_available(backend: &str) -> bool {
+        CString::new(backend).map_or(false, |b| unsafe { sys::deit_group_backend_available(b.as_ptr()) != 0 })
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        unsafe { sys::deit_group_free(self.raw.as_ptr()) }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1120,11 +1266,33 @@ impl Teacher {
         };
         raw.seed = o.seed;
         raw.device = opt_ptr(&device);
+        let state_path = optional_cstring(OP, &o.state.path)?;
+        raw.state_path = opt_ptr(&state_path);
+        raw.state_every_steps = o.state.every_steps;
+        raw.resume = o.state.resume as i32;
+        raw.group = group_ptr(&o.group);
         with_progress(f, |cb, user| {
             raw.progress = cb;
             raw.user_data = user;
             check(OP, unsafe { sys::deit_teacher_train(self.raw.as_ptr(), train.raw.as_ptr(), &raw) })
         })
+    }
+
+    /// [`Teacher::evaluate`] with each rank of `group` evaluating its share
+    /// of `data` (every rank passes the same data); every rank gets the whole result.
+    pub fn evaluate_group(&mut self, data: &Dataset, group: &Group) -> Result<EvalResult> {
+        let mut r = new_eval_result();
+        check("deit_teacher_evaluate_group", unsafe {
+            sys::deit_teacher_evaluate_group(
+                self.raw.as_ptr(),
+                data.raw.as_ptr(),
+                group.raw.as_ptr(),
+                &mut r,
+                ptr::null_mut(),
+                0,
+            )
+        })?;
+        Ok(EvalResult::from_raw(&r))
     }
 
     /// Accuracy and loss on `data` (eval mode).
@@ -1370,12 +1538,35 @@ impl Student {
         raw.seed = o.seed;
         raw.device = opt_ptr(&device);
         raw.cache_teacher_logits = o.cache_teacher_logits as i32;
+        let logits_path = optional_cstring(OP, &o.teacher_logits_path)?;
+        raw.teacher_logits_path = opt_ptr(&logits_path);
+        let state_path = optional_cstring(OP, &o.state.path)?;
+        raw.state_path = opt_ptr(&state_path);
+        raw.state_every_steps = o.state.every_steps;
+        raw.resume = o.state.resume as i32;
+        raw.group = group_ptr(&o.group);
         let tp = teacher.map_or(ptr::null_mut(), |t| t.raw.as_ptr());
         with_progress(f, |cb, user| {
             raw.progress = cb;
             raw.user_data = user;
             check(OP, unsafe { sys::deit_distill(self.raw.as_ptr(), tp, train.raw.as_ptr(), &raw) })
         })
+    }
+
+    /// [`Student::evaluate`] split over the ranks of `group`, as for the teacher.
+    pub fn evaluate_group(&mut self, data: &Dataset, group: &Group) -> Result<EvalResult> {
+        let mut r = new_eval_result();
+        check("deit_student_evaluate_group", unsafe {
+            sys::deit_student_evaluate_group(
+                self.raw.as_ptr(),
+                data.raw.as_ptr(),
+                group.raw.as_ptr(),
+                &mut r,
+                ptr::null_mut(),
+                0,
+            )
+        })?;
+        Ok(EvalResult::from_raw(&r))
     }
 
     /// Accuracy of all three heads on `data` (eval mode).

@@ -2,10 +2,11 @@
 //! training and prediction on a tiny synthetic task, progress cancel.
 use std::ops::ControlFlow;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use deit::{
-    Dataset, Distillation, Head, Images, Layout, Phase, Pixels, Split, Status, Student, StudentConfig,
-    Teacher, Trainable,
+    Dataset, DistillOptions, Distillation, Group, GroupOptions, Head, Images, Layout, Phase, Pixels, Split,
+    StateOptions, Status, Student, StudentConfig, Teacher, Trainable,
 };
 
 const CLASSES: usize = 4;
@@ -367,4 +368,50 @@ fn distillation_loss_parts() {
         Status::InvalidArg,
         "n*num_classes",
     );
+}
+
+/// Crash safety, the teacher-logit file and a group of one, as the C API has
+/// them: a state is written, a resume with other settings is refused naming
+/// the setting, the same settings resume; the logit file is written; a group
+/// of one trains and evaluates as the process alone.
+#[test]
+fn state_logit_cache_and_group() {
+    let dir = temp_dir("state");
+    let train = make_dataset(64, 3);
+    let mut teacher = Teacher::new("resnet18", CLASSES as i32).unwrap();
+    teacher.set_device("cpu").unwrap();
+    let state = dir.join("state.safetensors").to_string_lossy().into_owned();
+    let logits = dir.join("logits.safetensors").to_string_lossy().into_owned();
+    let mut o = DistillOptions {
+        epochs: 1,
+        batch_size: 32,
+        teacher_logits_path: Some(logits.clone()),
+        state: StateOptions { path: Some(state.clone()), every_steps: 0, resume: true },
+        ..DistillOptions::default()
+    };
+    let (mut student, _) = small_student(1);
+    student.distill(Some(&mut teacher), &train, &o).unwrap();
+    assert!(std::path::Path::new(&state).exists(), "no state at {state}");
+    assert!(std::path::Path::new(&logits).exists(), "no logit file at {logits}");
+
+    o.alpha = 0.25;
+    let (mut other, _) = small_student(1);
+    expect_err(other.distill(Some(&mut teacher), &train, &o), Status::InvalidArg, "alpha was 0.5, now 0.25");
+    o.alpha = 0.5;
+    other.distill(Some(&mut teacher), &train, &o).unwrap(); // the finished state: nothing left to train
+
+    let group = Arc::new(Group::new(&GroupOptions::default()).unwrap());
+    assert_eq!(group.rank(), (0, 1));
+    group.barrier().unwrap();
+    let alone = DistillOptions { epochs: 1, batch_size: 32, ..DistillOptions::default() };
+    let in_group = DistillOptions { group: Some(group.clone()), ..alone.clone() };
+    let (mut a, _) = small_student(2);
+    let (mut b, _) = small_student(2);
+    a.distill(Some(&mut teacher), &train, &alone).unwrap();
+    b.distill(Some(&mut teacher), &train, &in_group).unwrap();
+    let (ra, rb) = (a.evaluate(&train).unwrap(), b.evaluate_group(&train, &group).unwrap());
+    assert_eq!((ra.accuracy, ra.loss), (rb.accuracy, rb.loss));
+    let env = GroupOptions::from_env().unwrap();
+    assert_eq!((env.rank, env.world_size), (0, 1));
+    assert!(Group::backend_available("gloo") || !Group::backend_available("nccl"));
 }
