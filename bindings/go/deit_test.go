@@ -597,3 +597,81 @@ func TestDistillationLoss(t *testing.T) {
 	_, _, _, err = deit.DistillationLoss(cls, cls[:5], cls, labels, 3, deit.DistillSoft, 0.5, 2, 0)
 	wantError(t, err, deit.ErrInvalidArg, "n*numClasses")
 }
+
+// Crash safety, the teacher-logit file and a group of one, as the C API has
+// them: a state is written, a resume with other settings is refused naming
+// the setting, the same settings resume; the logit file is written; a group
+// of one trains and evaluates as the process alone.
+func TestStateLogitCacheAndGroup(t *testing.T) {
+	dir := t.TempDir()
+	train := makeDataset(t, 64, 3)
+	teacher, err := deit.NewTeacher("resnet18", classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer teacher.Close()
+	if err := teacher.SetDevice("cpu"); err != nil {
+		t.Fatal(err)
+	}
+	state, logits := filepath.Join(dir, "state.safetensors"), filepath.Join(dir, "logits.safetensors")
+	o := deit.DefaultDistillOptions()
+	o.Epochs, o.BatchSize = 1, 32
+	o.TeacherLogitsPath = logits
+	o.State = deit.StateOptions{Path: state, Resume: true}
+	s, _ := smallStudent(t, 1)
+	if err := s.Distill(teacher, train, &o); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{state, logits} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("not written: %v", err)
+		}
+	}
+	o.Alpha = 0.25
+	other, _ := smallStudent(t, 1)
+	wantError(t, other.Distill(teacher, train, &o), deit.ErrInvalidArg, "alpha was 0.5, now 0.25")
+	o.Alpha = 0.5
+	if err := other.Distill(teacher, train, &o); err != nil { // the finished state: nothing left to train
+		t.Fatal(err)
+	}
+
+	group, err := deit.NewGroup(deit.DefaultGroupOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer group.Close()
+	if rank, world, err := group.Rank(); err != nil || rank != 0 || world != 1 {
+		t.Fatalf("Rank() = %d, %d, %v", rank, world, err)
+	}
+	if err := group.Barrier(); err != nil {
+		t.Fatal(err)
+	}
+	alone := deit.DefaultDistillOptions()
+	alone.Epochs, alone.BatchSize = 1, 32
+	inGroup := alone
+	inGroup.Group = group
+	a, _ := smallStudent(t, 2)
+	b, _ := smallStudent(t, 2)
+	if err := a.Distill(teacher, train, &alone); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Distill(teacher, train, &inGroup); err != nil {
+		t.Fatal(err)
+	}
+	ra, errA := a.Evaluate(train)
+	rb, errB := b.EvaluateGroup(train, group)
+	if errA != nil || errB != nil || ra.Accuracy != rb.Accuracy || ra.Loss != rb.Loss {
+		t.Fatalf("alone %+v (%v), in a group of one %+v (%v)", ra, errA, rb, errB)
+	}
+	env, err := deit.GroupOptionsFromEnv()
+	if err != nil || env.Rank != 0 || env.WorldSize != 1 {
+		t.Fatalf("GroupOptionsFromEnv() = %+v, %v", env, err)
+	}
+	if !deit.GroupBackendAvailable("gloo") && deit.GroupBackendAvailable("nccl") {
+		t.Fatal("NCCL without Gloo")
+	}
+	group.Close()
+	if _, err := b.EvaluateGroup(train, group); err == nil {
+		t.Fatal("a closed group was used")
+	}
+}

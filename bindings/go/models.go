@@ -295,6 +295,8 @@ type TeacherTrainOptions struct {
 	Seed        uint64
 	Device      string // "": keep the teacher's device
 	Progress    ProgressFunc
+	State       StateOptions // crash safety
+	Group       *Group       // data parallelism (nil: this process alone); BatchSize is per rank
 }
 
 // DefaultTeacherTrainOptions returns libdeit's defaults (3 epochs, batch 64,
@@ -334,10 +336,16 @@ func (t *Teacher) Train(train *Dataset, options *TeacherTrainOptions) error {
 	o.seed = C.uint64_t(options.Seed)
 	o.device = cString(options.Device)
 	defer C.free(unsafe.Pointer(o.device))
+	o.state_path, o.state_every_steps, o.resume = cString(options.State.Path), C.int32_t(options.State.EverySteps), b2i(options.State.Resume)
+	defer C.free(unsafe.Pointer(o.state_path))
+	if o.group, err = options.Group.optional(op); err != nil {
+		return err
+	}
 	err = withProgress(options.Progress, func(cb C.deit_progress_fn, user unsafe.Pointer) error {
 		o.progress, o.user_data = cb, user
 		return call(op, func() C.deit_status { return C.deit_teacher_train(p, dp, &o) })
 	})
+	runtime.KeepAlive(options.Group)
 	runtime.KeepAlive(t)
 	runtime.KeepAlive(train)
 	return err
@@ -345,17 +353,30 @@ func (t *Teacher) Train(train *Dataset, options *TeacherTrainOptions) error {
 
 // Evaluate returns accuracy and loss on data (eval mode).
 func (t *Teacher) Evaluate(data *Dataset) (EvalResult, error) {
-	r, _, err := t.evaluate(data, false)
+	r, _, err := t.evaluate(data, nil, false)
 	return r, err
 }
 
 // EvaluateConfusion also returns the confusion matrix (row = true label).
 func (t *Teacher) EvaluateConfusion(data *Dataset) (EvalResult, [][]int64, error) {
-	return t.evaluate(data, true)
+	return t.evaluate(data, nil, true)
 }
 
-func (t *Teacher) evaluate(data *Dataset, confusion bool) (EvalResult, [][]int64, error) {
-	const op = "deit_teacher_evaluate"
+// EvaluateGroup is Evaluate with each rank of group evaluating its share of
+// data (every rank passes the same data); every rank gets the whole result.
+func (t *Teacher) EvaluateGroup(data *Dataset, group *Group) (EvalResult, error) {
+	if _, err := group.ptr("deit_teacher_evaluate_group"); err != nil {
+		return EvalResult{}, err
+	}
+	r, _, err := t.evaluate(data, group, false)
+	return r, err
+}
+
+func (t *Teacher) evaluate(data *Dataset, group *Group, confusion bool) (EvalResult, [][]int64, error) {
+	op := "deit_teacher_evaluate"
+	if group != nil {
+		op = "deit_teacher_evaluate_group"
+	}
 	p, err := t.ptr(op)
 	if err != nil {
 		return EvalResult{}, nil, err
@@ -376,7 +397,13 @@ func (t *Teacher) evaluate(data *Dataset, confusion bool) (EvalResult, [][]int64
 		conf = make([]int64, k*k)
 		cp = (*C.int64_t)(unsafe.Pointer(&conf[0]))
 	}
-	err = call(op, func() C.deit_status { return C.deit_teacher_evaluate(p, dp, &r, cp, C.size_t(len(conf))) })
+	err = call(op, func() C.deit_status {
+		if group != nil {
+			return C.deit_teacher_evaluate_group(p, dp, group.p, &r, cp, C.size_t(len(conf)))
+		}
+		return C.deit_teacher_evaluate(p, dp, &r, cp, C.size_t(len(conf)))
+	})
+	runtime.KeepAlive(group)
 	runtime.KeepAlive(t)
 	runtime.KeepAlive(data)
 	if err != nil {

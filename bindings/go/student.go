@@ -195,7 +195,10 @@ type DistillOptions struct {
 	Seed               uint64
 	Device             string // "": keep the student's device
 	CacheTeacherLogits bool
+	TeacherLogitsPath  string // with CacheTeacherLogits: keep them in this file between runs
 	Progress           ProgressFunc
+	State              StateOptions // crash safety
+	Group              *Group       // data parallelism (nil: this process alone); BatchSize is per rank
 }
 
 // DefaultDistillOptions returns libdeit's defaults (5 epochs, batch 64, Adam
@@ -244,10 +247,18 @@ func (s *Student) Distill(teacher *Teacher, train *Dataset, options *DistillOpti
 	o.cache_teacher_logits = b2i(options.CacheTeacherLogits)
 	o.device = cString(options.Device)
 	defer C.free(unsafe.Pointer(o.device))
+	o.teacher_logits_path = cString(options.TeacherLogitsPath)
+	defer C.free(unsafe.Pointer(o.teacher_logits_path))
+	o.state_path, o.state_every_steps, o.resume = cString(options.State.Path), C.int32_t(options.State.EverySteps), b2i(options.State.Resume)
+	defer C.free(unsafe.Pointer(o.state_path))
+	if o.group, err = options.Group.optional(op); err != nil {
+		return err
+	}
 	err = withProgress(options.Progress, func(cb C.deit_progress_fn, user unsafe.Pointer) error {
 		o.progress, o.user_data = cb, user
 		return call(op, func() C.deit_status { return C.deit_distill(p, tp, dp, &o) })
 	})
+	runtime.KeepAlive(options.Group)
 	runtime.KeepAlive(s)
 	runtime.KeepAlive(teacher)
 	runtime.KeepAlive(train)
@@ -256,18 +267,30 @@ func (s *Student) Distill(teacher *Teacher, train *Dataset, options *DistillOpti
 
 // Evaluate returns the accuracy of all three heads on data (eval mode).
 func (s *Student) Evaluate(data *Dataset) (EvalResult, error) {
-	r, _, err := s.evaluate(data, false)
+	r, _, err := s.evaluate(data, nil, false)
+	return r, err
+}
+
+// EvaluateGroup is Evaluate split over the ranks of group, as for the teacher.
+func (s *Student) EvaluateGroup(data *Dataset, group *Group) (EvalResult, error) {
+	if _, err := group.ptr("deit_student_evaluate_group"); err != nil {
+		return EvalResult{}, err
+	}
+	r, _, err := s.evaluate(data, group, false)
 	return r, err
 }
 
 // EvaluateConfusion also returns the averaged head's confusion matrix (row =
 // true label).
 func (s *Student) EvaluateConfusion(data *Dataset) (EvalResult, [][]int64, error) {
-	return s.evaluate(data, true)
+	return s.evaluate(data, nil, true)
 }
 
-func (s *Student) evaluate(data *Dataset, confusion bool) (EvalResult, [][]int64, error) {
-	const op = "deit_student_evaluate"
+func (s *Student) evaluate(data *Dataset, group *Group, confusion bool) (EvalResult, [][]int64, error) {
+	op := "deit_student_evaluate"
+	if group != nil {
+		op = "deit_student_evaluate_group"
+	}
 	p, err := s.ptr(op)
 	if err != nil {
 		return EvalResult{}, nil, err
@@ -289,7 +312,13 @@ func (s *Student) evaluate(data *Dataset, confusion bool) (EvalResult, [][]int64
 		conf = make([]int64, k*k)
 		cp = (*C.int64_t)(unsafe.Pointer(&conf[0]))
 	}
-	err = call(op, func() C.deit_status { return C.deit_student_evaluate(p, dp, &r, cp, C.size_t(len(conf))) })
+	err = call(op, func() C.deit_status {
+		if group != nil {
+			return C.deit_student_evaluate_group(p, dp, group.p, &r, cp, C.size_t(len(conf)))
+		}
+		return C.deit_student_evaluate(p, dp, &r, cp, C.size_t(len(conf)))
+	})
+	runtime.KeepAlive(group)
 	runtime.KeepAlive(s)
 	runtime.KeepAlive(data)
 	if err != nil {
