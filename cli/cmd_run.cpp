@@ -167,7 +167,7 @@ int cmd_run(int argc, char** argv) {
   note("teacher: evaluating on the test split (" + format_count(data.test_info.count) + " images)");
   const Evaluation te = evaluate_teacher(teacher.get(), data.test.get(), false);
   note("teacher accuracy: " + format_percent(te.result.accuracy) + " (" + format_seconds(te.seconds) + ")");
-  if (rt.root) save_teacher_atomic(teacher.get(), join_path(out_dir, "teacher.safetensors"));
+  if (rt.root) check(deit_teacher_save(teacher.get(), join_path(out_dir, "teacher.safetensors").c_str()));  // atomic
   throw_if_interrupted();
 
   // 2. Student: build, distill, evaluate all heads, save.
@@ -187,7 +187,7 @@ int cmd_run(int argc, char** argv) {
        format_seconds(se.seconds) + ")");
   throw_if_interrupted();
   if (!rt.root) return kExitOk;  // rank 0 writes and reports for the group
-  save_student_atomic(student.get(), join_path(out_dir, "student.safetensors"));
+  check(deit_student_save(student.get(), join_path(out_dir, "student.safetensors").c_str()));  // atomic
   throw_if_interrupted();
 
   // 3. The rest of the outputs.

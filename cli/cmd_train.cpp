@@ -73,7 +73,7 @@ int cmd_teacher(int argc, char** argv) {
   throw_if_interrupted();
   const Evaluation e = evaluate_teacher(teacher.get(), data.test.get(), false);
   if (!rt.root) return kExitOk;  // rank 0 writes and reports for the group
-  save_teacher_atomic(teacher.get(), out);
+  check(deit_teacher_save(teacher.get(), out.c_str()));  // the library writes atomically
 
   const std::string arch = teacher_arch(teacher.get());
   if (has(args, "json")) {
@@ -154,7 +154,7 @@ int cmd_distill(int argc, char** argv) {
   throw_if_interrupted();
   const Evaluation e = evaluate_student(student.get(), data.test.get(), false);
   if (!rt.root) return kExitOk;  // rank 0 writes and reports for the group
-  save_student_atomic(student.get(), out);
+  check(deit_student_save(student.get(), out.c_str()));  // the library writes atomically
 
   if (has(args, "json")) {
     Json j = Json::object();

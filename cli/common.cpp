@@ -202,18 +202,6 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
   tmp.commit();
 }
 
-void save_teacher_atomic(const deit_teacher* t, const std::string& path) {
-  TempFile tmp(path);
-  check(deit_teacher_save(t, tmp.tmp_path().c_str()));
-  tmp.commit();
-}
-
-void save_student_atomic(const deit_student* s, const std::string& path) {
-  TempFile tmp(path);
-  check(deit_student_save(s, tmp.tmp_path().c_str()));
-  tmp.commit();
-}
-
 void make_dirs(const std::string& dir) {
   if (dir.empty()) return;
   std::string partial;

@@ -98,9 +98,6 @@ class TempFile {
 
 // Writes `contents` to `path` atomically (temp file, flush, fsync, rename).
 void write_file_atomic(const std::string& path, const std::string& contents);
-// Saves a model through a library save function atomically under our own temp name.
-void save_teacher_atomic(const deit_teacher* t, const std::string& path);
-void save_student_atomic(const deit_student* s, const std::string& path);
 // mkdir -p; throws on failure.
 void make_dirs(const std::string& dir);
 std::string join_path(const std::string& dir, const std::string& name);

@@ -56,6 +56,13 @@ int main(int argc, char** argv) {
     print_usage(stdout);
     return deitctl::kExitOk;
   }
+  // deitctl owns its process: it asks for libdeit's default process settings (one OpenBLAS thread, malloc
+  // kept warm during calls), explicitly, before any other libdeit call.
+  deit_runtime_options runtime;
+  if (deit_runtime_options_init(&runtime) != DEIT_OK || deit_runtime_init(&runtime) != DEIT_OK) {
+    std::fprintf(stderr, "deitctl: %s\n", deit_last_error());
+    return deitctl::kExitRuntime;
+  }
   if (name == "--version") return deitctl::cmd_version(1, argv + 1);
   const Command* cmd = nullptr;
   for (const Command& c : kCommands)

@@ -123,6 +123,44 @@ func SetNumThreads(n int) error {
 // NumThreads is the current intra-op thread count.
 func NumThreads() int { return int(C.deit_get_num_threads()) }
 
+// RuntimeOptions are libdeit's process-wide settings (deit.h, deit_runtime_options).
+type RuntimeOptions struct {
+	NumThreads         int  // 0: OMP_NUM_THREADS when set, else every core
+	SingleThreadedBLAS bool // OpenBLAS gets one thread (LibTorch's threads split the work)
+	TuneMalloc         bool // glibc's malloc keeps freed blocks during a call
+}
+
+func runtimeFromC(o *C.deit_runtime_options) RuntimeOptions {
+	return RuntimeOptions{NumThreads: int(o.num_threads), SingleThreadedBLAS: o.single_threaded_blas != 0,
+		TuneMalloc: o.tune_malloc != 0}
+}
+
+// DefaultRuntimeOptions are the settings libdeit applies when RuntimeInit is not called.
+func DefaultRuntimeOptions() RuntimeOptions {
+	var o C.deit_runtime_options
+	C.deit_runtime_options_init_sized(&o, C.size_t(unsafe.Sizeof(o)))
+	return runtimeFromC(&o)
+}
+
+// RuntimeInit applies the process-wide settings; call it before any other
+// libdeit work (ErrState once they have been applied).
+func RuntimeInit(options RuntimeOptions) error {
+	var o C.deit_runtime_options
+	C.deit_runtime_options_init_sized(&o, C.size_t(unsafe.Sizeof(o)))
+	o.num_threads = C.int32_t(options.NumThreads)
+	o.single_threaded_blas, o.tune_malloc = b2i(options.SingleThreadedBLAS), b2i(options.TuneMalloc)
+	return call("deit_runtime_init", func() C.deit_status { return C.deit_runtime_init(&o) })
+}
+
+// RuntimeSettings returns the settings in effect and whether they have been applied yet.
+func RuntimeSettings() (RuntimeOptions, bool, error) {
+	var o C.deit_runtime_options
+	o.struct_size = C.uint32_t(unsafe.Sizeof(o))
+	var applied C.int
+	err := call("deit_runtime_get", func() C.deit_status { return C.deit_runtime_get(&o, &applied) })
+	return runtimeFromC(&o), applied != 0, err
+}
+
 // names lists a library name table (NULL past the last entry).
 func names(nameAt func(C.size_t) *C.char) []string {
 	var out []string

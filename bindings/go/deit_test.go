@@ -675,3 +675,20 @@ func TestStateLogitCacheAndGroup(t *testing.T) {
 		t.Fatal("a closed group was used")
 	}
 }
+
+// The process-wide settings: visible, the defaults in effect after the other
+// tests' calls, and not changed again once applied.
+func TestRuntimeSettings(t *testing.T) {
+	if _, err := deit.NewTeacher("resnet18", classes); err != nil { // some libdeit work first
+		t.Fatal(err)
+	}
+	deit.NumThreads()
+	got, applied, err := deit.RuntimeSettings()
+	if err != nil || !applied || got != deit.DefaultRuntimeOptions() {
+		t.Fatalf("RuntimeSettings() = %+v, %v, %v; want the defaults %+v, applied", got, applied, err, deit.DefaultRuntimeOptions())
+	}
+	if d := deit.DefaultRuntimeOptions(); d.NumThreads != 0 || !d.SingleThreadedBLAS || !d.TuneMalloc {
+		t.Fatalf("DefaultRuntimeOptions() = %+v", d)
+	}
+	wantError(t, deit.RuntimeInit(deit.RuntimeOptions{NumThreads: 1}), deit.ErrState, "applied already")
+}

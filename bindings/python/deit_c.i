@@ -334,6 +334,8 @@ DEIT_OUT_STRUCT(deit_teacher_train_options, options)
 DEIT_OUT_STRUCT(deit_distill_options, options)
 DEIT_OUT_STRUCT(deit_student_config, config)
 DEIT_OUT_STRUCT(deit_group_options, options)
+DEIT_OUT_STRUCT(deit_runtime_options, options)
+%apply int *OUTPUT { int *applied };
 %apply int32_t *out { int32_t *rank, int32_t *world_size };
 
 /* ---- what Python does not call directly -------------------------------- */
@@ -358,6 +360,7 @@ DEIT_OUT_STRUCT(deit_group_options, options)
 %ignore deit_teacher_train_options_init_sized;
 %ignore deit_distill_options_init_sized;
 %ignore deit_student_config_init_sized;
+%ignore deit_runtime_options_init_sized;
 /* The header's export macro means nothing to SWIG. */
 #define DEIT_API
 
@@ -367,6 +370,8 @@ DEIT_OUT_STRUCT(deit_group_options, options)
 #undef deit_teacher_train_options_init
 #undef deit_distill_options_init
 #undef deit_student_config_init
+#undef deit_runtime_options_init
+deit_status deit_runtime_options_init(deit_runtime_options *options);
 deit_status deit_group_options_init(deit_group_options *options);
 deit_status deit_teacher_train_options_init(deit_teacher_train_options *options);
 deit_status deit_distill_options_init(deit_distill_options *options);

@@ -101,8 +101,32 @@ DEIT_API deit_status deit_set_log_callback(deit_log_fn fn, void *user_data);
 DEIT_API deit_status deit_set_log_level(deit_log_level level);
 
 /* ------------------------------------------------------------------------ */
-/* Runtime: threads and devices                                             */
+/* Runtime: process-wide settings, threads and devices                      */
 /* ------------------------------------------------------------------------ */
+
+/* What libdeit changes in the process (docs/API.md, "Process-wide settings").
+ * Applied once: by deit_runtime_init, or else with these defaults by the
+ * first training, evaluation, prediction or thread call. */
+typedef struct deit_runtime_options {
+  uint32_t struct_size;
+  int32_t num_threads;          /* 0: OMP_NUM_THREADS when set, else every core */
+  int32_t single_threaded_blas; /* 1: OpenBLAS gets one thread (LibTorch's threads
+                                   split the work) unless OPENBLAS_NUM_THREADS is
+                                   set; 0: OpenBLAS is left as it is */
+  int32_t tune_malloc;          /* 1: glibc's malloc keeps freed blocks during a
+                                   call (mmap and trim thresholds 1 GiB, unless
+                                   the environment sets malloc options) and
+                                   malloc_trim()s after it; 0: malloc is left alone */
+} deit_runtime_options;
+
+DEIT_API deit_status deit_runtime_options_init_sized(deit_runtime_options *options, size_t struct_size);
+#define deit_runtime_options_init(options) deit_runtime_options_init_sized((options), sizeof *(options))
+/* Apply the settings now (NULL: the defaults).  Call it before any other
+ * libdeit work: DEIT_E_STATE once the settings have been applied. */
+DEIT_API deit_status deit_runtime_init(const deit_runtime_options *options);
+/* The settings in effect, or the defaults still to be applied (*applied 0);
+ * applied may be NULL. */
+DEIT_API deit_status deit_runtime_get(deit_runtime_options *options, int *applied);
 
 /* Intra-op CPU threads for all work (process-wide). 0 = number of cores.
  * Default: OMP_NUM_THREADS when set to a positive number, else the number of cores. */

@@ -27,6 +27,8 @@ inline constexpr size_t kFirstRelease<deit_group_options> = sizeof(deit_group_op
 template <>
 inline constexpr size_t kFirstRelease<deit_student_config> = sizeof(deit_student_config);
 template <>
+inline constexpr size_t kFirstRelease<deit_runtime_options> = sizeof(deit_runtime_options);
+template <>
 inline constexpr size_t kFirstRelease<deit_teacher_train_options> =
     offsetof(deit_teacher_train_options, state_path);
 template <>

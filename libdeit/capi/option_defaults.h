@@ -59,6 +59,11 @@ namespace deit::capi {
   X(backend, nullptr)            \
   X(timeout_seconds, 300.0)
 
+#define DEIT_RUNTIME_OPTIONS(X) \
+  X(num_threads, 0)              \
+  X(single_threaded_blas, 1)     \
+  X(tune_malloc, 1)
+
 template <class S>
 S option_defaults();
 
@@ -74,6 +79,7 @@ S option_defaults();
 DEIT_DEFAULTS_OF(deit_teacher_train_options, DEIT_TEACHER_TRAIN_OPTIONS)
 DEIT_DEFAULTS_OF(deit_distill_options, DEIT_DISTILL_OPTIONS)
 DEIT_DEFAULTS_OF(deit_group_options, DEIT_GROUP_OPTIONS)
+DEIT_DEFAULTS_OF(deit_runtime_options, DEIT_RUNTIME_OPTIONS)
 #undef DEIT_DEFAULTS_OF
 #undef DEIT_SET_DEFAULT
 

@@ -1,12 +1,49 @@
 // Threads and devices.
 #include <cstring>
 
+#include "capi/caller_struct.h"
 #include "capi/guard.h"
+#include "capi/option_defaults.h"
 #include "runtime/runtime.h"
 
 using deit::capi::guard;
 
 extern "C" {
+
+DEIT_API deit_status deit_runtime_options_init_sized(deit_runtime_options* o, size_t size) {
+  return guard(__func__, [&] {
+    deit::capi::init_caller_struct(o, size, deit::capi::option_defaults<deit_runtime_options>(), "options");
+  });
+}
+
+DEIT_API deit_status deit_runtime_init(const deit_runtime_options* options) {
+  return guard(__func__, [&] {
+    const deit_runtime_options defaults = deit::capi::option_defaults<deit_runtime_options>();
+    const deit_runtime_options o =
+        options ? deit::capi::read_caller_struct(options, defaults, "options") : defaults;
+    deit::runtime::ProcessSettings s;
+    s.num_threads = o.num_threads;
+    s.single_threaded_blas = o.single_threaded_blas != 0;
+    s.tune_malloc = o.tune_malloc != 0;
+    if (!deit::runtime::init_process(s))
+      deit::fail(DEIT_E_STATE,
+                 "the process settings were applied already (by deit_runtime_init, or with the defaults by the "
+                 "first training, evaluation, prediction or thread call): call deit_runtime_init first");
+  });
+}
+
+DEIT_API deit_status deit_runtime_get(deit_runtime_options* options, int* applied) {
+  return guard(__func__, [&] {
+    bool done = false;
+    const deit::runtime::ProcessSettings s = deit::runtime::process_settings(&done);
+    deit_runtime_options o = deit::capi::option_defaults<deit_runtime_options>();
+    o.num_threads = s.num_threads;
+    o.single_threaded_blas = s.single_threaded_blas ? 1 : 0;
+    o.tune_malloc = s.tune_malloc ? 1 : 0;
+    deit::capi::write_caller_struct(options, o, "options");
+    if (applied) *applied = done ? 1 : 0;
+  });
+}
 
 DEIT_API deit_status deit_set_num_threads(int32_t n) {
   return guard(__func__, [&] { deit::runtime::set_num_threads(n); });

@@ -1,5 +1,7 @@
 #include "runtime/runtime.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/Tensor.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
@@ -39,7 +41,6 @@ int32_t default_threads() {
 }
 
 std::once_flag g_default_threads;
-std::once_flag g_blas_threads;
 std::atomic<bool> g_user_set{false};
 
 // OpenBLAS (Debian's LibTorch calls it for matrix products) keeps its own pool of threads, which spin
@@ -49,14 +50,10 @@ std::atomic<bool> g_user_set{false};
 // OpenBLAS gets one, unless OPENBLAS_NUM_THREADS says otherwise.  Other BLAS libraries (MKL in PyTorch's
 // builds) do not have the symbol and are left alone.
 void configure_blas_threads() {
-  std::call_once(g_blas_threads, [] {
-    if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr) return;
-    using SetThreads = void (*)(int);
-    if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(1);
-  });
+  if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr) return;
+  using SetThreads = void (*)(int);
+  if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(1);
 }
-
-std::once_flag g_malloc;
 
 // glibc's malloc hands every block above its mmap threshold (128 KiB, raised dynamically only up to the
 // largest block freed so far) straight back to the kernel when it is freed, and trims the heap above 128 KiB
@@ -67,26 +64,55 @@ std::once_flag g_malloc;
 // next step; the peak is unchanged.  A process that chose its own malloc settings keeps them.
 void configure_malloc() {
 #if defined(__GLIBC__)
-  std::call_once(g_malloc, [] {
-    const char* tunables = std::getenv("GLIBC_TUNABLES");
-    if (std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr || std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr ||
-        std::getenv("MALLOC_TOP_PAD_") != nullptr ||
-        (tunables != nullptr && std::strstr(tunables, "glibc.malloc.") != nullptr))
-      return;
-    // Setting either disables glibc's dynamic threshold, so both are set.
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  });
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr || std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr ||
+      std::getenv("MALLOC_TOP_PAD_") != nullptr ||
+      (tunables != nullptr && std::strstr(tunables, "glibc.malloc.") != nullptr))
+    return;
+  // Setting either disables glibc's dynamic threshold, so both are set.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
 }
 
-// Process-wide settings libdeit makes once, before its first tensor work.
+std::mutex g_process_mutex;
+std::atomic<bool> g_applied{false};
+ProcessSettings g_settings;  // written once under the mutex, before g_applied
+
+void apply_locked(const ProcessSettings& s) {
+  if (s.single_threaded_blas) configure_blas_threads();
+  if (s.tune_malloc) configure_malloc();
+  if (s.num_threads > 0) {
+    g_user_set = true;
+    at::set_num_threads(s.num_threads);
+  }
+  g_settings = s;
+  g_applied.store(true, std::memory_order_release);
+}
+
+// Process-wide settings libdeit makes once, before its first tensor work: deit_runtime_init's, or the
+// defaults.
 void configure_process() {
-  configure_blas_threads();
-  configure_malloc();
+  if (g_applied.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> lock(g_process_mutex);
+  if (!g_applied.load(std::memory_order_relaxed)) apply_locked(ProcessSettings{});
 }
 
 }  // namespace
+
+bool init_process(const ProcessSettings& s) {
+  require(s.num_threads >= 0, "num_threads = " + std::to_string(s.num_threads) + "; expected 0 (the default) or more");
+  std::lock_guard<std::mutex> lock(g_process_mutex);
+  if (g_applied.load(std::memory_order_relaxed)) return false;
+  apply_locked(s);
+  return true;
+}
+
+ProcessSettings process_settings(bool* applied) {
+  std::lock_guard<std::mutex> lock(g_process_mutex);
+  *applied = g_applied.load(std::memory_order_relaxed);
+  return *applied ? g_settings : ProcessSettings{};
+}
 
 void set_num_threads(int32_t n) {
   require(n >= 0, "n = " + std::to_string(n) + " threads; expected 0 (all cores) or more");
@@ -109,7 +135,7 @@ void ensure_threads() {
 
 CallScope::~CallScope() {
 #if defined(__GLIBC__)
-  malloc_trim(0);
+  if (g_settings.tune_malloc) malloc_trim(0);  // applied before any CallScope (its constructor)
 #endif
 }
 
@@ -158,7 +184,21 @@ std::string device_name(const c10::Device& device) {
 void seeded_init(uint64_t seed, const std::function<void()>& build) {
   static std::mutex mutex;
   std::lock_guard<std::mutex> lock(mutex);
-  at::manual_seed(seed);
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  const at::Tensor saved = gen.get_state();
+  // Restores the caller's generator also when building throws.
+  struct Restore {
+    at::Generator& gen;
+    const at::Tensor& state;
+    ~Restore() {
+      std::lock_guard<std::mutex> g(gen.mutex());
+      gen.set_state(state);
+    }
+  } restore{gen, saved};
+  {
+    std::lock_guard<std::mutex> g(gen.mutex());
+    gen.set_current_seed(seed);
+  }
   build();
 }
 

@@ -10,6 +10,18 @@
 
 namespace deit::runtime {
 
+// What libdeit changes in the process, applied once (deit_runtime_options in deit.h).
+struct ProcessSettings {
+  int32_t num_threads = 0;  // 0: OMP_NUM_THREADS, else the cores
+  bool single_threaded_blas = true;
+  bool tune_malloc = true;
+};
+// Applies `s` and returns true; false (nothing changed) when settings were applied already, by an earlier
+// call or by the first tensor work with the defaults.
+bool init_process(const ProcessSettings& s);
+// The settings in effect, or the defaults not yet applied (*applied false).
+ProcessSettings process_settings(bool* applied);
+
 // Threads: 0 means the number of cores.  The first training, evaluation or
 // prediction applies the default (LibTorch itself starts with 1 thread on
 // some machines).
@@ -39,8 +51,10 @@ int32_t cuda_device_count();
 c10::Device resolve_device(const std::string& spec);
 std::string device_name(const c10::Device& device);
 
-// Building a model draws its initial weights from LibTorch's global
-// generator: seed it and build under this lock so threads don't interleave.
+// Building a model draws its initial weights from LibTorch's global CPU
+// generator: seed it and build under this lock so threads don't interleave,
+// then put the generator back as it was (an application's own LibTorch use
+// does not see libdeit's seeds).
 void seeded_init(uint64_t seed, const std::function<void()>& build);
 
 }  // namespace deit::runtime

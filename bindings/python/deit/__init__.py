@@ -23,7 +23,7 @@ from . import deit_c as _c
 
 __all__ = [
     "Error", "Dataset", "Teacher", "Student", "Progress", "EvalResult", "version", "set_num_threads",
-    "get_num_threads", "set_log_level", "teacher_archs", "student_presets", "libtorch_version", "cuda_compiled", "cuda_available", "cuda_device_count", "resolve_device",
+    "get_num_threads", "set_log_level", "runtime_init", "runtime_settings", "teacher_archs", "student_presets", "libtorch_version", "cuda_compiled", "cuda_available", "cuda_device_count", "resolve_device",
     "distillation_loss", "describe_checkpoint", "Group",
 ]
 
@@ -390,6 +390,18 @@ def get_num_threads():
 def set_log_level(level):
     """"debug", "info", "warn", "error" or "off" (default "warn"); lines go to stderr."""
     _c.deit_set_log_level(_enum("level", level))
+
+
+def runtime_init(**settings):
+    """Choose libdeit's process-wide settings (``num_threads``, ``single_threaded_blas``, ``tune_malloc``;
+    see deit.h) before any other libdeit work; raises (DEIT_E_STATE) once they have been applied."""
+    _c.deit_runtime_init(_set_fields(_c.deit_runtime_options_init(), settings, "runtime_init"))
+
+
+def runtime_settings():
+    """(settings dict, applied): the process-wide settings in effect, or the defaults still to be applied."""
+    options, applied = _c.deit_runtime_get()
+    return _as_dict(options), bool(applied)
 
 
 def _names(name_at):

@@ -186,6 +186,15 @@ pub struct deit_teacher_train_options {
 }
 
 #[repr(C)]
+#[derive(Debug, Copy, Clone, Default, PartialEq)]
+pub struct deit_runtime_options {
+    pub struct_size: u32,
+    pub num_threads: i32,
+    pub single_threaded_blas: i32,
+    pub tune_malloc: i32,
+}
+
+#[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct deit_group_options {
     pub struct_size: u32,
@@ -258,6 +267,13 @@ extern "C" {
 
     pub fn deit_set_num_threads(n: i32) -> deit_status;
     pub fn deit_get_num_threads() -> i32;
+    /// deit.h's `deit_runtime_options_init(o)` is a macro passing `sizeof *o`.
+    pub fn deit_runtime_options_init_sized(
+        options: *mut deit_runtime_options,
+        struct_size: usize,
+    ) -> deit_status;
+    pub fn deit_runtime_init(options: *const deit_runtime_options) -> deit_status;
+    pub fn deit_runtime_get(options: *mut deit_runtime_options, applied: *mut c_int) -> deit_status;
     pub fn deit_libtorch_version() -> *const c_char;
     pub fn deit_teacher_arch_name(index: usize) -> *const c_char;
     pub fn deit_student_preset_name(index: usize) -> *const c_char;

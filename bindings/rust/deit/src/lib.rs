@@ -191,6 +191,59 @@ pub fn num_threads() -> i32 {
     unsafe { sys::deit_get_num_threads() }
 }
 
+/// libdeit's process-wide settings (deit.h, `deit_runtime_options`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RuntimeOptions {
+    /// 0: OMP_NUM_THREADS when set, else every core.
+    pub num_threads: i32,
+    /// OpenBLAS gets one thread (LibTorch's threads split the work).
+    pub single_threaded_blas: bool,
+    /// glibc's malloc keeps freed blocks during a call.
+    pub tune_malloc: bool,
+}
+
+impl RuntimeOptions {
+    fn from_raw(o: &sys::deit_runtime_options) -> Self {
+        RuntimeOptions {
+            num_threads: o.num_threads,
+            single_threaded_blas: o.single_threaded_blas != 0,
+            tune_malloc: o.tune_malloc != 0,
+        }
+    }
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        let mut o = sys::deit_runtime_options::default();
+        unsafe {
+            sys::deit_runtime_options_init_sized(&mut o, std::mem::size_of::<sys::deit_runtime_options>())
+        };
+        Self::from_raw(&o)
+    }
+}
+
+/// Applies the process-wide settings; call it before any other libdeit work
+/// ([`Status::State`] once they have been applied).
+pub fn runtime_init(options: &RuntimeOptions) -> Result<()> {
+    let mut o = sys::deit_runtime_options::default();
+    unsafe { sys::deit_runtime_options_init_sized(&mut o, std::mem::size_of::<sys::deit_runtime_options>()) };
+    o.num_threads = options.num_threads;
+    o.single_threaded_blas = options.single_threaded_blas as i32;
+    o.tune_malloc = options.tune_malloc as i32;
+    check("deit_runtime_init", unsafe { sys::deit_runtime_init(&o) })
+}
+
+/// The settings in effect and whether they have been applied yet.
+pub fn runtime_settings() -> Result<(RuntimeOptions, bool)> {
+    let mut o = sys::deit_runtime_options {
+        struct_size: std::mem::size_of::<sys::deit_runtime_options>() as u32,
+        ..Default::default()
+    };
+    let mut applied: c_int = 0;
+    check("deit_runtime_get", unsafe { sys::deit_runtime_get(&mut o, &mut applied) })?;
+    Ok((RuntimeOptions::from_raw(&o), applied != 0))
+}
+
 // A library name table: static strings, NULL past the last.
 fn names(name_at: unsafe extern "C" fn(usize) -> *const c_char) -> Vec<String> {
     (0..)

@@ -415,3 +415,20 @@ fn state_logit_cache_and_group() {
     assert_eq!((env.rank, env.world_size), (0, 1));
     assert!(Group::backend_available("gloo") || !Group::backend_available("nccl"));
 }
+
+/// The process-wide settings: applied once (by this call or by another
+/// test's first libdeit work, with the same defaults), then refused.
+#[test]
+fn runtime_settings_apply_once() {
+    let defaults = deit::RuntimeOptions::default();
+    assert_eq!((defaults.num_threads, defaults.single_threaded_blas, defaults.tune_malloc), (0, true, true));
+    let (_, applied_before) = deit::runtime_settings().unwrap();
+    match deit::runtime_init(&defaults) {
+        Ok(()) => assert!(!applied_before, "applied twice"),
+        Err(e) => assert_eq!(e.status(), Status::State, "{e}"), // another test applied them first
+    }
+    let (now, applied) = deit::runtime_settings().unwrap();
+    assert!(applied);
+    assert_eq!(now, defaults);
+    expect_err(deit::runtime_init(&defaults), Status::State, "applied already");
+}
