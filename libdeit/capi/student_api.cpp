@@ -221,7 +221,7 @@ at::Tensor predict_logits(deit_student* student, const deit_images* images, cons
   student->net->eval();
   const at::Tensor x =
       train::caller_images(*images, c.in_channels, c.img_size, c.img_size, capi::device_of(*student));
-  return train::student_logits(student->net, x, h);
+  return models::predict_logits(student->net, x, h);
 }
 }  // namespace
 

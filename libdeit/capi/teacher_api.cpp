@@ -176,7 +176,7 @@ DEIT_API deit_status deit_teacher_predict(deit_teacher* teacher, const deit_imag
     models::Teacher& t = *teacher->teacher;
     t.net->set_training(false);
     const at::Tensor x = train::caller_images(*images, 3, images->height, images->width, t.device);
-    capi::write_logits(train::teacher_logits(t, x), logits, capacity);
+    capi::write_logits(models::teacher_logits(t, x), logits, capacity);
   });
 }
 

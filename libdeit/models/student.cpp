@@ -7,7 +7,8 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "models/fused_ops.h"
+#include "runtime/runtime.h"
+#include "ops/fused_ops.h"
 
 namespace deit::models {
 namespace {
@@ -194,7 +195,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, int64_t n_query) {
     // call per batch and head, whose overhead dwarfs the arithmetic; broadcast products and sums are a few
     // vectorised passes instead.  Same maths: softmax(q k^T / sqrt(head_dim)), dropout, @ v.
     torch::Tensor attn = ((q * scale).unsqueeze(3) * k.unsqueeze(2)).sum(-1);  // [B, H, nq, N]
-    attn = fast_dropout(attn.softmax(-1), p, true);
+    attn = ops::fast_dropout(attn.softmax(-1), p, true);
     out = (attn.unsqueeze(-1) * v.unsqueeze(2)).sum(3);  // [B, H, nq, head_dim]
   } else {
 #if TORCH_VERSION_MAJOR >= 2
@@ -202,12 +203,12 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, int64_t n_query) {
     out = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, p, /*is_causal=*/false);
 #else
     torch::Tensor attn = torch::matmul(q * scale, k.transpose(-2, -1));
-    attn = fast_dropout(attn.softmax(-1), p, true);
+    attn = ops::fast_dropout(attn.softmax(-1), p, true);
     out = torch::matmul(attn, v);
 #endif
   }
   out = proj(out.transpose(1, 2).reshape({B, nq, D}));
-  return fast_dropout(out, dropout_, is_training());
+  return ops::fast_dropout(out, dropout_, is_training());
 }
 
 MlpImpl::MlpImpl(const StudentConfig& c)
@@ -219,11 +220,11 @@ MlpImpl::MlpImpl(const StudentConfig& c)
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
   torch::Tensor h;
   if (gelu_) {
-    h = fc2(fast_dropout(torch::gelu(fc1(x)), dropout_, is_training()));
+    h = fc2(ops::fast_dropout(torch::gelu(fc1(x)), dropout_, is_training()));
   } else {
-    h = relu_dropout_mlp(x, fc1->weight, fc1->bias, fc2->weight, fc2->bias, dropout_, is_training());
+    h = ops::relu_dropout_mlp(x, fc1->weight, fc1->bias, fc2->weight, fc2->bias, dropout_, is_training());
   }
-  return fast_dropout(h, dropout_, is_training());
+  return ops::fast_dropout(h, dropout_, is_training());
 }
 
 BlockImpl::BlockImpl(const StudentConfig& c)
@@ -306,6 +307,20 @@ int64_t DistilledViTImpl::num_parameters() const {
   int64_t n = 0;
   for (const torch::Tensor& p : parameters()) n += p.numel();
   return n;
+}
+
+torch::Tensor head_logits(const std::pair<torch::Tensor, torch::Tensor>& heads, deit_head head) {
+  switch (head) {
+    case DEIT_HEAD_CLS: return heads.first;
+    case DEIT_HEAD_DIST: return heads.second;
+    default: return (heads.first + heads.second) / 2;
+  }
+}
+
+torch::Tensor predict_logits(DistilledViT& student, const torch::Tensor& x, deit_head head) {
+  runtime::ensure_threads();  // a prediction may be the process's first tensor work
+  torch::NoGradGuard no_grad;
+  return head_logits(student->forward(x), head);
 }
 
 }  // namespace deit::models

@@ -10,6 +10,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
+#include <deit/deit.h>
 
 #include <cstdint>
 #include <string>
@@ -157,5 +158,10 @@ class DistilledViTImpl : public torch::nn::Module {
   std::vector<Block> block_list_;  // blocks, typed
 };
 TORCH_MODULE(DistilledViT);
+
+// DeiT's inference: the mean of the two heads' logits (DEIT_HEAD_AVG), or one head's.
+torch::Tensor head_logits(const std::pair<torch::Tensor, torch::Tensor>& heads, deit_head head);
+// head_logits of x without gradients (the model's mode as it is).
+torch::Tensor predict_logits(DistilledViT& student, const torch::Tensor& x, deit_head head);
 
 }  // namespace deit::models

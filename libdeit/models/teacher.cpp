@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "runtime/runtime.h"
 #include "models/resnet.h"
 #include "models/weights.h"
 
@@ -52,6 +53,12 @@ void load_pretrained_weights(Teacher& teacher, const std::string& path) {
   }
   copy_into_module(*module, src, path, skip, /*allow_float_conversion=*/true);
   teacher.pretrained = true;
+}
+
+at::Tensor teacher_logits(Teacher& teacher, const at::Tensor& x) {
+  runtime::ensure_threads();  // a prediction may be the process's first tensor work
+  torch::NoGradGuard no_grad;
+  return teacher.net->forward(x);
 }
 
 }  // namespace deit::models

@@ -45,6 +45,9 @@ struct Teacher {
   }
 };
 
+// The teacher's logits for x without gradients (not InferenceMode: they may feed a loss).
+at::Tensor teacher_logits(Teacher& teacher, const at::Tensor& x);
+
 std::unique_ptr<Teacher> make_resnet_teacher(const std::string& arch, int64_t num_classes);
 std::unique_ptr<Teacher> load_torchscript_teacher(const std::string& path, int64_t num_classes);
 

@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "dist/data_parallel.h"
-#include "models/fused_ops.h"
+#include "ops/fused_ops.h"
 #include "runtime/runtime.h"
 #include "train/feed.h"
 #include "train/logit_cache.h"
@@ -54,7 +54,7 @@ at::Tensor cache_teacher_logits(models::Teacher& teacher, const DeviceData& data
   for (int64_t step = 0; step < steps; ++step) {
     const int64_t start = shard.start + step * kTeacherBatch;
     const int64_t b = std::min(kTeacherBatch, shard.start + shard.count - start);
-    parts.push_back(teacher_logits(teacher, data.slice(start, b, kTeacherChannels)).to(at::kFloat));
+    parts.push_back(models::teacher_logits(teacher, data.slice(start, b, kTeacherChannels)).to(at::kFloat));
     progress.step(step + 1, 0.0, 0.0, 0.0, b, 0.0);
   }
   if (!group) return at::cat(parts, 0);
@@ -172,7 +172,7 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
       const int64_t global_step = (epoch - 1) * steps + step;
       // This step's dropout masks from its own stream: a resumed run draws the same, trainings in other
       // threads draw nothing from it, and data-parallel ranks draw what one process would.
-      const models::DropoutStreamScope dropout_stream(derive_seed(s.seed, kStepStream, global_step),
+      const ops::DropoutStreamScope dropout_stream(derive_seed(s.seed, kStepStream, global_step),
                                                       par.batch_offset(), par.batch());
       const double lr = lr_at(optim, global_step);
       set_lr(*opt, lr);
@@ -183,7 +183,7 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
       if (cached.defined()) {
         t = cached.index_select(0, idx);
       } else if (use_teacher) {
-        t = teacher_logits(*teacher,
+        t = models::teacher_logits(*teacher,
                            config.in_channels == kTeacherChannels ? x : data.images(idx, kTeacherChannels));
       }
       auto [cls, dist] = student->forward(x);

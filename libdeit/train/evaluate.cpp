@@ -67,23 +67,6 @@ void check_eval_data(const data::Dataset& ds, int64_t num_classes, const char* m
 
 }  // namespace
 
-at::Tensor teacher_logits(models::Teacher& teacher, const at::Tensor& x) {
-  runtime::ensure_threads();  // a predict may be the process's first tensor work
-  torch::NoGradGuard no_grad;  // not InferenceMode: the outputs may feed a loss
-  return teacher.net->forward(x);
-}
-
-at::Tensor student_logits(models::DistilledViT& student, const at::Tensor& x, deit_head head) {
-  runtime::ensure_threads();  // a predict may be the process's first tensor work
-  torch::NoGradGuard no_grad;
-  auto [cls, dist] = student->forward(x);
-  switch (head) {
-    case DEIT_HEAD_CLS: return cls;
-    case DEIT_HEAD_DIST: return dist;
-    default: return (cls + dist) / 2;
-  }
-}
-
 EvalResult evaluate_teacher(models::Teacher& teacher, const data::Dataset& ds, dist::Group* group) {
   const runtime::CallScope call;
   check_eval_data(ds, teacher.num_classes, "teacher");
@@ -94,7 +77,7 @@ EvalResult evaluate_teacher(models::Teacher& teacher, const data::Dataset& ds, d
   const dist::Shard shard = eval_shard(ds, group);
   for (int64_t start = shard.start, end = shard.start + shard.count; start < end; start += kEvalBatch) {
     const int64_t n = std::min(kEvalBatch, end - start);
-    tally.add(teacher_logits(teacher, data.slice(start, n, 3)), data.label_slice(start, n));
+    tally.add(models::teacher_logits(teacher, data.slice(start, n, 3)), data.label_slice(start, n));
   }
   return tally.result(ds.count, group);
 }
@@ -113,8 +96,10 @@ EvalResult evaluate_student(models::DistilledViT& student, const models::Student
   for (int64_t start = shard.start, end = shard.start + shard.count; start < end; start += kEvalBatch) {
     const int64_t n = std::min(kEvalBatch, end - start);
     const at::Tensor labels = data.label_slice(start, n);
-    auto [cls, dist] = student->forward(data.slice(start, n, config.in_channels));
-    tally.add((cls + dist) / 2, labels);
+    const auto heads = student->forward(data.slice(start, n, config.in_channels));
+    const at::Tensor& cls = heads.first;
+    const at::Tensor& dist = heads.second;
+    tally.add(models::head_logits(heads, DEIT_HEAD_AVG), labels);
     tally.correct_cls += cls.argmax(1).eq(labels).sum();
     tally.correct_dist += dist.argmax(1).eq(labels).sum();
   }

@@ -79,8 +79,4 @@ EvalResult evaluate_teacher(models::Teacher& teacher, const data::Dataset& data,
 EvalResult evaluate_student(models::DistilledViT& student, const models::StudentConfig& config,
                             const data::Dataset& data, dist::Group* group = nullptr);
 
-// Logits of one head (or their mean) for model input x, in eval mode.
-at::Tensor student_logits(models::DistilledViT& student, const at::Tensor& x, deit_head head);
-at::Tensor teacher_logits(models::Teacher& teacher, const at::Tensor& x);
-
 }  // namespace deit::train

@@ -1,4 +1,4 @@
-// White-box tests of the student's shortcuts (libdeit/models/fused_ops.cpp, the last block's prefix-only
+// White-box tests of the student's shortcuts (libdeit/ops/fused_ops.cpp, the last block's prefix-only
 // path): each must give the same outputs and gradients as the straightforward LibTorch computation.
 // Built from the library's sources directly, since the shared library exports only the C API.
 #include <torch/torch.h>
@@ -7,12 +7,13 @@
 #include <cstdlib>
 #include <string>
 
-#include "models/fused_ops.h"
+#include "ops/fused_ops.h"
 #include "models/student.h"
 
 namespace {
 
 using namespace deit::models;
+using namespace deit::ops;
 
 int failures = 0;
 
@@ -49,21 +50,21 @@ at::Tensor observed_mask(const at::Tensor& scaled, double p, const std::string& 
 
 void test_drop_rate() {
   for (double p : {0.1, 0.5}) {
-    const uint32_t threshold = deit::models::detail::dropout_threshold(p);
+    const uint32_t threshold = deit::ops::detail::dropout_threshold(p);
     const int64_t n = 1 << 20;
     int64_t dropped = 0;
     for (int64_t i = 0; i < n; ++i)
-      dropped += deit::models::detail::dropout_keeps(12345, threshold, i) ? 0 : 1;
+      dropped += deit::ops::detail::dropout_keeps(12345, threshold, i) ? 0 : 1;
     const double rate = static_cast<double>(dropped) / n, sigma = std::sqrt(p * (1 - p) / n);
     check(std::abs(rate - p) < 5 * sigma,
           "drop rate " + std::to_string(rate) + " for p = " + std::to_string(p));
     // Neighbouring elements, seeds and the two halves of a 64-bit index give independent masks.
     int64_t same_seed = 0, same_high = 0;
     for (int64_t i = 0; i < 100000; ++i) {
-      same_seed += deit::models::detail::dropout_keeps(12345, threshold, i) ==
-                   deit::models::detail::dropout_keeps(12346, threshold, i);
-      same_high += deit::models::detail::dropout_keeps(12345, threshold, i) ==
-                   deit::models::detail::dropout_keeps(12345, threshold, i + (int64_t{1} << 32));
+      same_seed += deit::ops::detail::dropout_keeps(12345, threshold, i) ==
+                   deit::ops::detail::dropout_keeps(12346, threshold, i);
+      same_high += deit::ops::detail::dropout_keeps(12345, threshold, i) ==
+                   deit::ops::detail::dropout_keeps(12345, threshold, i + (int64_t{1} << 32));
     }
     const double agree = p * p + (1 - p) * (1 - p);  // expected agreement of two independent masks
     check(std::abs(same_seed / 1e5 - agree) < 0.01, "masks of different seeds are independent");

@@ -12,7 +12,7 @@
 
 #include <ATen/ATen.h>
 
-namespace deit::models {
+namespace deit::ops {
 
 // Installs, for the calling thread and the scope's lifetime, the stream that dropout mask seeds are drawn
 // from.  Training loops install one per step derived from their own seed: runs are then reproducible and
@@ -47,4 +47,4 @@ bool dropout_keeps(uint64_t seed, uint32_t threshold, int64_t index);
 uint32_t dropout_threshold(double p);
 }  // namespace detail
 
-}  // namespace deit::models
+}  // namespace deit::ops

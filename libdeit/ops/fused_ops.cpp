@@ -1,4 +1,4 @@
-#include "models/fused_ops.h"
+#include "ops/fused_ops.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -13,7 +13,7 @@
 
 #include "core/hash.h"
 
-namespace deit::models {
+namespace deit::ops {
 namespace {
 
 using torch::autograd::AutogradContext;
@@ -379,4 +379,4 @@ at::Tensor relu_dropout_mlp(const at::Tensor& x, const at::Tensor& w1, const at:
   return mlp_forward(flat, w1, b1, w2, b2, f, at::Tensor()).view(out_shape);
 }
 
-}  // namespace deit::models
+}  // namespace deit::ops
