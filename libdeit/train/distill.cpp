@@ -1,6 +1,5 @@
 // Distillation: the student learns the labels through its class head and the
 // frozen teacher through its distillation head (../shared/DESIGN.md, section 1).
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/autograd.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 #include "train/parallel_loop.h"
 #include "train/progress.h"
 #include "train/train.h"
+#include "train/training_loop.h"
 #include "train/training_state.h"
 
 namespace deit::train {
@@ -25,8 +25,7 @@ namespace {
 
 constexpr int64_t kTeacherBatch = 256;
 constexpr int64_t kTeacherChannels = 3;
-constexpr uint64_t kOrderStream = 1;  // derive_seed streams
-constexpr uint64_t kStepStream = 2;
+constexpr uint64_t kStepStream = 2;  // derive_seed stream of a step's dropout (1: the data order)
 
 // The student returns to eval mode however training ends.
 struct StudentTrainingScope {
@@ -161,48 +160,37 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
   auto opt = make_optimizer(student->parameters(), optim);
 
   StateKeeper state(s.state, s.group, *student, *opt, run_description(config, ds, s, optim, use_teacher));
-  const TrainingPosition pos = state.start();
-
   StudentTrainingScope scope(student);
-  for (int32_t epoch = pos.epoch; epoch <= s.epochs; ++epoch) {
-    progress.start_epoch(epoch, steps);
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(derive_seed(s.seed, kOrderStream, epoch));
-    const at::Tensor perm = at::randperm(ds.count, gen, at::kLong).to(device);
-    for (int64_t step = epoch == pos.epoch ? pos.step : 0; step < steps; ++step) {
-      const int64_t global_step = (epoch - 1) * steps + step;
-      // This step's dropout masks from its own stream: a resumed run draws the same, trainings in other
-      // threads draw nothing from it, and data-parallel ranks draw what one process would.
-      const ops::DropoutStreamScope dropout_stream(derive_seed(s.seed, kStepStream, global_step),
-                                                      par.batch_offset(), par.batch());
-      const double lr = lr_at(optim, global_step);
-      set_lr(*opt, lr);
-      const at::Tensor idx = par.indices(perm, step);
-      const at::Tensor x = data.images(idx, config.in_channels);
-      const at::Tensor labels = data.labels(idx);
-      at::Tensor t;
-      if (cached.defined()) {
-        t = cached.index_select(0, idx);
-      } else if (use_teacher) {
-        t = models::teacher_logits(*teacher,
-                           config.in_channels == kTeacherChannels ? x : data.images(idx, kTeacherChannels));
-      }
-      auto [cls, dist] = student->forward(x);
-      const LossParts loss = distillation_loss(cls, dist, t, labels, s.loss);
-      opt->zero_grad();
-      loss.total.backward();
-      // One host sync per step for the three numbers, before the update: a non-finite loss stops
-      // training with the weights of the last good step.
-      const at::Tensor values =
-          at::stack({loss.total.detach(), loss.cls.detach(), loss.dist.detach()}).to(at::kDouble).cpu();
-      const double* local = values.data_ptr<double>();
-      const std::vector<double> v = par.after_backward({local[0], local[1], local[2]});
-      check_finite_loss(v[0], "student", epoch, step);
-      opt->step();
-      state.after_step(epoch, step, steps, global_step);
-      progress.step(step + 1, v[0], v[1], v[2], par.global_batch(), lr);
+  run_training_loop(s.epochs, steps, ds.count, s.seed, device, optim, *opt, par, state, progress,
+                    [&](const TrainStep& ts) {
+    // This step's dropout masks from its own stream: a resumed run draws the same, trainings in other
+    // threads draw nothing from it, and data-parallel ranks draw what one process would.
+    const ops::DropoutStreamScope dropout_stream(derive_seed(s.seed, kStepStream, ts.global_step),
+                                                 par.batch_offset(), par.batch());
+    const at::Tensor& idx = ts.indices;
+    const at::Tensor x = data.images(idx, config.in_channels);
+    const at::Tensor labels = data.labels(idx);
+    at::Tensor t;
+    if (cached.defined()) {
+      t = cached.index_select(0, idx);
+    } else if (use_teacher) {
+      t = models::teacher_logits(*teacher,
+                                 config.in_channels == kTeacherChannels ? x : data.images(idx, kTeacherChannels));
     }
-  }
-  par.finish();
+    auto [cls, dist] = student->forward(x);
+    const LossParts loss = distillation_loss(cls, dist, t, labels, s.loss);
+    opt->zero_grad();
+    loss.total.backward();
+    // One host sync per step for the three numbers, before the update: a non-finite loss stops
+    // training with the weights of the last good step.
+    const at::Tensor values =
+        at::stack({loss.total.detach(), loss.cls.detach(), loss.dist.detach()}).to(at::kDouble).cpu();
+    const double* local = values.data_ptr<double>();
+    std::vector<double> v = par.after_backward({local[0], local[1], local[2]});
+    check_finite_loss(v[0], "student", ts.epoch, ts.step);
+    opt->step();
+    return v;
+  });
 }
 
 }  // namespace deit::train

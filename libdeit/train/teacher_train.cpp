@@ -1,6 +1,5 @@
 // Teacher fine-tuning: the notebook's loop (train mode, so BatchNorm
 // statistics adapt even when only the head learns; eval mode afterwards).
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/autograd.h>
 #include <torch/nn/module.h>
 
@@ -13,12 +12,11 @@
 #include "train/parallel_loop.h"
 #include "train/progress.h"
 #include "train/train.h"
+#include "train/training_loop.h"
 #include "train/training_state.h"
 
 namespace deit::train {
 namespace {
-
-constexpr uint64_t kOrderStream = 1;  // derive_seed stream of the data order
 
 // Leaves the teacher in eval mode with every parameter trainable again, also
 // when training stops early (error or cancel).
@@ -94,34 +92,21 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
                         .add_optim(optim)
                         .add("ranks", dist::size_of(s.group))
                         .finish(s.seed, ds));
-  const TrainingPosition pos = state.start();
-
   TeacherTrainingScope scope(teacher);
-  for (int32_t epoch = pos.epoch; epoch <= s.epochs; ++epoch) {
-    progress.start_epoch(epoch, steps);
-    // Each epoch's order from its own seed, so that a resumed run shuffles as the uninterrupted one did.
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(derive_seed(s.seed, kOrderStream, epoch));
-    const at::Tensor perm = at::randperm(ds.count, gen, at::kLong).to(teacher.device);
-    for (int64_t step = epoch == pos.epoch ? pos.step : 0; step < steps; ++step) {
-      const int64_t global_step = (epoch - 1) * steps + step;
-      const double lr = lr_at(optim, global_step);
-      set_lr(*opt, lr);
-      const at::Tensor idx = par.indices(perm, step);
-      const at::Tensor logits = teacher.net->forward(data.images(idx, 3));
-      const at::Tensor loss = cross_entropy(logits, data.labels(idx));
-      opt->zero_grad();
-      loss.backward();
-      const double value = par.after_backward({loss.item<double>()})[0];
-      check_finite_loss(value, "teacher", epoch, step);  // before the update: the last good weights stay
-      opt->step();
-      // BatchNorm statistics follow each rank's own batches (as with DistributedDataParallel without
-      // SyncBatchNorm); averaging them at each epoch's end keeps the ranks' models identical.
-      if (step + 1 == steps) dist::average_buffers(s.group, *teacher.net->module());
-      state.after_step(epoch, step, steps, global_step);
-      progress.step(step + 1, value, value, 0.0, par.global_batch(), lr);
-    }
-  }
-  par.finish();
+  run_training_loop(s.epochs, steps, ds.count, s.seed, teacher.device, optim, *opt, par, state, progress,
+                    [&](const TrainStep& ts) {
+    const at::Tensor logits = teacher.net->forward(data.images(ts.indices, 3));
+    const at::Tensor loss = cross_entropy(logits, data.labels(ts.indices));
+    opt->zero_grad();
+    loss.backward();
+    const double value = par.after_backward({loss.item<double>()})[0];
+    check_finite_loss(value, "teacher", ts.epoch, ts.step);  // before the update: the last good weights stay
+    opt->step();
+    // BatchNorm statistics follow each rank's own batches (as with DistributedDataParallel without
+    // SyncBatchNorm); averaging them at each epoch's end keeps the ranks' models identical.
+    if (ts.step + 1 == steps) dist::average_buffers(s.group, *teacher.net->module());
+    return std::vector<double>{value, value, 0.0};
+  });
 }
 
 }  // namespace deit::train

@@ -1,0 +1,37 @@
+// The loop the teacher's and the student's training share (train/teacher_train.cpp, train/distill.cpp):
+// epochs from the resumed position, each epoch's order from its own seed, the learning rate of every
+// global step, the resumable state after every step and the progress reports.  A trainer supplies its step.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/optim/optimizer.h>
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "train/optim.h"
+#include "train/parallel_loop.h"
+#include "train/progress.h"
+#include "train/training_state.h"
+
+namespace deit::train {
+
+struct TrainStep {
+  int32_t epoch;        // 1-based
+  int64_t step;         // 0-based within the epoch
+  int64_t global_step;  // 0-based over the run
+  at::Tensor indices;   // this rank's samples of the global batch
+};
+
+// One step: forward, backward, ParallelLoop::after_backward and the update; returns the losses to report
+// {total, class head, distillation head}.
+using StepFn = std::function<std::vector<double>(const TrainStep&)>;
+
+// Runs epochs pos.epoch .. epochs of `steps` steps over a data set of `count` samples on `device`, seeded
+// by `seed` (state.start() gives pos), then ParallelLoop::finish.
+void run_training_loop(int32_t epochs, int64_t steps, int64_t count, uint64_t seed, c10::Device device,
+                       const OptimSettings& optim, torch::optim::Optimizer& optimizer, ParallelLoop& par,
+                       StateKeeper& state, Progress& progress, const StepFn& step);
+
+}  // namespace deit::train
