@@ -2,7 +2,6 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
-#include <type_traits>
 
 #include "capi/caller_struct.h"
 #include "capi/guard.h"

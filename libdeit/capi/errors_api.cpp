@@ -1,10 +1,8 @@
 // Version, status text, the thread-local last error and logging settings.
 #include <c10/util/Exception.h>
 
-#include <cstring>
 #include <new>
 #include <string>
-#include <type_traits>
 
 #include "capi/guard.h"
 #include "core/c_enum.h"

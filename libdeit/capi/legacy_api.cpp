@@ -10,7 +10,6 @@
 #undef deit_distill_options_init
 #undef deit_student_config_init
 
-
 extern "C" {
 
 DEIT_API deit_status deit_group_options_init(deit_group_options* o);

@@ -4,7 +4,6 @@
 
 #include <cstddef>
 #include <cstring>
-#include <type_traits>
 
 #include "capi/caller_struct.h"
 #include "capi/guard.h"
