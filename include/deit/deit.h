@@ -393,6 +393,34 @@ typedef enum deit_trainable {
   DEIT_TRAIN_ALL = 2
 } deit_trainable;
 
+/* Augmentation of training batches, for the teacher (deit_teacher_train_options.
+ * augment) and the student (deit_distill_options.augment), as in DeiT's
+ * recipe.  The ops run on the batch's device (the same on CPU and CUDA); their
+ * random draws come from the run's seed and step, so runs stay deterministic
+ * and resumable.  Order: crop, flip, erasing, then mixup / cutmix.  With
+ * augmentation the teacher runs on each augmented batch during distillation
+ * (its logits are not cached).  deit_augment_options_init gives the defaults
+ * below, which work on small gray images and on photographs alike. */
+typedef struct deit_augment_options {
+  uint32_t struct_size;
+  int32_t crop_padding;      /* 4: random crop of the image size after zero
+                                padding by this many pixels (torchvision's
+                                RandomCrop(size, padding)); 0: off */
+  double resized_crop_scale; /* 0: off; s in (0, 1]: RandomResizedCrop with
+                                area [s, 1] and ratio [3/4, 4/3], bilinear,
+                                instead of crop_padding (which must be 0) */
+  int32_t hflip;             /* 0; 1: mirror each image with probability 1/2
+                                (off by default: it breaks digits and text) */
+  double erase_prob;         /* 0.25: RandomErasing of a box of 2-33% of the
+                                image (zero fill), per image */
+  double mixup_alpha;        /* 0: off; > 0: mixup, lambda ~ Beta(a, a) */
+  double cutmix_alpha;       /* 0: off; > 0: cutmix; with both, each batch
+                                uses one or the other with probability 1/2 */
+} deit_augment_options;
+
+DEIT_API deit_status deit_augment_options_init_sized(deit_augment_options *options, size_t struct_size);
+#define deit_augment_options_init(options) deit_augment_options_init_sized((options), sizeof *(options))
+
 typedef struct deit_teacher_train_options {
   uint32_t struct_size;
   int32_t epochs;      /* 3 */
@@ -415,6 +443,13 @@ typedef struct deit_teacher_train_options {
   /* Data parallelism (NULL: this process alone).  batch_size is per rank;
      only rank 0 writes state_path; every rank reads it to resume. */
   deit_group *group;
+  /* The training recipe (fields added in 0.2; a smaller struct_size leaves
+     them at these defaults). */
+  deit_schedule schedule;   /* CONSTANT; COSINE: cosine decay to 0 over the run */
+  int32_t warmup_epochs;    /* 0; linear warmup before COSINE */
+  double label_smoothing;   /* 0 */
+  const deit_augment_options *augment; /* NULL: the images as stored */
+  double clip_grad;         /* 0: off; > 0: largest global gradient norm */
 } deit_teacher_train_options;
 
 DEIT_API deit_status deit_teacher_train_options_init_sized(deit_teacher_train_options *options, size_t struct_size);
@@ -535,6 +570,12 @@ typedef struct deit_distill_options {
                                 for the same training images and labels and a
                                 teacher with the same weights, else computed
                                 and written there (atomically) */
+  /* The training recipe (fields added in 0.2, as for the teacher). */
+  const deit_augment_options *augment; /* NULL: the images as stored */
+  double clip_grad;          /* 0: off; > 0: largest global gradient norm */
+  double drop_path;          /* 0: stochastic depth rate of the last block
+                                (block i of d: rate * i / (d - 1), timm's rule);
+                                training only */
 } deit_distill_options;
 
 DEIT_API deit_status deit_distill_options_init_sized(deit_distill_options *options, size_t struct_size);

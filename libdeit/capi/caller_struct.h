@@ -29,6 +29,8 @@ inline constexpr size_t kFirstRelease<deit_student_config> = sizeof(deit_student
 template <>
 inline constexpr size_t kFirstRelease<deit_runtime_options> = sizeof(deit_runtime_options);
 template <>
+inline constexpr size_t kFirstRelease<deit_augment_options> = sizeof(deit_augment_options);
+template <>
 inline constexpr size_t kFirstRelease<deit_teacher_train_options> =
     offsetof(deit_teacher_train_options, state_path);
 template <>

@@ -24,7 +24,12 @@ namespace deit::capi {
   X(state_path, nullptr)              \
   X(state_every_steps, 0)             \
   X(resume, 0)                        \
-  X(group, nullptr)
+  X(group, nullptr)                   \
+  X(schedule, DEIT_SCHEDULE_CONSTANT) \
+  X(warmup_epochs, 0)                 \
+  X(label_smoothing, 0.0)             \
+  X(augment, nullptr)                 \
+  X(clip_grad, 0.0)
 
 #define DEIT_DISTILL_OPTIONS(X)         \
   X(epochs, 5)                          \
@@ -48,7 +53,18 @@ namespace deit::capi {
   X(state_every_steps, 0)               \
   X(resume, 0)                          \
   X(group, nullptr)                     \
-  X(teacher_logits_path, nullptr)
+  X(teacher_logits_path, nullptr)       \
+  X(augment, nullptr)                   \
+  X(clip_grad, 0.0)                     \
+  X(drop_path, 0.0)
+
+#define DEIT_AUGMENT_OPTIONS(X) \
+  X(crop_padding, 4)            \
+  X(resized_crop_scale, 0.0)    \
+  X(hflip, 0)                   \
+  X(erase_prob, 0.25)           \
+  X(mixup_alpha, 0.0)           \
+  X(cutmix_alpha, 0.0)
 
 #define DEIT_GROUP_OPTIONS(X)    \
   X(rank, 0)                     \
@@ -78,6 +94,7 @@ S option_defaults();
   }
 DEIT_DEFAULTS_OF(deit_teacher_train_options, DEIT_TEACHER_TRAIN_OPTIONS)
 DEIT_DEFAULTS_OF(deit_distill_options, DEIT_DISTILL_OPTIONS)
+DEIT_DEFAULTS_OF(deit_augment_options, DEIT_AUGMENT_OPTIONS)
 DEIT_DEFAULTS_OF(deit_group_options, DEIT_GROUP_OPTIONS)
 DEIT_DEFAULTS_OF(deit_runtime_options, DEIT_RUNTIME_OPTIONS)
 #undef DEIT_DEFAULTS_OF

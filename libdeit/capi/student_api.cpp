@@ -11,6 +11,7 @@
 #include "capi/handles.h"
 #include "capi/model_handles.h"
 #include "capi/option_defaults.h"
+#include "capi/recipe_options.h"
 #include "capi/results.h"
 #include "core/c_enum.h"
 #include "models/checkpoint.h"
@@ -156,6 +157,8 @@ DEIT_API deit_status deit_distill(deit_student* student, deit_teacher* teacher, 
     s.warmup_epochs = o.warmup_epochs;
     s.optim = train::optim_settings(o.optimizer, o.lr, o.weight_decay, o.momentum, o.schedule);
     s.loss = {checked_enum(o.distillation, "distillation"), o.alpha, o.temperature, o.label_smoothing};
+    s.recipe = capi::recipe_settings(o.augment, o.clip_grad);
+    s.drop_path = o.drop_path;
     s.seed = o.seed;
     s.cache_teacher_logits = o.cache_teacher_logits != 0;
     s.progress = {o.progress, o.user_data};

@@ -8,6 +8,7 @@
 #include "capi/handles.h"
 #include "capi/model_handles.h"
 #include "capi/option_defaults.h"
+#include "capi/recipe_options.h"
 #include "capi/results.h"
 #include "core/c_enum.h"
 #include "models/checkpoint.h"
@@ -126,7 +127,10 @@ DEIT_API deit_status deit_teacher_train(deit_teacher* teacher, const deit_datase
     s.group = capi::group_of(o.group);
     s.epochs = o.epochs;
     s.batch_size = o.batch_size;
-    s.optim = train::optim_settings(o.optimizer, o.lr, o.weight_decay, o.momentum);
+    s.warmup_epochs = o.warmup_epochs;
+    s.optim = train::optim_settings(o.optimizer, o.lr, o.weight_decay, o.momentum, o.schedule);
+    s.label_smoothing = o.label_smoothing;
+    s.recipe = capi::recipe_settings(o.augment, o.clip_grad);
     s.trainable = checked_enum(o.trainable, "trainable");
     s.seed = o.seed;
     s.progress = {o.progress, o.user_data};

@@ -239,12 +239,26 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, int64_t n_out) {
   const int64_t n = n_out > 0 && n_out < N ? n_out : N;
   const torch::Tensor rows = n < N ? x.narrow(1, 0, n) : x;
   if (pre_norm_) {  // timm: x + attn(norm1(x)); x + mlp(norm2(x))
-    torch::Tensor y = rows + attn(norm1(x), n);
-    return y + mlp(norm2(y));
+    torch::Tensor y = rows + drop_branch(attn(norm1(x), n));
+    return y + drop_branch(mlp(norm2(y)));
   }
   // nn.TransformerEncoderLayer (norm_first=False): norm1(x + attn(x)); norm2(x + mlp(x))
-  torch::Tensor y = norm1(rows + attn(x, n));
-  return norm2(y + mlp(y));
+  torch::Tensor y = norm1(rows + drop_branch(attn(x, n)));
+  return norm2(y + drop_branch(mlp(y)));
+}
+
+torch::Tensor BlockImpl::drop_branch(const torch::Tensor& branch) const {
+  if (!is_training() || drop_path <= 0.0) return branch;
+  // One keep / drop per image: dropout of a [B, 1, 1] tensor of ones, broadcast over the tokens.
+  return branch * ops::fast_dropout(torch::ones({branch.size(0), 1, 1}, branch.options()), drop_path, true);
+}
+
+void DistilledViTImpl::set_drop_path(double rate) {
+  require(std::isfinite(rate) && rate >= 0.0 && rate < 1.0,
+          "drop_path = " + std::to_string(rate) + "; expected a value in [0, 1)");
+  const size_t d = block_list_.size();
+  for (size_t i = 0; i < d; ++i)
+    block_list_[i]->drop_path = d > 1 ? rate * static_cast<double>(i) / static_cast<double>(d - 1) : rate;
 }
 
 DistilledViTImpl::DistilledViTImpl(const StudentConfig& config) : config_(config) {

@@ -124,8 +124,12 @@ class BlockImpl : public torch::nn::Module {
   Attention attn{nullptr};
   torch::nn::LayerNorm norm2{nullptr};
   Mlp mlp{nullptr};
+  // Stochastic depth: in training, each image skips the block's attention and MLP branches with this
+  // probability (the kept ones scaled by 1 / (1 - p)), masks from the dropout stream (ops/fused_ops.h).
+  double drop_path = 0;
 
  private:
+  torch::Tensor drop_branch(const torch::Tensor& branch) const;
   bool pre_norm_;
 };
 TORCH_MODULE(Block);
@@ -142,6 +146,9 @@ class DistilledViTImpl : public torch::nn::Module {
 
   int64_t num_parameters() const;
   const StudentConfig& config() const { return config_; }
+  // Stochastic depth for training (a training setting, not part of the architecture): block i of d drops
+  // its branches with probability rate * i / (d - 1), as timm's drop_path_rate.  0 turns it off.
+  void set_drop_path(double rate);
 
   // The last block only needs the [CLS] and [DIST] rows after attention (queries for 2 tokens, MLP on
   // 2 rows): the same logits and gradients for fewer FLOPs.  Off only to compare against the full path.

@@ -25,13 +25,17 @@ namespace {
 
 constexpr int64_t kTeacherBatch = 256;
 constexpr int64_t kTeacherChannels = 3;
-constexpr uint64_t kStepStream = 2;  // derive_seed stream of a step's dropout (1: the data order)
-
-// The student returns to eval mode however training ends.
+// The student returns to eval mode, without stochastic depth, however training ends.
 struct StudentTrainingScope {
   models::DistilledViT& student;
-  explicit StudentTrainingScope(models::DistilledViT& s) : student(s) { student->train(); }
-  ~StudentTrainingScope() { student->eval(); }
+  StudentTrainingScope(models::DistilledViT& s, double drop_path) : student(s) {
+    student->set_drop_path(drop_path);
+    student->train();
+  }
+  ~StudentTrainingScope() {
+    student->eval();
+    student->set_drop_path(0.0);
+  }
 };
 
 // The frozen teacher's logits for the whole training set, computed once: the
@@ -111,6 +115,9 @@ std::map<std::string, std::string> run_description(const models::StudentConfig& 
       .add("alpha", s.loss.alpha)
       .add("T", s.loss.temperature)
       .add("smoothing", s.loss.label_smoothing)
+      .add_pairs(augment::describe(s.recipe.augment))
+      .add("clip_grad", s.recipe.clip_grad)
+      .add("drop_path", s.drop_path)
       .add("teacher", use_teacher)
       .add("ranks", dist::size_of(s.group))
       .finish(s.seed, ds, {{"model", models::describe_architecture(c)}});
@@ -124,6 +131,9 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
   check_common(s.epochs, s.batch_size, ds, config.num_classes, "student", s.group);
   validate(s.loss);
   validate(s.optim);
+  validate(s.recipe);
+  require(std::isfinite(s.drop_path) && s.drop_path >= 0.0 && s.drop_path < 1.0,
+          "drop_path = " + std::to_string(s.drop_path) + "; expected a value in [0, 1)");
   require(s.teacher_logits_path.empty() || s.cache_teacher_logits,
           "teacher_logits_path is set but cache_teacher_logits is 0: the logits are cached only when the "
           "teacher is not run at every step");
@@ -148,8 +158,14 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
   // Every rank starts from rank 0's weights.
   dist::broadcast_module(s.group, *student);
   DeviceData data(ds, device);
-  const at::Tensor cached =
-      use_teacher && s.cache_teacher_logits ? teacher_logits_for_training(*teacher, ds, data, s) : at::Tensor();
+  // Augmented images differ at every step: the teacher then sees each batch as the student does.
+  const bool augmented = augment::changes_inputs(s.recipe.augment);
+  if (use_teacher && augmented && s.cache_teacher_logits)
+    log(DEIT_LOG_INFO, std::string("augmentation changes every batch: the teacher runs on each one") +
+                           (s.teacher_logits_path.empty() ? "" : " (teacher_logits_path is not used)"));
+  const at::Tensor cached = use_teacher && s.cache_teacher_logits && !augmented
+                                ? teacher_logits_for_training(*teacher, ds, data, s)
+                                : at::Tensor();
 
   Progress progress(DEIT_PHASE_DISTILL, s.epochs, s.progress.fn, s.progress.user_data);
   ParallelLoop par(s.group, s.batch_size, student->parameters(), 3, progress);
@@ -160,25 +176,25 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
   auto opt = make_optimizer(student->parameters(), optim);
 
   StateKeeper state(s.state, s.group, *student, *opt, run_description(config, ds, s, optim, use_teacher));
-  StudentTrainingScope scope(student);
+  StudentTrainingScope scope(student, s.drop_path);
+  const std::vector<at::Tensor> params = student->parameters();
   run_training_loop(s.epochs, steps, ds.count, s.seed, device, optim, *opt, par, state, progress,
                     [&](const TrainStep& ts) {
     // This step's dropout masks from its own stream: a resumed run draws the same, trainings in other
     // threads draw nothing from it, and data-parallel ranks draw what one process would.
-    const ops::DropoutStreamScope dropout_stream(derive_seed(s.seed, kStepStream, ts.global_step),
+    const ops::DropoutStreamScope dropout_stream(derive_seed(s.seed, kDropoutStream, ts.global_step),
                                                  par.batch_offset(), par.batch());
-    const at::Tensor& idx = ts.indices;
-    const at::Tensor x = data.images(idx, config.in_channels);
-    const at::Tensor labels = data.labels(idx);
+    const augment::Batch batch = training_batch(data, ts, s.recipe.augment, s.seed, par);
+    const at::Tensor x = to_model_input(batch.images, config.in_channels);
     at::Tensor t;
     if (cached.defined()) {
-      t = cached.index_select(0, idx);
+      t = cached.index_select(0, ts.indices);
     } else if (use_teacher) {
-      t = models::teacher_logits(*teacher,
-                                 config.in_channels == kTeacherChannels ? x : data.images(idx, kTeacherChannels));
+      t = models::teacher_logits(*teacher, to_model_input(batch.images, kTeacherChannels));
     }
     auto [cls, dist] = student->forward(x);
-    const LossParts loss = distillation_loss(cls, dist, t, labels, s.loss);
+    const LossParts loss =
+        distillation_loss(cls, dist, t, Targets(batch.labels, batch.mixed_with, batch.lam), s.loss);
     opt->zero_grad();
     loss.total.backward();
     // One host sync per step for the three numbers, before the update: a non-finite loss stops
@@ -188,6 +204,7 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
     const double* local = values.data_ptr<double>();
     std::vector<double> v = par.after_backward({local[0], local[1], local[2]});
     check_finite_loss(v[0], "student", ts.epoch, ts.step);
+    clip_gradients(params, s.recipe.clip_grad);
     opt->step();
     return v;
   });

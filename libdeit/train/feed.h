@@ -17,6 +17,7 @@ class DeviceData {
  public:
   DeviceData(const data::Dataset& ds, c10::Device device);
   int64_t size() const { return labels_.size(0); }
+  int64_t channels() const { return images_.size(1); }  // as stored
   const at::Tensor& labels() const { return labels_; }
   // Model input for the images at `index` (int64 on the device).
   at::Tensor images(const at::Tensor& index, int64_t channels) const;

@@ -18,19 +18,21 @@ void validate(const LossSettings& s) {
           "label_smoothing = " + std::to_string(s.label_smoothing) + "; expected a value in [0, 1)");
 }
 
-at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& labels, double label_smoothing) {
+at::Tensor cross_entropy(const at::Tensor& logits, const Targets& t, double label_smoothing) {
   // Written out (not at::cross_entropy_loss) so 1.13 and 2.x agree bit for bit:
-  // (1 - eps) * NLL + eps * mean over classes of -log p.
+  // (1 - eps) * NLL + eps * mean over classes of -log p.  Mixed targets are linear in the one-hot
+  // vectors, so their CE is lam * CE(labels) + (1 - lam) * CE(mixed_with).
   const at::Tensor logp = at::log_softmax(logits, 1);
-  const at::Tensor nll = -logp.gather(1, labels.unsqueeze(1)).squeeze(1);
+  auto nll_of = [&](const at::Tensor& labels) { return -logp.gather(1, labels.unsqueeze(1)).squeeze(1); };
+  at::Tensor nll = nll_of(t.labels);
+  if (t.mixed_with.defined() && t.lam != 1.0) nll = t.lam * nll + (1.0 - t.lam) * nll_of(t.mixed_with);
   if (label_smoothing == 0.0) return nll.mean();
   const at::Tensor smooth = -logp.mean(1);
   return ((1.0 - label_smoothing) * nll + label_smoothing * smooth).mean();
 }
 
 LossParts distillation_loss(const at::Tensor& cls_logits, const at::Tensor& dist_logits,
-                            const at::Tensor& teacher_logits, const at::Tensor& labels,
-                            const LossSettings& s) {
+                            const at::Tensor& teacher_logits, const Targets& labels, const LossSettings& s) {
   LossParts out;
   out.cls = cross_entropy(cls_logits, labels, s.label_smoothing);
   switch (s.type) {

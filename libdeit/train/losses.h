@@ -24,12 +24,24 @@ struct LossSettings {
 
 void validate(const LossSettings& s);
 
-// teacher_logits may be undefined only for DEIT_DISTILL_NONE.
-LossParts distillation_loss(const at::Tensor& cls_logits, const at::Tensor& dist_logits,
-                            const at::Tensor& teacher_logits, const at::Tensor& labels,
-                            const LossSettings& s);
+// What the labels of a batch say: `labels`, or after mixup / cutmix the soft targets
+// lam * onehot(labels) + (1 - lam) * onehot(mixed_with) (timm's Mixup; smoothing applies to both).
+struct Targets {
+  at::Tensor labels;
+  at::Tensor mixed_with;  // undefined: not mixed
+  double lam = 1.0;
+  Targets(at::Tensor l) : labels(std::move(l)) {}  // NOLINT: plain labels convert implicitly
+  Targets(at::Tensor l, at::Tensor with, double lambda)
+      : labels(std::move(l)), mixed_with(std::move(with)), lam(lambda) {}
+};
 
-// Mean cross-entropy with optional label smoothing (as F.cross_entropy).
-at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& labels, double label_smoothing = 0.0);
+// teacher_logits may be undefined only for DEIT_DISTILL_NONE.  With mixed targets the class head (and the
+// distillation head under DEIT_DISTILL_NONE) learns the soft targets; the teacher's logits are those of
+// the mixed images.
+LossParts distillation_loss(const at::Tensor& cls_logits, const at::Tensor& dist_logits,
+                            const at::Tensor& teacher_logits, const Targets& targets, const LossSettings& s);
+
+// Mean cross-entropy with optional label smoothing (as F.cross_entropy); soft targets when mixed.
+at::Tensor cross_entropy(const at::Tensor& logits, const Targets& targets, double label_smoothing = 0.0);
 
 }  // namespace deit::train

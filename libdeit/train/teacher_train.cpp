@@ -60,6 +60,11 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
     fail(DEIT_E_UNSUPPORTED, "a TorchScript teacher is used as given; libdeit does not fine-tune it");
   check_common(s.epochs, s.batch_size, ds, teacher.num_classes, "teacher", s.group);
   validate(s.optim);
+  validate(s.recipe);
+  require(s.warmup_epochs >= 0 && s.warmup_epochs <= s.epochs,
+          "warmup_epochs = " + std::to_string(s.warmup_epochs) + "; expected 0.." + std::to_string(s.epochs));
+  require(std::isfinite(s.label_smoothing) && s.label_smoothing >= 0.0 && s.label_smoothing < 1.0,
+          "label_smoothing = " + std::to_string(s.label_smoothing) + "; expected a value in [0, 1)");
   require(s.trainable >= DEIT_TRAIN_AUTO && s.trainable <= DEIT_TRAIN_ALL,
           "trainable " + std::to_string(s.trainable) + " is not DEIT_TRAIN_AUTO, _HEAD or _ALL");
   check_input_shape(ds, 3, ds.height, ds.width, "teacher");
@@ -80,6 +85,7 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
   const int64_t steps = ds.count / par.global_batch();
   OptimSettings optim = s.optim;
   optim.total_steps = steps * s.epochs;
+  optim.warmup_steps = steps * s.warmup_epochs;
   auto opt = make_optimizer(params, optim);
 
   StateKeeper state(s.state, s.group, *teacher.net->module(), *opt,
@@ -90,17 +96,23 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
                         .add("epochs", s.epochs)
                         .add("batch", s.batch_size)
                         .add_optim(optim)
+                        .add("smoothing", s.label_smoothing)
+                        .add_pairs(augment::describe(s.recipe.augment))
+                        .add("clip_grad", s.recipe.clip_grad)
                         .add("ranks", dist::size_of(s.group))
                         .finish(s.seed, ds));
   TeacherTrainingScope scope(teacher);
   run_training_loop(s.epochs, steps, ds.count, s.seed, teacher.device, optim, *opt, par, state, progress,
                     [&](const TrainStep& ts) {
-    const at::Tensor logits = teacher.net->forward(data.images(ts.indices, 3));
-    const at::Tensor loss = cross_entropy(logits, data.labels(ts.indices));
+    const augment::Batch batch = training_batch(data, ts, s.recipe.augment, s.seed, par);
+    const at::Tensor logits = teacher.net->forward(to_model_input(batch.images, 3));
+    const at::Tensor loss =
+        cross_entropy(logits, Targets(batch.labels, batch.mixed_with, batch.lam), s.label_smoothing);
     opt->zero_grad();
     loss.backward();
     const double value = par.after_backward({loss.item<double>()})[0];
     check_finite_loss(value, "teacher", ts.epoch, ts.step);  // before the update: the last good weights stay
+    clip_gradients(params, s.recipe.clip_grad);
     opt->step();
     // BatchNorm statistics follow each rank's own batches (as with DistributedDataParallel without
     // SyncBatchNorm); averaging them at each epoch's end keeps the ranks' models identical.

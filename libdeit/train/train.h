@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "augment/augment.h"
 #include "data/dataset.h"
 #include "dist/group.h"
 #include "models/student.h"
@@ -30,10 +31,20 @@ struct Callback {
   void* user_data = nullptr;
 };
 
+// What both trainers do beyond the optimizer (DeiT's recipe): augmented batches and gradient clipping.
+struct RecipeSettings {
+  augment::Settings augment;
+  double clip_grad = 0;  // largest global gradient norm (0: no clipping)
+};
+void validate(const RecipeSettings& s);
+
 struct TeacherTrainSettings {
   int32_t epochs = 3;
   int32_t batch_size = 64;
+  int32_t warmup_epochs = 0;
   OptimSettings optim;
+  double label_smoothing = 0;
+  RecipeSettings recipe;
   deit_trainable trainable = DEIT_TRAIN_AUTO;
   uint64_t seed = 0;
   Callback progress;
@@ -56,6 +67,8 @@ struct DistillSettings {
   int32_t warmup_epochs = 0;
   OptimSettings optim;
   LossSettings loss;
+  RecipeSettings recipe;
+  double drop_path = 0;  // stochastic depth rate of the last block (DistilledViTImpl::set_drop_path)
   uint64_t seed = 0;
   bool cache_teacher_logits = true;
   std::string teacher_logits_path;  // empty: the cached logits live only in memory (train/logit_cache.h)

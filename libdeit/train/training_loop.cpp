@@ -1,11 +1,33 @@
 #include "train/training_loop.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/utils/clip_grad.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "train/train.h"
 
 namespace deit::train {
-namespace {
-constexpr uint64_t kOrderStream = 1;  // derive_seed stream of the data order
-}  // namespace
+
+void validate(const RecipeSettings& s) {
+  augment::validate(s.augment);
+  require(std::isfinite(s.clip_grad) && s.clip_grad >= 0.0,
+          "clip_grad = " + std::to_string(s.clip_grad) + "; expected 0 (off) or a norm > 0");
+}
+
+augment::Batch training_batch(const DeviceData& data, const TrainStep& ts, const augment::Settings& a,
+                              uint64_t seed, const ParallelLoop& par) {
+  at::Tensor images = data.images(ts.indices, data.channels());
+  at::Tensor labels = data.labels(ts.indices);
+  if (!augment::changes_inputs(a)) return {images, labels, at::Tensor(), 1.0};
+  return augment::apply(a, images, labels, derive_seed(seed, kAugmentStream, ts.global_step),
+                        par.batch_offset(), par.global_batch());
+}
+
+void clip_gradients(const std::vector<at::Tensor>& params, double max_norm) {
+  if (max_norm > 0.0) torch::nn::utils::clip_grad_norm_(params, max_norm);
+}
 
 void run_training_loop(int32_t epochs, int64_t steps, int64_t count, uint64_t seed, c10::Device device,
                        const OptimSettings& optim, torch::optim::Optimizer& optimizer, ParallelLoop& par,

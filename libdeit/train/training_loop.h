@@ -10,12 +10,20 @@
 #include <functional>
 #include <vector>
 
+#include "augment/augment.h"
+#include "train/feed.h"
 #include "train/optim.h"
 #include "train/parallel_loop.h"
 #include "train/progress.h"
 #include "train/training_state.h"
 
 namespace deit::train {
+
+// derive_seed streams of a training run: each kind of random draw has its own, so that adding one never
+// changes the others.
+constexpr uint64_t kOrderStream = 1;    // each epoch's data order
+constexpr uint64_t kDropoutStream = 2;  // each step's dropout and drop-path masks
+constexpr uint64_t kAugmentStream = 3;  // each step's augmentation
 
 struct TrainStep {
   int32_t epoch;        // 1-based
@@ -27,6 +35,14 @@ struct TrainStep {
 // One step: forward, backward, ParallelLoop::after_backward and the update; returns the losses to report
 // {total, class head, distillation head}.
 using StepFn = std::function<std::vector<double>(const TrainStep&)>;
+
+// The images and targets of a step: this rank's stored images at ts.indices (float, their stored channel
+// count) augmented as `a` says with the step's own draws.
+augment::Batch training_batch(const DeviceData& data, const TrainStep& ts, const augment::Settings& a,
+                              uint64_t seed, const ParallelLoop& par);
+
+// Scales the gradients of `params` so that their global norm is at most max_norm (0: does nothing).
+void clip_gradients(const std::vector<at::Tensor>& params, double max_norm);
 
 // Runs epochs pos.epoch .. epochs of `steps` steps over a data set of `count` samples on `device`, seeded
 // by `seed` (state.start() gives pos), then ParallelLoop::finish.

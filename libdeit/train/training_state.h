@@ -47,6 +47,11 @@ class RunIdentity {
     text_ << (text_.tellp() > 0 ? " " : "") << name << " " << value;
     return *this;
   }
+  // "name value ..." pairs written elsewhere (e.g. augment::describe).
+  RunIdentity& add_pairs(const std::string& pairs) {
+    text_ << (text_.tellp() > 0 ? " " : "") << pairs;
+    return *this;
+  }
   RunIdentity& add_optim(const OptimSettings& o);
   std::map<std::string, std::string> finish(uint64_t seed, const data::Dataset& ds,
                                             std::map<std::string, std::string> more = {});

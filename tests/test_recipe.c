@@ -1,0 +1,298 @@
+/* DeiT's recipe through the C API: augmentation options, the teacher run online on augmented batches,
+ * determinism and resume with augmentation and drop path on, gradient clipping, and the teacher's schedule
+ * and augmentation.  A small synthetic task (bar images) keeps it fast. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_support.h"
+
+enum { CLASSES = 4, SIDE = 28, N_TRAIN = 128 };
+
+static deit_dataset *g_train;
+static deit_teacher *g_teacher;
+static deit_augment_options g_all; /* every op on */
+
+static int setup(void **state) {
+  (void)state;
+  assert_ok(deit_set_num_threads(2));
+  uint8_t *pix = malloc((size_t)N_TRAIN * SIDE * SIDE);
+  int32_t labels[N_TRAIN];
+  deit_test_bar_images(pix, labels, N_TRAIN, SIDE, CLASSES, 7);
+  deit_images im = {pix, DEIT_DTYPE_U8, DEIT_LAYOUT_NCHW, N_TRAIN, 1, SIDE, SIDE};
+  assert_ok(deit_dataset_from_memory(&im, labels, DEIT_DTYPE_I32, CLASSES, &g_train));
+  free(pix);
+  assert_ok(deit_teacher_create("resnet18", CLASSES, &g_teacher));
+  assert_ok(deit_teacher_set_device(g_teacher, "cpu"));
+  assert_ok(deit_augment_options_init(&g_all));
+  g_all.hflip = 1;
+  g_all.erase_prob = 0.5;
+  g_all.mixup_alpha = 0.8;
+  g_all.cutmix_alpha = 1.0;
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  deit_teacher_free(g_teacher);
+  deit_dataset_free(g_train);
+  return 0;
+}
+
+static deit_student *make_student(uint64_t seed) {
+  deit_student_config cfg;
+  assert_ok(deit_student_config_init(&cfg, "seed", CLASSES));
+  cfg.mlp_dim = 64;
+  deit_student *s = NULL;
+  assert_ok(deit_student_create(&cfg, seed, &s));
+  assert_ok(deit_student_set_device(s, "cpu"));
+  return s;
+}
+
+static deit_distill_options recipe_options(void) {
+  deit_distill_options o;
+  assert_ok(deit_distill_options_init(&o));
+  o.epochs = 2;
+  o.batch_size = 16;
+  o.seed = 4;
+  o.optimizer = DEIT_OPTIM_ADAMW;
+  o.schedule = DEIT_SCHEDULE_COSINE;
+  o.warmup_epochs = 1;
+  o.distillation = DEIT_DISTILL_SOFT;
+  o.label_smoothing = 0.1;
+  o.augment = &g_all;
+  o.drop_path = 0.2;
+  o.clip_grad = 1.0;
+  return o;
+}
+
+struct counts {
+  int logit_calls, train_calls;
+};
+static int count_phases(const deit_progress *p, void *user_data) {
+  struct counts *c = user_data;
+  if (p->phase == DEIT_PHASE_TEACHER_LOGITS) c->logit_calls++;
+  else c->train_calls++;
+  return 0;
+}
+struct cancel_at {
+  int64_t step;
+};
+static int cancel_mid_epoch(const deit_progress *p, void *user_data) {
+  const struct cancel_at *c = user_data;
+  return p->phase == DEIT_PHASE_DISTILL && p->epoch == 1 && p->step > c->step && p->step < p->steps;
+}
+
+/* Distils make_student(11) with `o` and saves it to `out` (NULL: not saved). */
+static deit_status distill_to(deit_distill_options o, const char *out) {
+  deit_student *s = make_student(11);
+  deit_status st = deit_distill(s, g_teacher, g_train, &o);
+  if (out && st == DEIT_OK) assert_ok(deit_student_save(s, out));
+  deit_student_free(s);
+  return st;
+}
+
+static void test_augment_options(void **state) {
+  (void)state;
+  deit_augment_options a;
+  memset(&a, 0xab, sizeof a);
+  assert_ok(deit_augment_options_init(&a));
+  assert_int_equal(a.struct_size, sizeof a);
+  assert_int_equal(a.crop_padding, 4);
+  assert_true(a.resized_crop_scale == 0.0 && a.hflip == 0 && a.erase_prob == 0.25);
+  assert_true(a.mixup_alpha == 0.0 && a.cutmix_alpha == 0.0);
+  assert_status_msg(deit_augment_options_init(NULL), DEIT_E_INVALID_ARG, "options is NULL");
+
+  deit_distill_options o = recipe_options();
+  o.epochs = 1;
+  deit_augment_options bad = g_all;
+  o.augment = &bad;
+  bad.crop_padding = -1;
+  assert_status_msg(distill_to(o, NULL), DEIT_E_INVALID_ARG, "crop_padding = -1");
+  bad = g_all;
+  bad.resized_crop_scale = 0.5;
+  assert_status_msg(distill_to(o, NULL), DEIT_E_INVALID_ARG, "crop_padding and resized_crop_scale are both set");
+  bad = g_all;
+  bad.erase_prob = 1.5;
+  assert_status_msg(distill_to(o, NULL), DEIT_E_INVALID_ARG, "erase_prob = 1.500000");
+  bad = g_all;
+  bad.mixup_alpha = -1;
+  assert_status_msg(distill_to(o, NULL), DEIT_E_INVALID_ARG, "mixup_alpha = -1");
+  bad = g_all;
+  bad.struct_size = 0;
+  assert_status_msg(distill_to(o, NULL), DEIT_E_INVALID_ARG, "augment->struct_size is 0");
+  o.augment = &g_all;
+  o.drop_path = 1.0;
+  assert_status_msg(distill_to(o, NULL), DEIT_E_INVALID_ARG, "drop_path = 1.000000");
+  o.drop_path = 0;
+  o.clip_grad = -1;
+  assert_status_msg(distill_to(o, NULL), DEIT_E_INVALID_ARG, "clip_grad = -1");
+}
+
+/* With augmentation the teacher sees every augmented batch: no logit pass, even with cache_teacher_logits;
+ * without it the logits are computed once.  Augmentation changes the result; the same settings give the
+ * same bytes. */
+static void test_teacher_online_and_determinism(void **state) {
+  (void)state;
+  const char *a = deit_test_path("aug-a.safetensors"), *b = deit_test_path("aug-b.safetensors");
+  const char *plain = deit_test_path("aug-plain.safetensors");
+  deit_distill_options o = recipe_options();
+  struct counts c = {0, 0};
+  o.progress = count_phases;
+  o.user_data = &c;
+  assert_true(o.cache_teacher_logits == 1);
+  assert_ok(distill_to(o, a));
+  assert_int_equal(c.logit_calls, 0);
+  assert_true(c.train_calls > 0);
+  assert_ok(distill_to(o, b));
+  assert_true(deit_test_files_equal(a, b));
+  o.augment = NULL;
+  c.logit_calls = 0;
+  assert_ok(distill_to(o, plain));
+  assert_true(c.logit_calls > 0);
+  assert_false(deit_test_files_equal(a, plain));
+  /* Each op alone changes the weights (it is applied). */
+  o = recipe_options();
+  deit_augment_options one;
+  assert_ok(deit_augment_options_init(&one));
+  one.crop_padding = 0;
+  one.erase_prob = 0;
+  o.augment = &one;
+  assert_ok(distill_to(o, b)); /* an augment struct that changes nothing = no augmentation */
+  o.augment = NULL;
+  assert_ok(distill_to(o, plain));
+  assert_true(deit_test_files_equal(b, plain));
+  o.augment = &one;
+  double *fields[] = {&one.erase_prob, &one.mixup_alpha, &one.cutmix_alpha};
+  for (int i = 0; i < 3; ++i) {
+    *fields[i] = 0.5;
+    assert_ok(distill_to(o, b));
+    assert_false(deit_test_files_equal(b, plain));
+    *fields[i] = 0;
+  }
+  one.hflip = 1;
+  assert_ok(distill_to(o, b));
+  assert_false(deit_test_files_equal(b, plain));
+  one.hflip = 0;
+  one.crop_padding = 2;
+  assert_ok(distill_to(o, b));
+  assert_false(deit_test_files_equal(b, plain));
+  one.crop_padding = 0;
+  one.resized_crop_scale = 0.5;
+  assert_ok(distill_to(o, b));
+  assert_false(deit_test_files_equal(b, plain));
+  /* Drop path changes training. */
+  o = recipe_options();
+  assert_ok(distill_to(o, a));
+  o.drop_path = 0;
+  assert_ok(distill_to(o, b));
+  assert_false(deit_test_files_equal(a, b));
+}
+
+/* Stopped mid-epoch and resumed, a run with augmentation, mixing and drop path ends with the bytes of the
+ * uninterrupted one; a state written with other augmentation is refused by name. */
+static void test_resume_with_augmentation(void **state) {
+  (void)state;
+  const char *whole = deit_test_path("aug-whole.safetensors"), *resumed = deit_test_path("aug-resumed.safetensors");
+  const char *st = deit_test_path("aug-state.safetensors");
+  remove(st);
+  deit_distill_options o = recipe_options();
+  assert_ok(distill_to(o, whole));
+  o.state_path = st;
+  o.state_every_steps = 2;
+  struct cancel_at c = {3};
+  o.progress = cancel_mid_epoch;
+  o.user_data = &c;
+  assert_status_msg(distill_to(o, NULL), DEIT_E_CANCELLED, "cancelled");
+  o.progress = NULL;
+  o.resume = 1;
+  deit_augment_options other = g_all;
+  other.erase_prob = 0.25;
+  o.augment = &other;
+  assert_status_msg(distill_to(o, NULL), DEIT_E_INVALID_ARG, "erase_prob was 0.5, now 0.25");
+  o.augment = &g_all;
+  assert_ok(distill_to(o, resumed));
+  assert_true(deit_test_files_equal(whole, resumed));
+  remove(st);
+}
+
+/* clip_grad bounds each update: with SGD (lr 1, no momentum or decay) one step moves the weights by at most
+ * lr * clip_grad in norm, so the logits barely move; without clipping they move a lot. */
+static void test_clip_grad(void **state) {
+  (void)state;
+  enum { N = 8 };
+  uint8_t pix[N * SIDE * SIDE];
+  assert_ok(deit_dataset_copy_images(g_train, 0, N, pix, sizeof pix));
+  deit_images im = {pix, DEIT_DTYPE_U8, DEIT_LAYOUT_NCHW, N, 1, SIDE, SIDE};
+  float before[N * CLASSES], after[N * CLASSES];
+  double moved[2];
+  for (int clip = 0; clip < 2; ++clip) {
+    deit_student *s = make_student(5);
+    assert_ok(deit_student_predict(s, &im, DEIT_HEAD_AVG, before, N * CLASSES));
+    deit_distill_options o;
+    assert_ok(deit_distill_options_init(&o));
+    o.epochs = 1;
+    o.batch_size = N_TRAIN; /* one step */
+    o.optimizer = DEIT_OPTIM_SGD;
+    o.momentum = 0;
+    o.lr = 1.0;
+    o.distillation = DEIT_DISTILL_NONE;
+    o.clip_grad = clip ? 1e-6 : 0;
+    assert_ok(deit_distill(s, NULL, g_train, &o));
+    assert_ok(deit_student_predict(s, &im, DEIT_HEAD_AVG, after, N * CLASSES));
+    moved[clip] = 0;
+    for (int i = 0; i < N * CLASSES; ++i) moved[clip] = fmax(moved[clip], fabs(after[i] - before[i]));
+    deit_student_free(s);
+  }
+  printf("largest logit change: %g unclipped, %g clipped to 1e-6\n", moved[0], moved[1]);
+  assert_true(moved[0] > 1e-2);
+  assert_true(moved[1] < 1e-4);
+}
+
+/* The teacher's recipe fields: augmentation and the cosine schedule change its training, deterministically;
+ * defaults (constant, no smoothing, no augmentation) are the notebook's. */
+static void test_teacher_recipe(void **state) {
+  (void)state;
+  deit_teacher_train_options o;
+  assert_ok(deit_teacher_train_options_init(&o));
+  assert_true(o.schedule == DEIT_SCHEDULE_CONSTANT && o.warmup_epochs == 0 && o.label_smoothing == 0.0);
+  assert_true(o.augment == NULL && o.clip_grad == 0.0);
+  o.epochs = 1;
+  o.batch_size = 32;
+  const char *paths[4] = {deit_test_path("t-plain.safetensors"), deit_test_path("t-aug.safetensors"),
+                          deit_test_path("t-aug2.safetensors"), deit_test_path("t-cos.safetensors")};
+  for (int k = 0; k < 4; ++k) {
+    deit_teacher *t = NULL;
+    assert_ok(deit_teacher_create("resnet18", CLASSES, &t));
+    deit_teacher_train_options ok = o;
+    if (k == 1 || k == 2) ok.augment = &g_all;
+    if (k == 3) {
+      ok.schedule = DEIT_SCHEDULE_COSINE;
+      ok.label_smoothing = 0.1;
+      ok.clip_grad = 0.5;
+    }
+    assert_ok(deit_teacher_train(t, g_train, &ok));
+    assert_ok(deit_teacher_save(t, paths[k]));
+    deit_teacher_free(t);
+  }
+  assert_false(deit_test_files_equal(paths[0], paths[1]));
+  assert_true(deit_test_files_equal(paths[1], paths[2]));
+  assert_false(deit_test_files_equal(paths[0], paths[3]));
+  o.warmup_epochs = 2;
+  assert_status_msg(deit_teacher_train(g_teacher, g_train, &o), DEIT_E_INVALID_ARG, "warmup_epochs = 2; expected 0..1");
+  o.warmup_epochs = 0;
+  o.label_smoothing = 1.0;
+  assert_status_msg(deit_teacher_train(g_teacher, g_train, &o), DEIT_E_INVALID_ARG, "label_smoothing = 1.000000");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_augment_options),
+      cmocka_unit_test(test_teacher_online_and_determinism),
+      cmocka_unit_test(test_resume_with_augmentation),
+      cmocka_unit_test(test_clip_grad),
+      cmocka_unit_test(test_teacher_recipe),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
