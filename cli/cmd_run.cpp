@@ -20,17 +20,39 @@ namespace {
 constexpr int kGridImages = 32;  // predictions.png: 4 rows of 8
 constexpr int kGridColumns = 8;
 
+// Epochs that see about `budget` images of a training set of n, within [1, kMaxBudgetEpochs].
+int32_t budget_epochs(int64_t budget, int64_t n) {
+  const int64_t e = (budget + n / 2) / std::max<int64_t>(n, 1);
+  return static_cast<int32_t>(std::clamp<int64_t>(e, 1, kMaxBudgetEpochs));
+}
+
+std::string augment_text(const RecipeSettings& r) {
+  if (!r.augment) return "no augmentation";
+  const deit_augment_options& a = *r.augment;
+  std::string t;
+  auto item = [&](const std::string& x) { t += (t.empty() ? "" : ", ") + x; };
+  if (a.crop_padding > 0) item("crop pad " + std::to_string(a.crop_padding));
+  if (a.resized_crop_scale > 0) item("resized crop " + format_number(a.resized_crop_scale));
+  if (a.hflip) item("flip");
+  if (a.erase_prob > 0) item("erase " + format_number(a.erase_prob));
+  if (a.mixup_alpha > 0) item("mixup " + format_number(a.mixup_alpha));
+  if (a.cutmix_alpha > 0) item("cutmix " + format_number(a.cutmix_alpha));
+  return t.empty() ? "no augmentation" : "augment " + t;
+}
+
 std::string describe_config(const TeacherSettings& t, const StudentSettings& s, double fraction,
                             const DataSplits& data, const RuntimeSettings& rt) {
   const deit_distill_options& d = s.distill;
-  char buf[640];
+  char buf[800];
   std::snprintf(buf, sizeof buf,
-                "teacher %s %s, %d epoch%s, lr %g | student %s, %d epoch%s, lr %g, %s, %s distillation "
-                "(alpha %g, T %g) | batch %d | %s%s training images | device %s, %d threads",
+                "teacher %s %s, %d epoch%s, %s lr %g %s | student %s, %d epoch%s, %s lr %g %s, %s distillation "
+                "(alpha %g, T %g) | %s | batch %d | %s%s training images | device %s, %d threads",
                 t.arch.c_str(), t.weights.empty() ? "from scratch" : ("from " + t.weights).c_str(),
-                t.train.epochs, t.train.epochs == 1 ? "" : "s", t.train.lr, s.preset.c_str(), d.epochs,
-                d.epochs == 1 ? "" : "s", d.lr, optimizer_name(d.optimizer),
-                distillation_name(d.distillation), d.alpha, d.temperature, d.batch_size,
+                t.train.epochs, t.train.epochs == 1 ? "" : "s", optimizer_name(t.train.optimizer), t.train.lr,
+                schedule_name(t.train.schedule), s.preset.c_str(), d.epochs, d.epochs == 1 ? "" : "s",
+                optimizer_name(d.optimizer), d.lr, schedule_name(d.schedule),
+                distillation_name(d.distillation), d.alpha, d.temperature, augment_text(s.recipe).c_str(),
+                d.batch_size,
                 fraction < 1.0 ? (format_count(data.train_info.count) + " of ").c_str() : "",
                 format_count(data.full_train_count).c_str(), rt.device.c_str(), rt.threads);
   return buf;
@@ -93,27 +115,27 @@ int cmd_run(int argc, char** argv) {
   Stopwatch total;
   cxxopts::Options options(
       "deitctl run",
-      "Fine-tune a ResNet teacher, distill it into a DeiT student and evaluate both: the "
-      "reference notebook end to end.\nWithout CUDA (and without --full) it starts from a "
-      "smaller CPU configuration; any option given overrides it.");
+      "Train a ResNet teacher, distill it into a DeiT student and evaluate both.\nIt starts from DeiT's "
+      "recipe on a budget (AdamW + cosine, batch augmentation, hard distillation, epochs from budgets of "
+      "images seen); --full starts from the reference notebook's configuration instead. Any option given "
+      "overrides either.");
   options.custom_help("[options]");
   // clang-format off
   options.add_options("Data")
       ("data", std::string("data directory, IDX (MNIST family) or CIFAR-10/100 binary (default ") +
                    kDefaultDataDir + ")",
        cxxopts::value<std::string>(), "DIR")
-      ("fraction", "random fraction of the training split (default 1; CPU only: " +
-                       format_number(kCpuDefaults.fraction) + ")",
-       cxxopts::value<double>(), "F")
+      ("fraction", "random fraction of the training split (default 1)", cxxopts::value<double>(), "F")
       ("out", std::string("output directory, created if missing (default ./") + kDefaultRunOut + ")",
        cxxopts::value<std::string>(), "DIR");
   // clang-format on
-  add_teacher_options(options, "teacher-", true, kNotebookDefaults, &kCpuDefaults);
-  add_student_options(options, "student-", kNotebookDefaults, &kCpuDefaults);
+  add_teacher_options(options, "teacher-", true, kCpuDefaults, &kNotebookDefaults);
+  add_student_options(options, "student-", kCpuDefaults, &kNotebookDefaults);
+  add_recipe_options(options, kCpuDefaults, &kNotebookDefaults);
   // clang-format off
   options.add_options("Output")
       ("json", "print summary.json on stdout")
-      ("full", "the reference notebook's configuration even without CUDA");
+      ("full", "the reference notebook's configuration (ResNet-50, Adam, no augmentation, fixed epochs)");
   // clang-format on
   add_runtime_options(options);
   auto args = parse_args(options, argc, argv);
@@ -123,9 +145,8 @@ int cmd_run(int argc, char** argv) {
   }
 
   const RuntimeSettings rt = apply_runtime_options(args);
-  const bool cpu_only = rt.device == "cpu";
   const bool full = has(args, "full");
-  const RunDefaults& d = cpu_only && !full ? kCpuDefaults : kNotebookDefaults;
+  const RunDefaults& d = full ? kNotebookDefaults : kCpuDefaults;
   TeacherSettings ts = teacher_settings(args, "teacher-", d);
   StudentSettings ss = student_settings(args, "student-", d);
   const double fraction = get_or<double>(args, "fraction", d.fraction);
@@ -143,19 +164,20 @@ int cmd_run(int argc, char** argv) {
     std::fflush(stderr);
   };
 
-  if (cpu_only && !full) {
-    note(std::string("deitctl run: ") + (deit_cuda_available() ? "--device cpu" : "CPU only") + ": using " +
-         d.name + " (teacher " + d.teacher_arch + " from scratch, " + std::to_string(d.teacher_epochs) +
-         " teacher epochs, " + std::to_string(d.student_epochs) + " student epochs, " +
-         std::to_string(static_cast<int>(d.fraction * 100 + 0.5)) +
-         "% of the training split); --full for the " + "notebook's");
-  } else {
-    note(std::string("deitctl run: ") + (full && cpu_only ? "--full" : "device " + rt.device) + ": using " +
-         d.name);
-  }
+  note(std::string("deitctl run: ") + (full ? "--full" : "device " + rt.device) + ": using " + d.name +
+       (full ? "" : "; --full for the reference notebook's"));
 
   if (rt.root) make_dirs(out_dir);
   DataSplits data = open_splits(data_dir, fraction, rt.seed);
+  // Epochs from the budgets of images seen, unless given: a small data set gets as many steps as a large one.
+  const int64_t n = data.train_info.count;
+  if (d.teacher_budget > 0 && !has(args, "teacher-epochs")) ts.train.epochs = budget_epochs(d.teacher_budget, n);
+  if (d.student_budget > 0 && !has(args, "student-epochs")) ss.distill.epochs = budget_epochs(d.student_budget, n);
+  if (d.teacher_budget > 0 || d.student_budget > 0)
+    note("deitctl run: epochs from budgets of images seen (teacher " + format_count(d.teacher_budget) +
+         ", student " + format_count(d.student_budget) + ") over " + format_count(n) +
+         " training images: teacher " + std::to_string(ts.train.epochs) + ", student " +
+         std::to_string(ss.distill.epochs) + " (--teacher-epochs / --student-epochs to choose)");
   note("deitctl run: " + describe_config(ts, ss, fraction, data, rt));
 
   // 1. Teacher: build, fine-tune, evaluate, save.

@@ -48,6 +48,7 @@ int cmd_teacher(int argc, char** argv) {
   options.custom_help("--out FILE [options]");
   add_data_options(options, "where to write the teacher checkpoint (.safetensors; required)");
   add_teacher_options(options, "", true, kNotebookDefaults, nullptr);
+  add_recipe_options(options, kNotebookDefaults, nullptr);
   add_state_options(options);
   add_runtime_options(options);
   auto args = parse_args(options, argc, argv);
@@ -112,6 +113,7 @@ int cmd_distill(int argc, char** argv) {
        cxxopts::value<std::string>(), "FILE");
   // clang-format on
   add_student_options(options, "", kNotebookDefaults, nullptr);
+  add_recipe_options(options, kNotebookDefaults, nullptr);
   add_state_options(options);
   add_runtime_options(options);
   auto args = parse_args(options, argc, argv);

@@ -142,10 +142,10 @@ std::string num(double v) {
   return format_number(v);
 }
 
-// "(default X)" or, in `run`, "(default X; CPU only: Y)" when the two configurations differ.
-std::string dflt(const std::string& notebook, const std::string& cpu_value, bool have_cpu) {
-  if (!have_cpu || notebook == cpu_value) return " (default " + notebook + ")";
-  return " (default " + notebook + "; CPU only: " + cpu_value + ")";
+// "(default X)" or, in `run`, "(default X; --full: Y)" when the two configurations differ.
+std::string dflt(const std::string& value, const std::string& full_value, bool have_full) {
+  if (!have_full || value == full_value) return " (default " + value + ")";
+  return " (default " + value + "; --full: " + full_value + ")";
 }
 
 }  // namespace
@@ -210,12 +210,75 @@ void StateOptions::apply(const char** state_path, int32_t* every_steps, int32_t*
   *resume_flag = resume ? 1 : 0;
 }
 
+// ---- the recipe shared by both models ------------------------------------------------------------
+
+void add_recipe_options(cxxopts::Options& options, const RunDefaults& d, const RunDefaults* full) {
+  const RunDefaults& c = full ? *full : d;
+  deit_augment_options a;
+  check(deit_augment_options_init(&a));
+  auto add = options.add_options("Augmentation");
+  add("augment",
+      "on: augment both models' training batches (the library's defaults, changed by the options below); "
+      "off: the images as stored" +
+          dflt(d.augment ? "on" : "off", c.augment ? "on" : "off", full != nullptr),
+      cxxopts::value<std::string>(), "on|off");
+  add("crop-padding", "random crop after zero padding by N pixels, 0 = off (default " +
+                          std::to_string(a.crop_padding) + ")",
+      cxxopts::value<int32_t>(), "N");
+  add("resized-crop", "random-resized crop of area [S, 1] instead (e.g. 0.08, DeiT's; default off)",
+      cxxopts::value<double>(), "S");
+  add("hflip", "mirror half the images (not for digits or text)");
+  add("erase", "random-erasing probability (default " + num(a.erase_prob) + ")", cxxopts::value<double>(), "P");
+  add("mixup", "mixup alpha, 0 = off (default " + num(a.mixup_alpha) + "; DeiT 0.8)", cxxopts::value<double>(),
+      "A");
+  add("cutmix", "cutmix alpha, 0 = off (default " + num(a.cutmix_alpha) + "; DeiT 1)", cxxopts::value<double>(),
+      "A");
+  add("clip-grad", "largest gradient norm, 0 = off" + dflt(num(d.clip_grad), num(c.clip_grad), full != nullptr),
+      cxxopts::value<double>(), "N");
+}
+
+RecipeSettings recipe_settings(const cxxopts::ParseResult& args, const RunDefaults& d) {
+  static const char* const kOps[] = {"crop-padding", "resized-crop", "hflip", "erase", "mixup", "cutmix"};
+  RecipeSettings r;
+  bool on = d.augment;
+  if (has(args, "augment")) {
+    const std::string v = get<std::string>(args, "augment");
+    if (v != "on" && v != "off") throw UsageError("--augment: '" + v + "' is not one of on, off");
+    on = v == "on";
+    for (const char* op : kOps)
+      if (!on && has(args, op)) throw UsageError(std::string("--") + op + " needs augmentation, but --augment is off");
+  }
+  for (const char* op : kOps) on = on || has(args, op);
+  if (on) {
+    deit_augment_options a;
+    check(deit_augment_options_init(&a));
+    a.crop_padding = get_or<int32_t>(args, "crop-padding", a.crop_padding);
+    if (has(args, "resized-crop")) {
+      a.resized_crop_scale = get<double>(args, "resized-crop");
+      if (!has(args, "crop-padding")) a.crop_padding = 0;  // one crop or the other
+      require_fraction("resized-crop", a.resized_crop_scale);
+    }
+    a.hflip = has(args, "hflip") ? 1 : a.hflip;
+    a.erase_prob = get_or<double>(args, "erase", a.erase_prob);
+    a.mixup_alpha = get_or<double>(args, "mixup", a.mixup_alpha);
+    a.cutmix_alpha = get_or<double>(args, "cutmix", a.cutmix_alpha);
+    require_non_negative("crop-padding", a.crop_padding);
+    if (!(a.erase_prob >= 0 && a.erase_prob <= 1)) throw UsageError("--erase: must be in [0, 1]");
+    require_non_negative("mixup", a.mixup_alpha);
+    require_non_negative("cutmix", a.cutmix_alpha);
+    r.augment = a;
+  }
+  r.clip_grad = get_or<double>(args, "clip-grad", d.clip_grad);
+  require_non_negative("clip-grad", r.clip_grad);
+  return r;
+}
+
 // ---- teacher --------------------------------------------------------------------------------------
 
 void add_teacher_options(cxxopts::Options& options, const std::string& prefix, bool add_batch_size,
-                         const RunDefaults& d, const RunDefaults* cpu) {
-  const RunDefaults& c = cpu ? *cpu : d;
-  const bool two = cpu != nullptr;
+                         const RunDefaults& d, const RunDefaults* full) {
+  const RunDefaults& c = full ? *full : d;
+  const bool two = full != nullptr;
   auto add = options.add_options("Teacher");
   add(prefix + "arch",
       names_of(deit_teacher_arch_name) + dflt(d.teacher_arch, c.teacher_arch, two),
@@ -238,6 +301,15 @@ void add_teacher_options(cxxopts::Options& options, const std::string& prefix, b
       "WD");
   add(prefix + "trainable", "auto (head only with --" + prefix + "weights, else all), head or all",
       cxxopts::value<std::string>(), "WHICH");
+  add(prefix + "schedule",
+      std::string("constant or cosine") +
+          dflt(schedule_name(d.teacher_schedule), schedule_name(c.teacher_schedule), two),
+      cxxopts::value<std::string>(), "NAME");
+  add(prefix + "warmup-epochs", "linear warmup epochs of the cosine schedule (default 0)",
+      cxxopts::value<int32_t>(), "N");
+  add(prefix + "label-smoothing",
+      "label smoothing" + dflt(num(d.teacher_label_smoothing), num(c.teacher_label_smoothing), two),
+      cxxopts::value<double>(), "E");
   if (add_batch_size)
     add("batch-size", "batch size" + dflt(std::to_string(d.batch_size), std::to_string(c.batch_size), two),
         cxxopts::value<int32_t>(), "N");
@@ -262,6 +334,15 @@ TeacherSettings teacher_settings(const cxxopts::ParseResult& args, const std::st
   if (has(args, prefix + "weight-decay")) o.weight_decay = get<double>(args, prefix + "weight-decay");
   if (has(args, prefix + "trainable"))
     o.trainable = parse_trainable(prefix + "trainable", get<std::string>(args, prefix + "trainable"));
+  o.schedule = has(args, prefix + "schedule")
+                   ? parse_schedule(prefix + "schedule", get<std::string>(args, prefix + "schedule"))
+                   : d.teacher_schedule;
+  o.warmup_epochs = get_or<int32_t>(args, prefix + "warmup-epochs", 0);
+  o.label_smoothing = get_or<double>(args, prefix + "label-smoothing", d.teacher_label_smoothing);
+  require_non_negative(prefix + "warmup-epochs", o.warmup_epochs);
+  if (!(o.label_smoothing >= 0 && o.label_smoothing < 1))
+    throw UsageError("--" + prefix + "label-smoothing: must be in [0, 1)");
+  t.recipe = recipe_settings(args, d);
   require_non_negative(prefix + "epochs", o.epochs);
   require_positive(prefix + "lr", o.lr);
   require_positive("batch-size", o.batch_size);
@@ -272,9 +353,9 @@ TeacherSettings teacher_settings(const cxxopts::ParseResult& args, const std::st
 // ---- student --------------------------------------------------------------------------------------
 
 void add_student_options(cxxopts::Options& options, const std::string& prefix, const RunDefaults& d,
-                         const RunDefaults* cpu) {
-  const RunDefaults& c = cpu ? *cpu : d;
-  const bool two = cpu != nullptr;
+                         const RunDefaults* full) {
+  const RunDefaults& c = full ? *full : d;
+  const bool two = full != nullptr;
   auto add = options.add_options("Student");
   add(prefix + "preset",
       names_of(deit_student_preset_name) + dflt(d.student_preset, c.student_preset, two),
@@ -307,6 +388,8 @@ void add_student_options(cxxopts::Options& options, const std::string& prefix, c
   add("label-smoothing",
       "label smoothing of the class head" + dflt(num(d.label_smoothing), num(c.label_smoothing), two),
       cxxopts::value<double>(), "E");
+  add("drop-path", "stochastic depth rate of the last block" + dflt(num(d.drop_path), num(c.drop_path), two),
+      cxxopts::value<double>(), "R");
   add("logits-cache",
       "keep the teacher's logits for the training images in this file (.safetensors) between runs: "
       "used when written for the same data and teacher, else recomputed and rewritten",
@@ -348,6 +431,9 @@ StudentSettings student_settings(const cxxopts::ParseResult& args, const std::st
   if (!(o.label_smoothing >= 0 && o.label_smoothing < 1))
     throw UsageError("--label-smoothing: must be in [0, 1)");
   if (has(args, "patch-size")) require_positive("patch-size", s.patch_size);
+  o.drop_path = get_or<double>(args, "drop-path", d.drop_path);
+  if (!(o.drop_path >= 0 && o.drop_path < 1)) throw UsageError("--drop-path: must be in [0, 1)");
+  s.recipe = recipe_settings(args, d);
   s.logits_cache = get_or<std::string>(args, "logits-cache", "");
   if (has(args, "logits-cache") && s.logits_cache.empty()) throw UsageError("--logits-cache: empty path");
   return s;

@@ -5,6 +5,7 @@
 #include <deit/deit.h>
 
 #include <cxxopts.hpp>
+#include <optional>
 #include <string>
 
 #include "common.h"
@@ -83,14 +84,26 @@ struct RuntimeSettings {
 // Applies --threads and resolves --device.
 RuntimeSettings apply_runtime_options(const cxxopts::ParseResult& args);
 
+// Augmentation and gradient clipping, shared by the teacher and the student (DeiT's recipe): --augment,
+// --crop-padding, --resized-crop, --hflip, --erase, --mixup, --cutmix, --clip-grad.
+void add_recipe_options(cxxopts::Options& options, const RunDefaults& d, const RunDefaults* full);
+struct RecipeSettings {
+  std::optional<deit_augment_options> augment;  // none: the images as stored
+  double clip_grad = 0;
+  // The C options' pointer to `augment` (this struct must outlive the training call).
+  const deit_augment_options* augment_ptr() const { return augment ? &*augment : nullptr; }
+};
+RecipeSettings recipe_settings(const cxxopts::ParseResult& args, const RunDefaults& d);
+
 // Teacher training options.  `prefix` is "teacher-" in `run` and "" in `teacher`; --batch-size is
 // shared with the student in `run`, so it is added only when add_batch_size is set.
 void add_teacher_options(cxxopts::Options& options, const std::string& prefix, bool add_batch_size,
-                         const RunDefaults& d, const RunDefaults* cpu);
+                         const RunDefaults& d, const RunDefaults* full);
 struct TeacherSettings {
   std::string arch;
   std::string weights;  // .safetensors with pretrained weights, or ""
   deit_teacher_train_options train;
+  RecipeSettings recipe;
 };
 TeacherSettings teacher_settings(const cxxopts::ParseResult& args, const std::string& prefix,
                                  const RunDefaults& d);
@@ -98,11 +111,12 @@ TeacherSettings teacher_settings(const cxxopts::ParseResult& args, const std::st
 // Student and distillation options.  `prefix` is "student-" in `run` (for --student-preset and
 // --student-epochs) and "" in `distill`.
 void add_student_options(cxxopts::Options& options, const std::string& prefix, const RunDefaults& d,
-                         const RunDefaults* cpu);
+                         const RunDefaults* full);
 struct StudentSettings {
   std::string preset;
   int32_t patch_size;  // 0: the preset's
   deit_distill_options distill;
+  RecipeSettings recipe;
   std::string logits_cache;  // --logits-cache: distill_student points distill.teacher_logits_path here
 };
 StudentSettings student_settings(const cxxopts::ParseResult& args, const std::string& prefix,

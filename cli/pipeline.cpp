@@ -32,6 +32,8 @@ double train_teacher(deit_teacher* teacher, const deit_dataset* train, TeacherSe
                      ProgressReporter& progress, uint64_t seed) {
   deit_teacher_train_options o = settings.train;
   o.seed = seed;
+  o.augment = settings.recipe.augment_ptr();
+  o.clip_grad = settings.recipe.clip_grad;
   o.group = process_group();
   o.progress = progress.fn();
   o.user_data = progress.user_data();
@@ -54,6 +56,8 @@ DistillTiming distill_student(deit_student* student, deit_teacher* teacher, cons
                               StudentSettings& settings, ProgressReporter& progress, uint64_t seed) {
   deit_distill_options o = settings.distill;
   o.seed = seed;
+  o.augment = settings.recipe.augment_ptr();
+  o.clip_grad = settings.recipe.clip_grad;
   o.group = process_group();
   o.teacher_logits_path = settings.logits_cache.empty() ? nullptr : settings.logits_cache.c_str();
   o.progress = progress.fn();
