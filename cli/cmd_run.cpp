@@ -53,9 +53,11 @@ std::string describe_config(const TeacherSettings& t, const StudentSettings& s, 
                 optimizer_name(d.optimizer), d.lr, schedule_name(d.schedule),
                 distillation_name(d.distillation), d.alpha, d.temperature, augment_text(s.recipe).c_str(),
                 d.batch_size,
-                fraction < 1.0 ? (format_count(data.train_info.count) + " of ").c_str() : "",
+                fraction < 1.0 || data.val ? (format_count(data.train_info.count) + " of ").c_str() : "",
                 format_count(data.full_train_count).c_str(), rt.device.c_str(), rt.threads);
-  return buf;
+  std::string out = buf;
+  if (data.val) out += " | " + format_count(data.val_count) + " held out for validation";
+  return out;
 }
 
 void write_predictions(const std::string& path, deit_student* student, const DataSplits& data,
@@ -126,6 +128,10 @@ int cmd_run(int argc, char** argv) {
                    kDefaultDataDir + ")",
        cxxopts::value<std::string>(), "DIR")
       ("fraction", "random fraction of the training split (default 1)", cxxopts::value<double>(), "F")
+      ("val-fraction", "hold out this fraction of the training images for validation at every epoch's end",
+       cxxopts::value<double>(), "F")
+      ("keep-best", "with --val-fraction: also write teacher-best.safetensors and student-best.safetensors, "
+                    "the epochs with the best validation accuracy")
       ("out", std::string("output directory, created if missing (default ./") + kDefaultRunOut + ")",
        cxxopts::value<std::string>(), "DIR");
   // clang-format on
@@ -168,7 +174,13 @@ int cmd_run(int argc, char** argv) {
        (full ? "" : "; --full for the reference notebook's"));
 
   if (rt.root) make_dirs(out_dir);
-  DataSplits data = open_splits(data_dir, fraction, rt.seed);
+  DataSplits data = open_splits(data_dir, fraction, rt.seed, val_fraction_option(args));
+  if (has(args, "keep-best") && !data.val) throw UsageError("--keep-best needs --val-fraction");
+  ts.val = ss.val = data.val.get();
+  if (has(args, "keep-best") && rt.root) {
+    ts.best_path = join_path(out_dir, "teacher-best.safetensors");
+    ss.best_path = join_path(out_dir, "student-best.safetensors");
+  }
   // Epochs from the budgets of images seen, unless given: a small data set gets as many steps as a large one.
   const int64_t n = data.train_info.count;
   if (d.teacher_budget > 0 && !has(args, "teacher-epochs")) ts.train.epochs = budget_epochs(d.teacher_budget, n);

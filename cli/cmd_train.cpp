@@ -21,6 +21,10 @@ void add_data_options(cxxopts::Options& options, const char* out_help) {
       ("data", std::string("data directory, IDX or CIFAR binary (default ") + kDefaultDataDir + ")",
        cxxopts::value<std::string>(), "DIR")
       ("fraction", "random fraction of the training split (default 1)", cxxopts::value<double>(), "F")
+      ("val-fraction", "hold out this fraction of the training images for validation at every epoch's end",
+       cxxopts::value<double>(), "F")
+      ("best", "with --val-fraction: also write the checkpoint of the epoch with the best validation accuracy "
+               "here", cxxopts::value<std::string>(), "FILE")
       ("out", out_help, cxxopts::value<std::string>(), "FILE")
       ("json", "print the result as JSON on stdout");
   // clang-format on
@@ -29,6 +33,14 @@ void add_data_options(cxxopts::Options& options, const char* out_help) {
 std::string required(const cxxopts::ParseResult& args, const std::string& name) {
   if (!has(args, name)) throw UsageError("--" + name + " is required");
   return get<std::string>(args, name);
+}
+
+// --val-fraction's validation set and --best into a trainer's settings.
+void apply_validation(const cxxopts::ParseResult& args, const DataSplits& data, const deit_dataset** val,
+                      std::string* best_path) {
+  *val = data.val.get();
+  *best_path = get_or<std::string>(args, "best", "");
+  if (!best_path->empty() && !*val) throw UsageError("--best needs --val-fraction");
 }
 
 Json epochs_json(const ProgressReporter& progress, deit_phase phase) {
@@ -67,7 +79,8 @@ int cmd_teacher(int argc, char** argv) {
   install_sigint_handler(!rt.quiet);
 
   ProgressReporter progress(rt.quiet);
-  DataSplits data = open_splits(data_dir, fraction, rt.seed);
+  DataSplits data = open_splits(data_dir, fraction, rt.seed, val_fraction_option(args));
+  apply_validation(args, data, &ts.val, &ts.best_path);
   TeacherPtr teacher = create_teacher(ts, data.train_info.num_classes, rt.device);
   const double train_seconds =
       ts.train.epochs > 0 ? train_teacher(teacher.get(), data.train.get(), ts, progress, rt.seed) : 0.0;
@@ -142,7 +155,8 @@ int cmd_distill(int argc, char** argv) {
     teacher.reset(raw);
     check(deit_teacher_set_device(raw, rt.device.c_str()));
   }
-  DataSplits data = open_splits(data_dir, fraction, rt.seed);
+  DataSplits data = open_splits(data_dir, fraction, rt.seed, val_fraction_option(args));
+  apply_validation(args, data, &ss.val, &ss.best_path);
   if (teacher && teacher_num_classes(teacher.get()) != data.train_info.num_classes)
     throw LibraryError(std::string(deit_status_str(DEIT_E_INVALID_ARG)) + ": the teacher " + teacher_path +
                        " has " + std::to_string(teacher_num_classes(teacher.get())) +

@@ -67,6 +67,12 @@ DatasetPtr subset_fraction(const deit_dataset* ds, double fraction, uint64_t see
   return DatasetPtr(raw);
 }
 
+std::pair<DatasetPtr, DatasetPtr> split_dataset(const deit_dataset* ds, double fraction, uint64_t seed) {
+  deit_dataset *first = nullptr, *rest = nullptr;
+  check(deit_dataset_split(ds, fraction, seed, &first, &rest));
+  return {DatasetPtr(first), DatasetPtr(rest)};
+}
+
 deit_dataset_info dataset_info(const deit_dataset* ds) {
   deit_dataset_info info{};
   info.struct_size = sizeof info;

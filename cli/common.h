@@ -57,6 +57,8 @@ using StudentPtr = std::unique_ptr<deit_student, StudentDeleter>;
 
 DatasetPtr open_dataset(const std::string& dir, deit_split split);
 DatasetPtr subset_fraction(const deit_dataset* ds, double fraction, uint64_t seed);
+// deit_dataset_split: {the random fraction, the rest}.
+std::pair<DatasetPtr, DatasetPtr> split_dataset(const deit_dataset* ds, double fraction, uint64_t seed);
 deit_dataset_info dataset_info(const deit_dataset* ds);
 const char* format_name(deit_dataset_format format);
 // Images [start, start + count) as uint8 NCHW (float data sets are scaled back from [0, 1]).

@@ -104,6 +104,8 @@ struct TeacherSettings {
   std::string weights;  // .safetensors with pretrained weights, or ""
   deit_teacher_train_options train;
   RecipeSettings recipe;
+  const deit_dataset* val = nullptr;  // validation at each epoch's end
+  std::string best_path;              // with val: the best epoch's checkpoint
 };
 TeacherSettings teacher_settings(const cxxopts::ParseResult& args, const std::string& prefix,
                                  const RunDefaults& d);
@@ -117,6 +119,8 @@ struct StudentSettings {
   int32_t patch_size;  // 0: the preset's
   deit_distill_options distill;
   RecipeSettings recipe;
+  const deit_dataset* val = nullptr;  // validation at each epoch's end
+  std::string best_path;              // with val: the best epoch's checkpoint
   std::string logits_cache;  // --logits-cache: distill_student points distill.teacher_logits_path here
 };
 StudentSettings student_settings(const cxxopts::ParseResult& args, const std::string& prefix,

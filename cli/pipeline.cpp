@@ -4,11 +4,18 @@
 
 namespace deitctl {
 
-DataSplits open_splits(const std::string& dir, double fraction, uint64_t seed) {
+DataSplits open_splits(const std::string& dir, double fraction, uint64_t seed, double val_fraction) {
   DataSplits s;
   s.train = open_dataset(dir, DEIT_SPLIT_TRAIN);
   s.full_train_count = dataset_info(s.train.get()).count;
   if (fraction < 1.0) s.train = subset_fraction(s.train.get(), fraction, seed);
+  if (val_fraction > 0) {
+    // Its own permutation (seed + 1), so that the held-out images do not follow the fraction's order.
+    auto [val, rest] = split_dataset(s.train.get(), val_fraction, seed + 1);
+    s.val = std::move(val);
+    s.train = std::move(rest);
+    s.val_count = dataset_info(s.val.get()).count;
+  }
   s.test = open_dataset(dir, DEIT_SPLIT_TEST);
   s.train_info = dataset_info(s.train.get());
   s.test_info = dataset_info(s.test.get());
@@ -17,6 +24,13 @@ DataSplits open_splits(const std::string& dir, double fraction, uint64_t seed) {
                        ": the training split has " + std::to_string(s.train_info.num_classes) +
                        " classes, the test split " + std::to_string(s.test_info.num_classes));
   return s;
+}
+
+double val_fraction_option(const cxxopts::ParseResult& args) {
+  if (!has(args, "val-fraction")) return 0;
+  const double f = get<double>(args, "val-fraction");
+  if (!(f > 0 && f < 1)) throw UsageError("--val-fraction: must be in (0, 1)");
+  return f;
 }
 
 TeacherPtr create_teacher(const TeacherSettings& settings, int32_t num_classes, const std::string& device) {
@@ -34,6 +48,8 @@ double train_teacher(deit_teacher* teacher, const deit_dataset* train, TeacherSe
   o.seed = seed;
   o.augment = settings.recipe.augment_ptr();
   o.clip_grad = settings.recipe.clip_grad;
+  o.val = settings.val;
+  o.best_path = settings.best_path.empty() ? nullptr : settings.best_path.c_str();
   o.group = process_group();
   o.progress = progress.fn();
   o.user_data = progress.user_data();
@@ -58,6 +74,8 @@ DistillTiming distill_student(deit_student* student, deit_teacher* teacher, cons
   o.seed = seed;
   o.augment = settings.recipe.augment_ptr();
   o.clip_grad = settings.recipe.clip_grad;
+  o.val = settings.val;
+  o.best_path = settings.best_path.empty() ? nullptr : settings.best_path.c_str();
   o.group = process_group();
   o.teacher_logits_path = settings.logits_cache.empty() ? nullptr : settings.logits_cache.c_str();
   o.progress = progress.fn();
@@ -162,6 +180,7 @@ Json epoch_metrics_json(const EpochMetrics& m) {
   j.set("loss_dist", m.loss_dist);
   j.set("images_per_sec", m.images_per_sec);
   j.set("seconds", m.seconds);
+  if (m.val_accuracy >= 0) j.set("val_accuracy", m.val_accuracy);
   return j;
 }
 

@@ -26,15 +26,21 @@ class Stopwatch {
   std::chrono::steady_clock::time_point start_;
 };
 
-// The training split (optionally a seeded random fraction of it) and the test split of a directory.
+// The training split (optionally a seeded random fraction of it, less a validation share held out of it)
+// and the test split of a directory.
 struct DataSplits {
   DatasetPtr train;
+  DatasetPtr val;  // null without a validation share
   DatasetPtr test;
-  deit_dataset_info train_info;  // after the fraction
+  deit_dataset_info train_info;  // after the fraction and the validation share
   deit_dataset_info test_info;
   int64_t full_train_count;
+  int64_t val_count = 0;
 };
-DataSplits open_splits(const std::string& dir, double fraction, uint64_t seed);
+DataSplits open_splits(const std::string& dir, double fraction, uint64_t seed, double val_fraction = 0);
+
+// --val-fraction F (0 < F < 1) of the training split: 0 when not given.
+double val_fraction_option(const cxxopts::ParseResult& args);
 
 // A new teacher of settings.arch (with settings.weights loaded when given) on `device`.
 TeacherPtr create_teacher(const TeacherSettings& settings, int32_t num_classes, const std::string& device);

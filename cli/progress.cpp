@@ -89,7 +89,7 @@ int ProgressReporter::on_progress(const deit_progress& p) {
   }
   if (p.end_of_epoch) {
     epochs_.push_back({p.phase, p.epoch, p.epochs, p.steps, p.loss, p.loss_cls, p.loss_dist, p.lr,
-                       p.images_per_sec, p.seconds});
+                       p.images_per_sec, p.seconds, p.val_accuracy});
     const int i = static_cast<int>(p.phase);
     if (i >= 0 && i < 4) phase_seconds_[i] += p.seconds;
   }
@@ -131,7 +131,9 @@ std::string ProgressReporter::epoch_line(const deit_progress& p) {
     std::snprintf(buf, sizeof buf, "%s epoch %d/%d: loss %.4f, %.0f images/s, %.1f s", phase_label(p.phase),
                   p.epoch, p.epochs, p.loss, p.images_per_sec, p.seconds);
   }
-  return buf;
+  std::string line = buf;
+  if (p.end_of_epoch && p.val_accuracy >= 0) line += ", validation " + format_percent(p.val_accuracy);
+  return line;
 }
 
 void ProgressReporter::draw_bar(const deit_progress& p) {

@@ -22,6 +22,7 @@ struct EpochMetrics {
   double lr;
   double images_per_sec;
   double seconds;
+  double val_accuracy;  // -1: no validation set
 };
 
 // "teacher", "teacher_logits", "student", "eval".

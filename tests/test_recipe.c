@@ -286,6 +286,111 @@ static void test_teacher_recipe(void **state) {
   assert_status_msg(deit_teacher_train(g_teacher, g_train, &o), DEIT_E_INVALID_ARG, "label_smoothing = 1.000000");
 }
 
+/* deit_dataset_split: the subset_fraction subset and the rest, disjoint, together every image. */
+static void test_split(void **state) {
+  (void)state;
+  enum { N = 40 };
+  uint8_t pix[N * 4];
+  int32_t labels[N];
+  for (int i = 0; i < N; ++i) {
+    memset(pix + 4 * i, i, 4); /* every pixel of image i is i */
+    labels[i] = i % 3;
+  }
+  deit_images im = {pix, DEIT_DTYPE_U8, DEIT_LAYOUT_NCHW, N, 1, 2, 2};
+  deit_dataset *ds = NULL, *first = NULL, *rest = NULL, *sub = NULL;
+  assert_ok(deit_dataset_from_memory(&im, labels, DEIT_DTYPE_I32, 3, &ds));
+  assert_ok(deit_dataset_split(ds, 0.25, 9, &first, &rest));
+  assert_ok(deit_dataset_subset_fraction(ds, 0.25, 9, &sub));
+  uint8_t a[N * 4], b[N * 4], c[N * 4];
+  assert_ok(deit_dataset_copy_images(first, 0, 10, a, sizeof a));
+  assert_ok(deit_dataset_copy_images(rest, 0, 30, b, sizeof b));
+  assert_ok(deit_dataset_copy_images(sub, 0, 10, c, sizeof c));
+  assert_memory_equal(a, c, 10 * 4);
+  int seen[N] = {0};
+  for (int i = 0; i < 10; ++i) seen[a[4 * i]]++;
+  for (int i = 0; i < 30; ++i) seen[b[4 * i]]++;
+  for (int i = 0; i < N; ++i) assert_int_equal(seen[i], 1);
+  deit_dataset_free(first);
+  deit_dataset_free(rest);
+  deit_dataset_free(sub);
+  first = rest = (deit_dataset *)1;
+  assert_status_msg(deit_dataset_split(ds, 1.0, 9, &first, &rest), DEIT_E_INVALID_ARG, "leaves none");
+  assert_null(first);
+  assert_null(rest);
+  assert_status_msg(deit_dataset_split(ds, 0.0, 9, &first, &rest), DEIT_E_INVALID_ARG, "outside (0, 1]");
+  assert_status_msg(deit_dataset_split(ds, 0.5, 9, NULL, &rest), DEIT_E_INVALID_ARG, "first is NULL");
+  deit_dataset_free(ds);
+}
+
+struct val_log {
+  int epochs;
+  double val[8];
+  int bad; /* a report outside an epoch's end carried a validation accuracy */
+};
+static int record_val(const deit_progress *p, void *user_data) {
+  struct val_log *v = user_data;
+  if (p->phase == DEIT_PHASE_TEACHER_LOGITS) return 0;
+  if (p->end_of_epoch && v->epochs < 8) v->val[v->epochs++] = p->val_accuracy;
+  else if (!p->end_of_epoch && p->val_accuracy != -1.0) v->bad = 1;
+  return 0;
+}
+
+/* A validation set is evaluated at each epoch's end: the last epoch's number is the trained model's
+ * accuracy on it, and best_path holds the best epoch's model. */
+static void test_validation(void **state) {
+  (void)state;
+  deit_dataset *val = NULL, *train = NULL;
+  assert_ok(deit_dataset_split(g_train, 0.25, 1, &val, &train));
+  const char *best = deit_test_path("best.safetensors");
+  remove(best);
+  deit_distill_options o = recipe_options();
+  o.epochs = 3;
+  o.val = val;
+  o.best_path = best;
+  struct val_log log = {0};
+  o.progress = record_val;
+  o.user_data = &log;
+  deit_student *s = make_student(11);
+  assert_ok(deit_distill(s, g_teacher, train, &o));
+  assert_int_equal(log.epochs, 3);
+  assert_false(log.bad);
+  deit_eval_result r = {.struct_size = sizeof r};
+  assert_ok(deit_student_evaluate(s, val, &r, NULL, 0));
+  assert_true(r.accuracy == log.val[2]);
+  double top = -1;
+  for (int e = 0; e < 3; ++e) {
+    assert_true(log.val[e] >= 0 && log.val[e] <= 1);
+    if (log.val[e] > top) top = log.val[e];
+  }
+  deit_student *b = NULL;
+  assert_ok(deit_student_load(best, &b));
+  assert_ok(deit_student_evaluate(b, val, &r, NULL, 0));
+  assert_true(r.accuracy == top);
+  deit_student_free(b);
+  deit_student_free(s);
+  o.val = NULL;
+  assert_status_msg(distill_to(o, NULL), DEIT_E_INVALID_ARG, "best_path is set but val is NULL");
+
+  /* The teacher reports it too. */
+  deit_teacher_train_options t;
+  assert_ok(deit_teacher_train_options_init(&t));
+  t.epochs = 2;
+  t.batch_size = 32;
+  t.val = val;
+  struct val_log tl = {0};
+  t.progress = record_val;
+  t.user_data = &tl;
+  deit_teacher *teacher = NULL;
+  assert_ok(deit_teacher_create("resnet18", CLASSES, &teacher));
+  assert_ok(deit_teacher_train(teacher, train, &t));
+  assert_int_equal(tl.epochs, 2);
+  assert_ok(deit_teacher_evaluate(teacher, val, &r, NULL, 0));
+  assert_true(r.accuracy == tl.val[1]);
+  deit_teacher_free(teacher);
+  deit_dataset_free(val);
+  deit_dataset_free(train);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_augment_options),
@@ -293,6 +398,8 @@ int main(void) {
       cmocka_unit_test(test_resume_with_augmentation),
       cmocka_unit_test(test_clip_grad),
       cmocka_unit_test(test_teacher_recipe),
+      cmocka_unit_test(test_split),
+      cmocka_unit_test(test_validation),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -236,6 +236,13 @@ DEIT_API deit_status deit_dataset_subset_fraction(const deit_dataset *dataset,
                                                   double fraction,
                                                   uint64_t seed,
                                                   deit_dataset **out);
+/* Split into the subset_fraction subset (`first`, round(fraction * count)
+ * images, the same permutation) and the rest (`rest`), disjoint and together
+ * all images: e.g. a validation set held out of the training split.  Both must
+ * be non-empty.  On error neither is created. */
+DEIT_API deit_status deit_dataset_split(const deit_dataset *dataset, double fraction,
+                                        uint64_t seed, deit_dataset **first,
+                                        deit_dataset **rest);
 /* The first n images (n >= 1; n larger than count takes all). */
 DEIT_API deit_status deit_dataset_subset_first(const deit_dataset *dataset,
                                                int64_t n, deit_dataset **out);
@@ -274,6 +281,10 @@ typedef struct deit_progress {
   double images_per_sec; /* this epoch so far */
   double seconds;        /* since the epoch started */
   int32_t end_of_epoch;  /* 1 on the epoch's last report */
+  /* Added in 0.2 (read it only when struct_size covers it). */
+  double val_accuracy;   /* -1, except on an epoch's last report when a
+                            validation set is given: the accuracy on it
+                            (the student's averaged heads) */
 } deit_progress;
 
 /* Return 0 to go on; any other value cancels the call, which then returns
@@ -450,6 +461,12 @@ typedef struct deit_teacher_train_options {
   double label_smoothing;   /* 0 */
   const deit_augment_options *augment; /* NULL: the images as stored */
   double clip_grad;         /* 0: off; > 0: largest global gradient norm */
+  /* Validation (added in 0.2): val evaluated at every epoch's end
+     (deit_progress.val_accuracy); with best_path, the checkpoint of the
+     epoch with the best validation accuracy so far is written there
+     (atomically; a resumed run starts the comparison afresh). */
+  const deit_dataset *val;  /* NULL: none */
+  const char *best_path;    /* NULL: none; needs val */
 } deit_teacher_train_options;
 
 DEIT_API deit_status deit_teacher_train_options_init_sized(deit_teacher_train_options *options, size_t struct_size);
@@ -499,7 +516,8 @@ typedef struct deit_student_config {
 } deit_student_config;
 
 /* Fill a configuration from a preset: "seed" (the reference notebook's
- * model), "deit-tiny", "deit-small", "deit-base". */
+ * model), "deit-tiny", "deit-small", "deit-base" (224 pixels), "small-image"
+ * (28-32 pixel images: patch 4, width 64, depth 6, timm layout). */
 /* The presets by index from 0 ("seed", ...); NULL past the last (static strings). */
 DEIT_API const char *deit_student_preset_name(size_t index);
 DEIT_API deit_status deit_student_config_init_sized(deit_student_config *config,
@@ -576,6 +594,9 @@ typedef struct deit_distill_options {
   double drop_path;          /* 0: stochastic depth rate of the last block
                                 (block i of d: rate * i / (d - 1), timm's rule);
                                 training only */
+  /* Validation, as for the teacher (added in 0.2). */
+  const deit_dataset *val;   /* NULL: none */
+  const char *best_path;     /* NULL: none; needs val */
 } deit_distill_options;
 
 DEIT_API deit_status deit_distill_options_init_sized(deit_distill_options *options, size_t struct_size);

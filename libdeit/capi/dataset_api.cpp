@@ -126,6 +126,24 @@ DEIT_API deit_status deit_dataset_subset_fraction(const deit_dataset* dataset, d
   });
 }
 
+DEIT_API deit_status deit_dataset_split(const deit_dataset* dataset, double fraction, uint64_t seed,
+                                        deit_dataset** first, deit_dataset** rest) {
+  return guard(__func__, [&] {
+    reset_out(first, "first");
+    reset_out(rest, "rest");
+    require_arg(dataset, "dataset");
+    auto [a, b] = deit::data::split(dataset->data, fraction, seed);
+    deit_dataset* wa = wrap(std::move(a));
+    try {
+      *rest = wrap(std::move(b));
+    } catch (...) {
+      deit_dataset_free(wa);
+      throw;
+    }
+    *first = wa;
+  });
+}
+
 DEIT_API deit_status deit_dataset_subset_first(const deit_dataset* dataset, int64_t n, deit_dataset** out) {
   return guard(__func__, [&] {
     reset_out(out);

@@ -29,7 +29,9 @@ namespace deit::capi {
   X(warmup_epochs, 0)                 \
   X(label_smoothing, 0.0)             \
   X(augment, nullptr)                 \
-  X(clip_grad, 0.0)
+  X(clip_grad, 0.0)                   \
+  X(val, nullptr)                     \
+  X(best_path, nullptr)
 
 #define DEIT_DISTILL_OPTIONS(X)         \
   X(epochs, 5)                          \
@@ -56,7 +58,9 @@ namespace deit::capi {
   X(teacher_logits_path, nullptr)       \
   X(augment, nullptr)                   \
   X(clip_grad, 0.0)                     \
-  X(drop_path, 0.0)
+  X(drop_path, 0.0)                     \
+  X(val, nullptr)                       \
+  X(best_path, nullptr)
 
 #define DEIT_AUGMENT_OPTIONS(X) \
   X(crop_padding, 4)            \

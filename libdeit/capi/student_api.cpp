@@ -158,6 +158,8 @@ DEIT_API deit_status deit_distill(deit_student* student, deit_teacher* teacher, 
     s.optim = train::optim_settings(o.optimizer, o.lr, o.weight_decay, o.momentum, o.schedule);
     s.loss = {checked_enum(o.distillation, "distillation"), o.alpha, o.temperature, o.label_smoothing};
     s.recipe = capi::recipe_settings(o.augment, o.clip_grad);
+    s.val = o.val ? &o.val->data : nullptr;
+    if (o.best_path) s.best_path = o.best_path;
     s.drop_path = o.drop_path;
     s.seed = o.seed;
     s.cache_teacher_logits = o.cache_teacher_logits != 0;

@@ -131,6 +131,8 @@ DEIT_API deit_status deit_teacher_train(deit_teacher* teacher, const deit_datase
     s.optim = train::optim_settings(o.optimizer, o.lr, o.weight_decay, o.momentum, o.schedule);
     s.label_smoothing = o.label_smoothing;
     s.recipe = capi::recipe_settings(o.augment, o.clip_grad);
+    s.val = o.val ? &o.val->data : nullptr;
+    if (o.best_path) s.best_path = o.best_path;
     s.trainable = checked_enum(o.trainable, "trainable");
     s.seed = o.seed;
     s.progress = {o.progress, o.user_data};

@@ -216,20 +216,40 @@ Dataset take(const Dataset& parent, const std::vector<int64_t>& indices) {
   return out;
 }
 
-Dataset subset_fraction(const Dataset& parent, double fraction, uint64_t seed) {
+namespace {
+// The images of subset_fraction in its order (perm[0, n)), then the others (perm[n, count)).
+std::vector<int64_t> fraction_order(const Dataset& parent, double fraction, uint64_t seed, int64_t* n) {
   // Written so that NaN fails too.
   if (!(fraction > 0.0 && fraction <= 1.0))
     invalid_arg("fraction " + number_text(fraction) + " is outside (0, 1]");
-  const auto n =
-      std::clamp<int64_t>(std::llround(fraction * static_cast<double>(parent.count)), 1, parent.count);
+  *n = std::clamp<int64_t>(std::llround(fraction * static_cast<double>(parent.count)), 1, parent.count);
   // Fisher-Yates over all indices, then the first n: the whole permutation
   // depends only on (count, seed), so a larger fraction extends a smaller one.
   std::vector<int64_t> perm(static_cast<size_t>(parent.count));
   for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int64_t>(i);
   std::mt19937_64 gen(seed);
   for (size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[uniform_below(gen, i)]);
+  return perm;
+}
+}  // namespace
+
+Dataset subset_fraction(const Dataset& parent, double fraction, uint64_t seed) {
+  int64_t n = 0;
+  std::vector<int64_t> perm = fraction_order(parent, fraction, seed, &n);
   perm.resize(static_cast<size_t>(n));
   return take(parent, perm);
+}
+
+std::pair<Dataset, Dataset> split(const Dataset& parent, double fraction, uint64_t seed) {
+  int64_t n = 0;
+  const std::vector<int64_t> perm = fraction_order(parent, fraction, seed, &n);
+  if (n >= parent.count)
+    invalid_arg("fraction " + number_text(fraction) + " of " + std::to_string(parent.count) +
+                " images leaves none for the rest of the split");
+  // The rest in index order, as the data set stores them.
+  std::vector<int64_t> rest(perm.begin() + n, perm.end());
+  std::sort(rest.begin(), rest.end());
+  return {take(parent, std::vector<int64_t>(perm.begin(), perm.begin() + n)), take(parent, rest)};
 }
 
 Dataset subset_first(const Dataset& parent, int64_t n) {

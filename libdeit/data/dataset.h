@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace deit::data {
@@ -45,6 +46,8 @@ CallerImages check_caller_images(const deit_images& images);
 // Subsets keep num_classes of the parent so label spaces stay aligned.
 Dataset take(const Dataset& parent, const std::vector<int64_t>& indices);
 Dataset subset_fraction(const Dataset& parent, double fraction, uint64_t seed);
+// subset_fraction's subset and the other images (DEIT_E_INVALID_ARG when none are left).
+std::pair<Dataset, Dataset> split(const Dataset& parent, double fraction, uint64_t seed);
 Dataset subset_first(const Dataset& parent, int64_t n);
 
 std::vector<int64_t> label_histogram(const Dataset& ds);

@@ -23,6 +23,9 @@ const StudentConfig kPresets[] = {
   {"deit-tiny",  224, 16,   3, 0,  192, 12,   3,    768,  true,   true,  0.0, 0.0, 1e-6,  true, true,  true},
   {"deit-small", 224, 16,   3, 0,  384, 12,   6,    1536, true,   true,  0.0, 0.0, 1e-6,  true, true,  true},
   {"deit-base",  224, 16,   3, 0,  768, 12,   12,   3072, true,   true,  0.0, 0.0, 1e-6,  true, true,  true},
+  // DeiT's block (timm layout) sized for 28-32 pixel images: 4-pixel patches (49 tokens on 28x28), 6 blocks
+  // of width 64.  Small ViTs of this shape reach ~92% on Fashion-MNIST with augmentation (issue 16).
+  {"small-image", 28, 4,    3, 0,  64,  6,    4,    128,  true,   true,  0.0, 0.0, 1e-6,  true, true,  true},
 };
 // clang-format on
 

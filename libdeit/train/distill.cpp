@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "dist/data_parallel.h"
+#include "models/checkpoint.h"
 #include "ops/fused_ops.h"
 #include "runtime/runtime.h"
 #include "train/feed.h"
@@ -176,7 +177,12 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
   auto opt = make_optimizer(student->parameters(), optim);
 
   StateKeeper state(s.state, s.group, *student, *opt, run_description(config, ds, s, optim, use_teacher));
+  check_validation(s.val, s.best_path);
   StudentTrainingScope scope(student, s.drop_path);
+  const EpochEndFn epoch_end = validation(
+      s.val, s.best_path, s.group, [&] { return evaluate_student(student, config, *s.val, s.group).accuracy; },
+      [&](const std::string& path) { models::save_student_checkpoint(config, *student, path); },
+      [&] { student->train(); });
   const std::vector<at::Tensor> params = student->parameters();
   run_training_loop(s.epochs, steps, ds.count, s.seed, device, optim, *opt, par, state, progress,
                     [&](const TrainStep& ts) {
@@ -207,7 +213,7 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
     clip_gradients(params, s.recipe.clip_grad);
     opt->step();
     return v;
-  });
+  }, epoch_end);
 }
 
 }  // namespace deit::train

@@ -24,7 +24,8 @@ double Progress::epoch_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count();
 }
 
-void Progress::step(int64_t step, double loss, double loss_cls, double loss_dist, int64_t images, double lr) {
+void Progress::step(int64_t step, double loss, double loss_cls, double loss_dist, int64_t images, double lr,
+                    double val_accuracy) {
   ++done_;
   step_ = step;
   images_ += images;
@@ -50,10 +51,12 @@ void Progress::step(int64_t step, double loss, double loss_cls, double loss_dist
   p.images_per_sec = secs > 0 ? static_cast<double>(images_) / secs : 0.0;
   p.seconds = secs;
   p.end_of_epoch = last ? 1 : 0;
+  p.val_accuracy = last ? val_accuracy : -1.0;
   if (last && log_enabled(DEIT_LOG_INFO))
     log(DEIT_LOG_INFO, "phase " + std::to_string(phase_) + " epoch " + std::to_string(epoch_) + "/" +
                            std::to_string(epochs_) + ": loss " + std::to_string(p.loss) + ", " +
-                           std::to_string(p.images_per_sec) + " images/s");
+                           std::to_string(p.images_per_sec) + " images/s" +
+                           (p.val_accuracy >= 0 ? ", validation accuracy " + std::to_string(p.val_accuracy) : ""));
   if (fn_ && fn_(&p, user_data_) != 0) {
     if (!defer_cancel_) cancelled("the progress callback");
     cancel_requested_ = true;

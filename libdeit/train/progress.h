@@ -12,9 +12,10 @@ class Progress {
  public:
   Progress(deit_phase phase, int32_t epochs, deit_progress_fn fn, void* user_data);
   void start_epoch(int32_t epoch, int64_t steps);
-  // Called after each step with the step's loss parts and batch size.
-  // Throws deit::Error(DEIT_E_CANCELLED) when the callback asks to stop.
-  void step(int64_t step, double loss, double loss_cls, double loss_dist, int64_t images, double lr);
+  // Called after each step with the step's loss parts and batch size; val_accuracy (-1: none) is reported
+  // with an epoch's last step.  Throws deit::Error(DEIT_E_CANCELLED) when the callback asks to stop.
+  void step(int64_t step, double loss, double loss_cls, double loss_dist, int64_t images, double lr,
+            double val_accuracy = -1.0);
   // The epoch's mean loss so far.
   double mean_loss() const { return done_ ? loss_sum_ / static_cast<double>(done_) : 0.0; }
   double mean_loss_cls() const { return done_ ? cls_sum_ / static_cast<double>(done_) : 0.0; }

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "dist/data_parallel.h"
+#include "models/checkpoint.h"
 #include "runtime/runtime.h"
 #include "train/feed.h"
 #include "train/parallel_loop.h"
@@ -101,7 +102,12 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
                         .add("clip_grad", s.recipe.clip_grad)
                         .add("ranks", dist::size_of(s.group))
                         .finish(s.seed, ds));
+  check_validation(s.val, s.best_path);
   TeacherTrainingScope scope(teacher);
+  const EpochEndFn epoch_end = validation(
+      s.val, s.best_path, s.group, [&] { return evaluate_teacher(teacher, *s.val, s.group).accuracy; },
+      [&](const std::string& path) { models::save_teacher_checkpoint(teacher, path); },
+      [&] { teacher.net->set_training(true); });
   run_training_loop(s.epochs, steps, ds.count, s.seed, teacher.device, optim, *opt, par, state, progress,
                     [&](const TrainStep& ts) {
     const augment::Batch batch = training_batch(data, ts, s.recipe.augment, s.seed, par);
@@ -118,7 +124,7 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
     // SyncBatchNorm); averaging them at each epoch's end keeps the ranks' models identical.
     if (ts.step + 1 == steps) dist::average_buffers(s.group, *teacher.net->module());
     return std::vector<double>{value, value, 0.0};
-  });
+  }, epoch_end);
 }
 
 }  // namespace deit::train

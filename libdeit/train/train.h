@@ -45,6 +45,8 @@ struct TeacherTrainSettings {
   OptimSettings optim;
   double label_smoothing = 0;
   RecipeSettings recipe;
+  const data::Dataset* val = nullptr;  // evaluated at each epoch's end
+  std::string best_path;               // with val: the best epoch's checkpoint
   deit_trainable trainable = DEIT_TRAIN_AUTO;
   uint64_t seed = 0;
   Callback progress;
@@ -69,6 +71,8 @@ struct DistillSettings {
   LossSettings loss;
   RecipeSettings recipe;
   double drop_path = 0;  // stochastic depth rate of the last block (DistilledViTImpl::set_drop_path)
+  const data::Dataset* val = nullptr;  // evaluated at each epoch's end (averaged heads)
+  std::string best_path;               // with val: the best epoch's checkpoint
   uint64_t seed = 0;
   bool cache_teacher_logits = true;
   std::string teacher_logits_path;  // empty: the cached logits live only in memory (train/logit_cache.h)

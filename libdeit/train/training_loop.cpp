@@ -4,8 +4,10 @@
 #include <torch/nn/utils/clip_grad.h>
 
 #include <cmath>
+#include <memory>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "train/train.h"
 
 namespace deit::train {
@@ -25,13 +27,37 @@ augment::Batch training_batch(const DeviceData& data, const TrainStep& ts, const
                         par.batch_offset(), par.global_batch());
 }
 
+void check_validation(const data::Dataset* val, const std::string& best_path) {
+  require(val != nullptr || best_path.empty(), "best_path is set but val is NULL: the best epoch is chosen on a validation set");
+}
+
+EpochEndFn validation(const data::Dataset* val, const std::string& best_path, dist::Group* group,
+                      std::function<double()> evaluate, std::function<void(const std::string&)> save,
+                      std::function<void()> resume_training) {
+  if (!val) return nullptr;
+  const bool writer = group == nullptr || group->root();
+  auto best = std::make_shared<double>(-1.0);
+  return [=](int32_t epoch) {
+    const double acc = evaluate();
+    resume_training();
+    if (!best_path.empty() && acc > *best) {
+      *best = acc;
+      if (writer) save(best_path);
+      log(DEIT_LOG_INFO, "epoch " + std::to_string(epoch) + ": best validation accuracy so far (" +
+                             std::to_string(acc) + "), checkpoint written to " + best_path);
+    }
+    return acc;
+  };
+}
+
 void clip_gradients(const std::vector<at::Tensor>& params, double max_norm) {
   if (max_norm > 0.0) torch::nn::utils::clip_grad_norm_(params, max_norm);
 }
 
 void run_training_loop(int32_t epochs, int64_t steps, int64_t count, uint64_t seed, c10::Device device,
                        const OptimSettings& optim, torch::optim::Optimizer& optimizer, ParallelLoop& par,
-                       StateKeeper& state, Progress& progress, const StepFn& step_fn) {
+                       StateKeeper& state, Progress& progress, const StepFn& step_fn,
+                       const EpochEndFn& epoch_end) {
   const TrainingPosition pos = state.start();
   for (int32_t epoch = pos.epoch; epoch <= epochs; ++epoch) {
     progress.start_epoch(epoch, steps);
@@ -44,7 +70,8 @@ void run_training_loop(int32_t epochs, int64_t steps, int64_t count, uint64_t se
       set_lr(optimizer, lr);
       const std::vector<double> losses = step_fn({epoch, step, global_step, par.indices(perm, step)});
       state.after_step(epoch, step, steps, global_step);
-      progress.step(step + 1, losses.at(0), losses.at(1), losses.at(2), par.global_batch(), lr);
+      const double val = step + 1 == steps && epoch_end ? epoch_end(epoch) : -1.0;
+      progress.step(step + 1, losses.at(0), losses.at(1), losses.at(2), par.global_batch(), lr, val);
     }
   }
   par.finish();

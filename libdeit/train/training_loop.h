@@ -8,9 +8,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "augment/augment.h"
+#include "data/dataset.h"
+#include "dist/group.h"
 #include "train/feed.h"
 #include "train/optim.h"
 #include "train/parallel_loop.h"
@@ -44,10 +47,23 @@ augment::Batch training_batch(const DeviceData& data, const TrainStep& ts, const
 // Scales the gradients of `params` so that their global norm is at most max_norm (0: does nothing).
 void clip_gradients(const std::vector<at::Tensor>& params, double max_norm);
 
+// At an epoch's end, before its last progress report: the validation accuracy (-1: no validation).
+using EpochEndFn = std::function<double(int32_t epoch)>;
+
+// Validation of a trainer: `evaluate` (which leaves the model in eval mode) gives the accuracy on the
+// validation set; with a best_path, `save` writes the model there (rank 0) whenever it improves.
+// `resume_training` puts the model back in training mode.
+EpochEndFn validation(const data::Dataset* val, const std::string& best_path, dist::Group* group,
+                      std::function<double()> evaluate, std::function<void(const std::string&)> save,
+                      std::function<void()> resume_training);
+// DEIT_E_INVALID_ARG for a best_path without a validation set.
+void check_validation(const data::Dataset* val, const std::string& best_path);
+
 // Runs epochs pos.epoch .. epochs of `steps` steps over a data set of `count` samples on `device`, seeded
 // by `seed` (state.start() gives pos), then ParallelLoop::finish.
 void run_training_loop(int32_t epochs, int64_t steps, int64_t count, uint64_t seed, c10::Device device,
                        const OptimSettings& optim, torch::optim::Optimizer& optimizer, ParallelLoop& par,
-                       StateKeeper& state, Progress& progress, const StepFn& step);
+                       StateKeeper& state, Progress& progress, const StepFn& step,
+                       const EpochEndFn& epoch_end = nullptr);
 
 }  // namespace deit::train
