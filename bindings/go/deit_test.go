@@ -692,3 +692,144 @@ func TestRuntimeSettings(t *testing.T) {
 	}
 	wantError(t, deit.RuntimeInit(deit.RuntimeOptions{NumThreads: 1}), deit.ErrState, "applied already")
 }
+
+// DeiT's recipe options reach libdeit: the augmentation defaults read back,
+// and each of Augment, ClipGrad and DropPath (distillation) and Schedule,
+// WarmupEpochs, LabelSmoothing, ClipGrad and Augment (the teacher) changes
+// what a tiny training gives, while the same settings give the same weights.
+func TestRecipeOptions(t *testing.T) {
+	if a := deit.DefaultAugmentOptions(); a != (deit.AugmentOptions{CropPadding: 4, EraseProb: 0.25}) {
+		t.Fatalf("DefaultAugmentOptions() = %+v", a)
+	}
+	if d := deit.DefaultDistillOptions(); d.Augment != nil || d.ClipGrad != 0 || d.DropPath != 0 {
+		t.Fatalf("distill recipe defaults: %+v", d)
+	}
+	if d := deit.DefaultTeacherTrainOptions(); d.Schedule != deit.ScheduleConstant || d.WarmupEpochs != 0 ||
+		d.LabelSmoothing != 0 || d.Augment != nil || d.ClipGrad != 0 {
+		t.Fatalf("teacher recipe defaults: %+v", d)
+	}
+	train := makeDataset(t, 64, 5)
+	few, err := train.SubsetFirst(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer few.Close()
+	probe, _ := makeTask(t, 16, 6)
+	augment := deit.DefaultAugmentOptions()
+	mixup := deit.AugmentOptions{MixupAlpha: 0.8}
+
+	// A fresh student (always the same initial weights), one epoch without a teacher.
+	distilled := func(change func(*deit.DistillOptions)) string {
+		t.Helper()
+		s, _ := smallStudent(t, 5)
+		o := deit.DefaultDistillOptions()
+		o.Distillation, o.Epochs, o.BatchSize, o.Seed = deit.DistillNone, 1, 16, 3
+		change(&o)
+		if err := s.Distill(nil, train, &o); err != nil {
+			t.Fatal(err)
+		}
+		logits, err := s.Predict(probe, deit.HeadAvg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(logits)
+	}
+	base := distilled(func(*deit.DistillOptions) {})
+	if again := distilled(func(*deit.DistillOptions) {}); again != base {
+		t.Fatal("the same distillation twice gave different students")
+	}
+	for name, change := range map[string]func(*deit.DistillOptions){
+		"Augment":       func(o *deit.DistillOptions) { o.Augment = &augment },
+		"Augment mixup": func(o *deit.DistillOptions) { o.Augment = &mixup },
+		"DropPath":      func(o *deit.DistillOptions) { o.DropPath = 0.3 },
+		"ClipGrad":      func(o *deit.DistillOptions) { o.ClipGrad = 1e-3 },
+	} {
+		got := distilled(change)
+		if got == base {
+			t.Errorf("%s: the student is the same as without it", name)
+		}
+		if again := distilled(change); again != got {
+			t.Errorf("%s: the same settings twice gave different students", name)
+		}
+	}
+	s, _ := smallStudent(t, 5)
+	bad := deit.DefaultDistillOptions()
+	bad.Distillation, bad.Epochs = deit.DistillNone, 1
+	bad.Augment = &deit.AugmentOptions{CropPadding: 4, ResizedCropScale: 0.5}
+	wantError(t, s.Distill(nil, train, &bad), deit.ErrInvalidArg, "choose one crop")
+	bad.Augment, bad.DropPath = nil, 1.5
+	wantError(t, s.Distill(nil, train, &bad), deit.ErrInvalidArg, "drop_path")
+
+	// A fresh resnet18 (seed 0), 4 head-only steps on 16 images; lrs gets the reported learning rates.
+	trained := func(change func(*deit.TeacherTrainOptions), lrs *[]float64) string {
+		t.Helper()
+		teacher, err := deit.NewTeacher("resnet18", classes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer teacher.Close()
+		if err := teacher.SetDevice("cpu"); err != nil {
+			t.Fatal(err)
+		}
+		o := deit.DefaultTeacherTrainOptions()
+		o.Epochs, o.BatchSize, o.Trainable = 2, 8, deit.TrainHead
+		o.Progress = func(p deit.Progress) error {
+			*lrs = append(*lrs, p.LR)
+			return nil
+		}
+		change(&o)
+		if err := teacher.Train(few, &o); err != nil {
+			t.Fatal(err)
+		}
+		logits, err := teacher.Predict(probe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(logits)
+	}
+	var baseLRs, lrs []float64
+	tbase := trained(func(*deit.TeacherTrainOptions) {}, &baseLRs)
+	for _, lr := range baseLRs {
+		if lr != baseLRs[0] {
+			t.Fatalf("constant schedule reported learning rates %v", baseLRs)
+		}
+	}
+	if again := trained(func(*deit.TeacherTrainOptions) {}, &lrs); again != tbase {
+		t.Fatal("the same teacher training twice gave different teachers")
+	}
+	for name, change := range map[string]func(*deit.TeacherTrainOptions){
+		"Augment":        func(o *deit.TeacherTrainOptions) { o.Augment = &augment },
+		"LabelSmoothing": func(o *deit.TeacherTrainOptions) { o.LabelSmoothing = 0.2 },
+		"ClipGrad":       func(o *deit.TeacherTrainOptions) { o.ClipGrad = 1e-4 },
+	} {
+		if trained(change, &lrs) == tbase {
+			t.Errorf("teacher %s: the teacher is the same as without it", name)
+		}
+	}
+	withAugment := func(o *deit.TeacherTrainOptions) { o.Augment = &augment }
+	if trained(withAugment, &lrs) != trained(withAugment, &lrs) {
+		t.Error("teacher Augment: the same settings twice gave different teachers")
+	}
+	var cosine []float64
+	trained(func(o *deit.TeacherTrainOptions) { o.Schedule, o.WarmupEpochs = deit.ScheduleCosine, 1 }, &cosine)
+	varied := false
+	for _, lr := range cosine {
+		varied = varied || lr != cosine[0]
+		if lr > baseLRs[0]*(1+1e-12) {
+			t.Fatalf("cosine learning rates %v exceed the base %v", cosine, baseLRs[0])
+		}
+	}
+	if !varied {
+		t.Fatalf("cosine with warmup reported learning rates %v", cosine)
+	}
+	teacher, err := deit.NewTeacher("resnet18", classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer teacher.Close()
+	tbad := deit.DefaultTeacherTrainOptions()
+	tbad.Epochs, tbad.BatchSize, tbad.Augment = 1, 8, &deit.AugmentOptions{EraseProb: 2}
+	wantError(t, teacher.Train(few, &tbad), deit.ErrInvalidArg, "erase_prob")
+	tbad.Augment, tbad.Schedule, tbad.WarmupEpochs = nil, deit.ScheduleCosine, 3
+	wantError(t, teacher.Train(few, &tbad), deit.ErrInvalidArg, "warmup_epochs")
+}

@@ -83,7 +83,7 @@ const (
 	OptimSGD   Optimizer = C.DEIT_OPTIM_SGD // with momentum
 )
 
-// Schedule is the learning-rate schedule of distillation.
+// Schedule is the learning-rate schedule of a training call.
 type Schedule int32
 
 // Schedules.
@@ -91,6 +91,46 @@ const (
 	ScheduleConstant Schedule = C.DEIT_SCHEDULE_CONSTANT
 	ScheduleCosine   Schedule = C.DEIT_SCHEDULE_COSINE // linear warmup, then cosine decay to 0
 )
+
+// AugmentOptions configures the augmentation of training batches, as in
+// DeiT's recipe (deit_augment_options in deit.h); start from
+// DefaultAugmentOptions and set TeacherTrainOptions.Augment or
+// DistillOptions.Augment to it (nil there: the images as stored). The ops run
+// in the order crop, flip, erasing, then mixup / cutmix; their random draws
+// come from the run's seed and step, so runs stay deterministic.
+type AugmentOptions struct {
+	CropPadding      int     // random crop of the image size after zero padding by this many pixels; 0: off
+	ResizedCropScale float64 // 0: off; s in (0, 1]: RandomResizedCrop with area [s, 1] (CropPadding must be 0)
+	HFlip            bool    // mirror each image with probability 1/2
+	EraseProb        float64 // probability of RandomErasing (a box of 2-33% of the image) per image
+	MixupAlpha       float64 // 0: off; > 0: mixup, lambda ~ Beta(a, a)
+	CutmixAlpha      float64 // 0: off; > 0: cutmix (with MixupAlpha too, one or the other per batch)
+}
+
+// DefaultAugmentOptions returns libdeit's defaults (crop with padding 4,
+// random erasing with probability 0.25, no flip, no mixup or cutmix).
+func DefaultAugmentOptions() AugmentOptions {
+	var o C.deit_augment_options
+	C.deit_augment_options_init_sized(&o, C.size_t(unsafe.Sizeof(o))) // cannot fail on a valid pointer
+	return AugmentOptions{CropPadding: int(o.crop_padding), ResizedCropScale: float64(o.resized_crop_scale),
+		HFlip: o.hflip != 0, EraseProb: float64(o.erase_prob), MixupAlpha: float64(o.mixup_alpha),
+		CutmixAlpha: float64(o.cutmix_alpha)}
+}
+
+// cOptions returns a C copy of a for an options struct's augment pointer (a
+// Go pointer must not be stored in memory passed to C), or NULL for a nil a;
+// the caller frees it with C.free once the call has returned.
+func (a *AugmentOptions) cOptions() *C.deit_augment_options {
+	if a == nil {
+		return nil
+	}
+	p := (*C.deit_augment_options)(C.malloc(C.size_t(unsafe.Sizeof(C.deit_augment_options{}))))
+	C.deit_augment_options_init_sized(p, C.size_t(unsafe.Sizeof(*p)))
+	p.crop_padding, p.resized_crop_scale = C.int32_t(a.CropPadding), C.double(a.ResizedCropScale)
+	p.hflip, p.erase_prob = b2i(a.HFlip), C.double(a.EraseProb)
+	p.mixup_alpha, p.cutmix_alpha = C.double(a.MixupAlpha), C.double(a.CutmixAlpha)
+	return p
+}
 
 // Trainable says which teacher weights fine-tuning updates.
 type Trainable int32
@@ -297,16 +337,24 @@ type TeacherTrainOptions struct {
 	Progress    ProgressFunc
 	State       StateOptions // crash safety
 	Group       *Group       // data parallelism (nil: this process alone); BatchSize is per rank
+	// The training recipe.
+	Schedule       Schedule
+	WarmupEpochs   int // cosine only
+	LabelSmoothing float64
+	Augment        *AugmentOptions // nil: the images as stored
+	ClipGrad       float64         // 0: off; > 0: largest global gradient norm
 }
 
 // DefaultTeacherTrainOptions returns libdeit's defaults (3 epochs, batch 64,
-// Adam 1e-3, ...).
+// Adam 1e-3, constant learning rate, no augmentation, ...).
 func DefaultTeacherTrainOptions() TeacherTrainOptions {
 	var o C.deit_teacher_train_options
 	C.deit_teacher_train_options_init_sized(&o, C.size_t(unsafe.Sizeof(o))) // cannot fail on a valid pointer
 	return TeacherTrainOptions{Epochs: int(o.epochs), BatchSize: int(o.batch_size), LR: float64(o.lr),
 		Optimizer: Optimizer(o.optimizer), WeightDecay: float64(o.weight_decay), Momentum: float64(o.momentum),
-		Trainable: Trainable(o.trainable), Seed: uint64(o.seed)}
+		Trainable: Trainable(o.trainable), Seed: uint64(o.seed), Schedule: Schedule(o.schedule),
+		WarmupEpochs: int(o.warmup_epochs), LabelSmoothing: float64(o.label_smoothing),
+		ClipGrad: float64(o.clip_grad)}
 }
 
 // Train fine-tunes the teacher on train; nil options means the defaults.
@@ -334,6 +382,10 @@ func (t *Teacher) Train(train *Dataset, options *TeacherTrainOptions) error {
 	o.momentum = C.double(options.Momentum)
 	o.trainable = C.deit_trainable(options.Trainable)
 	o.seed = C.uint64_t(options.Seed)
+	o.schedule, o.warmup_epochs = C.deit_schedule(options.Schedule), C.int32_t(options.WarmupEpochs)
+	o.label_smoothing, o.clip_grad = C.double(options.LabelSmoothing), C.double(options.ClipGrad)
+	o.augment = options.Augment.cOptions()
+	defer C.free(unsafe.Pointer(o.augment))
 	o.device = cString(options.Device)
 	defer C.free(unsafe.Pointer(o.device))
 	o.state_path, o.state_every_steps, o.resume = cString(options.State.Path), C.int32_t(options.State.EverySteps), b2i(options.State.Resume)

@@ -199,6 +199,10 @@ type DistillOptions struct {
 	Progress           ProgressFunc
 	State              StateOptions // crash safety
 	Group              *Group       // data parallelism (nil: this process alone); BatchSize is per rank
+	// The training recipe.
+	Augment  *AugmentOptions // nil: the images as stored; with augmentation the teacher runs on each batch
+	ClipGrad float64         // 0: off; > 0: largest global gradient norm
+	DropPath float64         // stochastic depth rate of the last block (block i of d: rate*i/(d-1)); training only
 }
 
 // DefaultDistillOptions returns libdeit's defaults (5 epochs, batch 64, Adam
@@ -211,7 +215,8 @@ func DefaultDistillOptions() DistillOptions {
 		Schedule: Schedule(o.schedule), WarmupEpochs: int(o.warmup_epochs), Alpha: float64(o.alpha),
 		Temperature: float64(o.temperature), Distillation: Distillation(o.distillation),
 		LabelSmoothing: float64(o.label_smoothing), Seed: uint64(o.seed),
-		CacheTeacherLogits: o.cache_teacher_logits != 0}
+		CacheTeacherLogits: o.cache_teacher_logits != 0, ClipGrad: float64(o.clip_grad),
+		DropPath: float64(o.drop_path)}
 }
 
 // Distill trains the student on train against the frozen teacher; teacher may
@@ -245,6 +250,9 @@ func (s *Student) Distill(teacher *Teacher, train *Dataset, options *DistillOpti
 	o.temperature, o.distillation = C.double(options.Temperature), C.deit_distillation(options.Distillation)
 	o.label_smoothing, o.seed = C.double(options.LabelSmoothing), C.uint64_t(options.Seed)
 	o.cache_teacher_logits = b2i(options.CacheTeacherLogits)
+	o.clip_grad, o.drop_path = C.double(options.ClipGrad), C.double(options.DropPath)
+	o.augment = options.Augment.cOptions()
+	defer C.free(unsafe.Pointer(o.augment))
 	o.device = cString(options.Device)
 	defer C.free(unsafe.Pointer(o.device))
 	o.teacher_logits_path = cString(options.TeacherLogitsPath)

@@ -330,6 +330,7 @@ DEIT_OUT_STRUCT(deit_dataset_info, info)
 DEIT_OUT_STRUCT(deit_eval_result, result)
 /* Options and configurations come back from their init functions; the
  * const versions taken by the other calls are plain proxies. */
+DEIT_OUT_STRUCT(deit_augment_options, options)
 DEIT_OUT_STRUCT(deit_teacher_train_options, options)
 DEIT_OUT_STRUCT(deit_distill_options, options)
 DEIT_OUT_STRUCT(deit_student_config, config)
@@ -357,6 +358,7 @@ DEIT_OUT_STRUCT(deit_runtime_options, options)
 /* The *_init names are macros over *_init_sized (deit.h): Python gets them as
  * functions below, whose C wrappers expand the macros with the wrapper's sizeof. */
 %ignore deit_group_options_init_sized;
+%ignore deit_augment_options_init_sized;
 %ignore deit_teacher_train_options_init_sized;
 %ignore deit_distill_options_init_sized;
 %ignore deit_student_config_init_sized;
@@ -367,12 +369,14 @@ DEIT_OUT_STRUCT(deit_runtime_options, options)
 %include <deit/deit.h>
 
 #undef deit_group_options_init
+#undef deit_augment_options_init
 #undef deit_teacher_train_options_init
 #undef deit_distill_options_init
 #undef deit_student_config_init
 #undef deit_runtime_options_init
 deit_status deit_runtime_options_init(deit_runtime_options *options);
 deit_status deit_group_options_init(deit_group_options *options);
+deit_status deit_augment_options_init(deit_augment_options *options);
 deit_status deit_teacher_train_options_init(deit_teacher_train_options *options);
 deit_status deit_distill_options_init(deit_distill_options *options);
 deit_status deit_student_config_init(deit_student_config *config, const char *preset, int32_t num_classes);

@@ -11,10 +11,14 @@ A thin layer over the SWIG module ``deit.deit_c`` (extension ``deit._deit_c``), 
 - ``predict`` returns ``float32`` logits, ``classify`` ``int64`` classes;
 - training takes ``progress=callable(Progress)``; a true return value or an exception stops it.
   The exception is re-raised once the C call has returned (the model stays usable). The GIL is
-  released while libdeit works.
+  released while libdeit works;
+- training takes ``augment=``: None (the default: the images as stored), True (libdeit's
+  augmentation defaults, ``augment_defaults()``) or a dict of deit_augment_options fields that
+  override those defaults, e.g. ``augment={"hflip": 1, "mixup_alpha": 0.8}``.
 """
 
 import collections
+import collections.abc
 import json
 
 import numpy as np
@@ -24,7 +28,7 @@ from . import deit_c as _c
 __all__ = [
     "Error", "Dataset", "Teacher", "Student", "Progress", "EvalResult", "version", "set_num_threads",
     "get_num_threads", "set_log_level", "runtime_init", "runtime_settings", "teacher_archs", "student_presets", "libtorch_version", "cuda_compiled", "cuda_available", "cuda_device_count", "resolve_device",
-    "distillation_loss", "describe_checkpoint", "Group",
+    "distillation_loss", "describe_checkpoint", "Group", "augment_defaults",
 ]
 
 
@@ -94,6 +98,27 @@ def _set_fields(struct, values, what):
 
 def _as_dict(struct):
     return {n: getattr(struct, n) for n in _fields(struct)}
+
+
+def _augment_options(value, what):
+    """The deit_augment_options that ``augment=`` asks for, or None for no augmentation.  The caller
+    keeps the returned struct alive while the C call that points to it runs."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return _c.deit_augment_options_init()
+    if isinstance(value, _c.deit_augment_options):
+        return value
+    if isinstance(value, collections.abc.Mapping):
+        return _set_fields(_c.deit_augment_options_init(), value, what + " augment")
+    raise TypeError(f"{what}: augment must be None, True or a dict of deit_augment_options fields, "
+                    f"got {type(value).__name__}")
+
+
+def augment_defaults():
+    """dict of the deit_augment_options fields as deit_augment_options_init gives them (crop_padding,
+    resized_crop_scale, hflip, erase_prob, mixup_alpha, cutmix_alpha): what ``augment=True`` uses."""
+    return _as_dict(_c.deit_augment_options_init())
 
 
 def _progress_adapter(progress):
@@ -272,12 +297,16 @@ class Teacher(_Handle):
     def num_classes(self):
         return _c.deit_teacher_num_classes(self._h)
 
-    def train(self, dataset, progress=None, device=None, **options):
-        """Fine-tune; options are deit_teacher_train_options fields (epochs, batch_size, lr, ...)."""
+    def train(self, dataset, progress=None, device=None, augment=None, **options):
+        """Fine-tune; options are deit_teacher_train_options fields (epochs, batch_size, lr, schedule,
+        warmup_epochs, label_smoothing, clip_grad, ...); augment as in the module doc."""
         group = options.pop("group", None)
+        aug = _augment_options(augment, "Teacher.train")
         o = _set_fields(_c.deit_teacher_train_options_init(), options, "Teacher.train")
         if group is not None:
             o.group = group._h
+        if aug is not None:
+            o.augment = aug  # aug (held here) outlives the call
         _c.deit_py_teacher_train(self._h, dataset._h, o, device, _progress_adapter(progress))
 
     def evaluate(self, dataset, confusion=False, group=None):
@@ -340,13 +369,17 @@ class Student(_Handle):
     def num_params(self):
         return _c.deit_student_num_params(self._h)
 
-    def distill(self, teacher, dataset, progress=None, device=None, **options):
+    def distill(self, teacher, dataset, progress=None, device=None, augment=None, **options):
         """Train against the frozen teacher (None with distillation="none"); options are
-        deit_distill_options fields (epochs, batch_size, lr, alpha, temperature, distillation, ...)."""
+        deit_distill_options fields (epochs, batch_size, lr, alpha, temperature, distillation,
+        clip_grad, drop_path, ...); augment as in the module doc."""
         group = options.pop("group", None)
+        aug = _augment_options(augment, "Student.distill")
         o = _set_fields(_c.deit_distill_options_init(), options, "Student.distill")
         if group is not None:
             o.group = group._h
+        if aug is not None:
+            o.augment = aug  # aug (held here) outlives the call
         t = teacher._h if teacher is not None else None
         _c.deit_py_distill(self._h, t, dataset._h, o, device, _progress_adapter(progress))
 

@@ -12,6 +12,7 @@ HEADER = os.path.join(os.path.dirname(__file__), "..", "..", "..", "include", "d
 STRUCTS = {  # struct -> its init, as Python calls it
     "deit_teacher_train_options": _c.deit_teacher_train_options_init,
     "deit_distill_options": _c.deit_distill_options_init,
+    "deit_augment_options": _c.deit_augment_options_init,
     "deit_group_options": _c.deit_group_options_init,
     "deit_runtime_options": _c.deit_runtime_options_init,
 }
@@ -22,6 +23,12 @@ UNWRAPPED = {"progress", "user_data", "device"}
 def header_text():
     with open(HEADER) as f:
         return f.read()
+
+
+def init_sized_structs(text):
+    """The structs whose *_init_sized takes only (struct, struct_size): each one's defaults come from
+    its init alone (deit_student_config's also from a preset)."""
+    return set(re.findall(r"DEIT_API deit_status (\w+)_init_sized\(\1 \*\w+, size_t struct_size\);", text))
 
 
 def enum_members(text):
@@ -76,3 +83,10 @@ def test_header_comments_state_the_init_defaults(struct):
             struct, name, expected, struct, actual)
         checked += 1
     assert checked >= min(6, len(fields(text, struct))), "%s: only %d fields parsed from deit.h" % (struct, checked)
+
+
+def test_every_options_struct_is_checked():
+    # A struct appended to deit.h with its own init is checked here too, not silently skipped.
+    found = init_sized_structs(header_text())
+    assert "deit_augment_options" in found and "deit_distill_options" in found, found
+    assert found == set(STRUCTS), "deit.h has init_sized for %s; STRUCTS lists %s" % (sorted(found), sorted(STRUCTS))

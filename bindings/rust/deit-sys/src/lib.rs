@@ -165,6 +165,18 @@ pub struct deit_eval_result {
 }
 
 #[repr(C)]
+#[derive(Debug, Copy, Clone, Default, PartialEq)]
+pub struct deit_augment_options {
+    pub struct_size: u32,
+    pub crop_padding: i32,
+    pub resized_crop_scale: c_double,
+    pub hflip: i32,
+    pub erase_prob: c_double,
+    pub mixup_alpha: c_double,
+    pub cutmix_alpha: c_double,
+}
+
+#[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct deit_teacher_train_options {
     pub struct_size: u32,
@@ -183,6 +195,11 @@ pub struct deit_teacher_train_options {
     pub state_every_steps: i32,
     pub resume: i32,
     pub group: *mut deit_group,
+    pub schedule: deit_schedule,
+    pub warmup_epochs: i32,
+    pub label_smoothing: c_double,
+    pub augment: *const deit_augment_options,
+    pub clip_grad: c_double,
 }
 
 #[repr(C)]
@@ -254,6 +271,9 @@ pub struct deit_distill_options {
     pub resume: i32,
     pub group: *mut deit_group,
     pub teacher_logits_path: *const c_char,
+    pub augment: *const deit_augment_options,
+    pub clip_grad: c_double,
+    pub drop_path: c_double,
 }
 
 extern "C" {
@@ -388,6 +408,11 @@ extern "C" {
         capacity: usize,
     ) -> deit_status;
     pub fn deit_teacher_num_classes(teacher: *const deit_teacher, out: *mut i32) -> deit_status;
+    /// deit.h's `deit_augment_options_init(o)` is a macro passing `sizeof *o`.
+    pub fn deit_augment_options_init_sized(
+        options: *mut deit_augment_options,
+        struct_size: usize,
+    ) -> deit_status;
     /// deit.h's `deit_teacher_train_options_init(o)` is a macro passing `sizeof *o`.
     pub fn deit_teacher_train_options_init_sized(
         options: *mut deit_teacher_train_options,
@@ -512,13 +537,20 @@ mod tests {
             let mut t = std::mem::MaybeUninit::<deit_teacher_train_options>::zeroed();
             let size = size_of::<deit_teacher_train_options>();
             assert_eq!(deit_teacher_train_options_init_sized(t.as_mut_ptr(), size), DEIT_OK);
-            assert_eq!(t.assume_init().struct_size as usize, size);
+            let t = t.assume_init();
+            assert_eq!(t.struct_size as usize, size);
             let mut d = std::mem::MaybeUninit::<deit_distill_options>::zeroed();
             let size = size_of::<deit_distill_options>();
             assert_eq!(deit_distill_options_init_sized(d.as_mut_ptr(), size), DEIT_OK);
             let d = d.assume_init();
             assert_eq!(d.struct_size as usize, size);
             assert_eq!((d.epochs, d.batch_size, d.cache_teacher_logits), (5, 64, 1));
+            assert!(d.augment.is_null() && t.augment.is_null());
+            let mut a = deit_augment_options::default();
+            let size = size_of::<deit_augment_options>();
+            assert_eq!(deit_augment_options_init_sized(&mut a, size), DEIT_OK);
+            assert_eq!(a.struct_size as usize, size);
+            assert_eq!((a.crop_padding, a.erase_prob, a.hflip), (4, 0.25, 0));
             assert_eq!(deit_version_number(), DEIT_VERSION_NUMBER);
         }
     }

@@ -844,12 +844,97 @@ pub enum Trainable {
     All,
 }
 
-/// Learning-rate schedule of distillation.
+/// Learning-rate schedule of a training call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schedule {
     Constant,
     /// Linear warmup, then cosine decay to 0.
     Cosine,
+}
+
+impl Schedule {
+    fn raw(self) -> sys::deit_schedule {
+        match self {
+            Schedule::Constant => sys::DEIT_SCHEDULE_CONSTANT,
+            Schedule::Cosine => sys::DEIT_SCHEDULE_COSINE,
+        }
+    }
+    fn from_raw(s: sys::deit_schedule) -> Schedule {
+        if s == sys::DEIT_SCHEDULE_COSINE {
+            Schedule::Cosine
+        } else {
+            Schedule::Constant
+        }
+    }
+}
+
+/// Augmentation of training batches, as in DeiT's recipe (`deit_augment_options`
+/// in deit.h); `Default` gives libdeit's defaults. Use it as
+/// [`TeacherTrainOptions::augment`] or [`DistillOptions::augment`] (`None`
+/// there: the images as stored). The ops run in the order crop, flip,
+/// erasing, then mixup / cutmix; their random draws come from the run's seed
+/// and step, so runs stay deterministic.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AugmentOptions {
+    /// Random crop of the image size after zero padding by this many pixels; 0: off.
+    pub crop_padding: i32,
+    /// 0: off; s in (0, 1]: RandomResizedCrop with area [s, 1] (`crop_padding` must be 0).
+    pub resized_crop_scale: f64,
+    /// Mirror each image with probability 1/2.
+    pub hflip: bool,
+    /// Probability of RandomErasing (a box of 2-33% of the image) per image.
+    pub erase_prob: f64,
+    /// 0: off; > 0: mixup, lambda ~ Beta(a, a).
+    pub mixup_alpha: f64,
+    /// 0: off; > 0: cutmix (with mixup too, one or the other per batch).
+    pub cutmix_alpha: f64,
+}
+
+impl AugmentOptions {
+    fn raw_defaults() -> sys::deit_augment_options {
+        let mut a = sys::deit_augment_options::default();
+        // Cannot fail on a valid pointer; the defaults live in libdeit only.
+        unsafe {
+            sys::deit_augment_options_init_sized(&mut a, std::mem::size_of::<sys::deit_augment_options>())
+        };
+        a
+    }
+
+    fn raw(&self) -> sys::deit_augment_options {
+        sys::deit_augment_options {
+            crop_padding: self.crop_padding,
+            resized_crop_scale: self.resized_crop_scale,
+            hflip: self.hflip as i32,
+            erase_prob: self.erase_prob,
+            mixup_alpha: self.mixup_alpha,
+            cutmix_alpha: self.cutmix_alpha,
+            ..Self::raw_defaults()
+        }
+    }
+}
+
+impl Default for AugmentOptions {
+    fn default() -> Self {
+        let a = Self::raw_defaults();
+        AugmentOptions {
+            crop_padding: a.crop_padding,
+            resized_crop_scale: a.resized_crop_scale,
+            hflip: a.hflip != 0,
+            erase_prob: a.erase_prob,
+            mixup_alpha: a.mixup_alpha,
+            cutmix_alpha: a.cutmix_alpha,
+        }
+    }
+}
+
+/// The C struct an options struct's `augment` points to during the call (kept
+/// alive by the caller), or None.
+fn raw_augment(a: &Option<AugmentOptions>) -> Option<sys::deit_augment_options> {
+    a.as_ref().map(AugmentOptions::raw)
+}
+
+fn augment_ptr(a: &Option<sys::deit_augment_options>) -> *const sys::deit_augment_options {
+    a.as_ref().map_or(ptr::null(), |a| a as *const sys::deit_augment_options)
 }
 
 /// Loss on the student's distillation head.
@@ -942,6 +1027,14 @@ pub struct TeacherTrainOptions {
     pub state: StateOptions,
     /// Data parallelism: this process is one rank of `group` (batch_size per rank).
     pub group: Option<Arc<Group>>,
+    pub schedule: Schedule,
+    /// Cosine only.
+    pub warmup_epochs: i32,
+    pub label_smoothing: f64,
+    /// None: the images as stored.
+    pub augment: Option<AugmentOptions>,
+    /// 0: off; > 0: largest global gradient norm.
+    pub clip_grad: f64,
 }
 
 impl Default for TeacherTrainOptions {
@@ -971,6 +1064,11 @@ impl Default for TeacherTrainOptions {
             device: None,
             state: StateOptions::default(),
             group: None,
+            schedule: Schedule::from_raw(o.schedule),
+            warmup_epochs: o.warmup_epochs,
+            label_smoothing: o.label_smoothing,
+            augment: None, // the C default is NULL
+            clip_grad: o.clip_grad,
         }
     }
 }
@@ -1015,6 +1113,13 @@ pub struct DistillOptions {
     pub state: StateOptions,
     /// Data parallelism: this process is one rank of `group` (batch_size per rank).
     pub group: Option<Arc<Group>>,
+    /// None: the images as stored. With augmentation the teacher runs on each
+    /// augmented batch (its logits are not cached).
+    pub augment: Option<AugmentOptions>,
+    /// 0: off; > 0: largest global gradient norm.
+    pub clip_grad: f64,
+    /// Stochastic depth rate of the last block (block i of d: rate * i / (d - 1)); training only.
+    pub drop_path: f64,
 }
 
 impl Default for DistillOptions {
@@ -1034,11 +1139,7 @@ impl Default for DistillOptions {
             optimizer: Optimizer::from_raw(o.optimizer),
             weight_decay: o.weight_decay,
             momentum: o.momentum,
-            schedule: if o.schedule == sys::DEIT_SCHEDULE_COSINE {
-                Schedule::Cosine
-            } else {
-                Schedule::Constant
-            },
+            schedule: Schedule::from_raw(o.schedule),
             warmup_epochs: o.warmup_epochs,
             alpha: o.alpha,
             temperature: o.temperature,
@@ -1054,6 +1155,9 @@ impl Default for DistillOptions {
             teacher_logits_path: None,
             state: StateOptions::default(),
             group: None,
+            augment: None, // the C default is NULL
+            clip_grad: o.clip_grad,
+            drop_path: o.drop_path,
         }
     }
 }
@@ -1324,6 +1428,12 @@ impl Teacher {
         raw.state_every_steps = o.state.every_steps;
         raw.resume = o.state.resume as i32;
         raw.group = group_ptr(&o.group);
+        raw.schedule = o.schedule.raw();
+        raw.warmup_epochs = o.warmup_epochs;
+        raw.label_smoothing = o.label_smoothing;
+        let augment = raw_augment(&o.augment); // borrowed by raw until the call returns
+        raw.augment = augment_ptr(&augment);
+        raw.clip_grad = o.clip_grad;
         with_progress(f, |cb, user| {
             raw.progress = cb;
             raw.user_data = user;
@@ -1579,10 +1689,7 @@ impl Student {
         raw.optimizer = o.optimizer.raw();
         raw.weight_decay = o.weight_decay;
         raw.momentum = o.momentum;
-        raw.schedule = match o.schedule {
-            Schedule::Constant => sys::DEIT_SCHEDULE_CONSTANT,
-            Schedule::Cosine => sys::DEIT_SCHEDULE_COSINE,
-        };
+        raw.schedule = o.schedule.raw();
         raw.warmup_epochs = o.warmup_epochs;
         raw.alpha = o.alpha;
         raw.temperature = o.temperature;
@@ -1598,6 +1705,10 @@ impl Student {
         raw.state_every_steps = o.state.every_steps;
         raw.resume = o.state.resume as i32;
         raw.group = group_ptr(&o.group);
+        let augment = raw_augment(&o.augment); // borrowed by raw until the call returns
+        raw.augment = augment_ptr(&augment);
+        raw.clip_grad = o.clip_grad;
+        raw.drop_path = o.drop_path;
         let tp = teacher.map_or(ptr::null_mut(), |t| t.raw.as_ptr());
         with_progress(f, |cb, user| {
             raw.progress = cb;

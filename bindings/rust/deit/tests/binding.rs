@@ -432,3 +432,108 @@ fn runtime_settings_apply_once() {
     assert_eq!(now, defaults);
     expect_err(deit::runtime_init(&defaults), Status::State, "applied already");
 }
+
+/// DeiT's recipe options reach libdeit: the augmentation defaults read back,
+/// and each of augment, clip_grad and drop_path (distillation) and schedule,
+/// warmup_epochs, label_smoothing, clip_grad and augment (the teacher)
+/// changes what a tiny training gives, while the same settings give the same
+/// weights.
+#[test]
+fn recipe_options_reach_libdeit() {
+    let aug = deit::AugmentOptions::default();
+    assert_eq!(
+        aug,
+        deit::AugmentOptions {
+            crop_padding: 4,
+            resized_crop_scale: 0.0,
+            hflip: false,
+            erase_prob: 0.25,
+            mixup_alpha: 0.0,
+            cutmix_alpha: 0.0
+        }
+    );
+    let d = DistillOptions::default();
+    assert_eq!((d.augment, d.clip_grad, d.drop_path), (None, 0.0, 0.0));
+    let t = deit::TeacherTrainOptions::default();
+    assert_eq!(
+        (t.schedule, t.warmup_epochs, t.label_smoothing, t.augment, t.clip_grad),
+        (deit::Schedule::Constant, 0, 0.0, None, 0.0)
+    );
+
+    let train = make_dataset(64, 5);
+    let few = train.subset_first(16).unwrap();
+    let (probe_pix, _) = make_task(16, 6);
+    let probe = Images::u8(&probe_pix, 16, 1, SIDE, SIDE).unwrap();
+
+    // A fresh student (always the same initial weights), one epoch without a teacher.
+    let distilled = |o: DistillOptions| {
+        let (mut s, _) = small_student(5);
+        let o = DistillOptions { distillation: Distillation::None, epochs: 1, batch_size: 16, seed: 3, ..o };
+        s.distill(None, &train, &o).unwrap();
+        s.predict(&probe, Head::Avg).unwrap()
+    };
+    let base = distilled(DistillOptions::default());
+    assert_eq!(distilled(DistillOptions::default()), base, "the same distillation twice differs");
+    let mixup = deit::AugmentOptions { crop_padding: 0, erase_prob: 0.0, mixup_alpha: 0.8, ..aug };
+    for (name, o) in [
+        ("augment", DistillOptions { augment: Some(aug), ..Default::default() }),
+        ("augment mixup", DistillOptions { augment: Some(mixup), ..Default::default() }),
+        ("drop_path", DistillOptions { drop_path: 0.3, ..Default::default() }),
+        ("clip_grad", DistillOptions { clip_grad: 1e-3, ..Default::default() }),
+    ] {
+        let got = distilled(o.clone());
+        assert_ne!(got, base, "{name}: the student is the same as without it");
+        assert_eq!(distilled(o), got, "{name}: the same settings twice differ");
+    }
+    let (mut s, _) = small_student(5);
+    let bad = DistillOptions {
+        distillation: Distillation::None,
+        epochs: 1,
+        augment: Some(deit::AugmentOptions { resized_crop_scale: 0.5, ..aug }),
+        ..Default::default()
+    };
+    expect_err(s.distill(None, &train, &bad), Status::InvalidArg, "choose one crop");
+    let bad = DistillOptions { augment: None, drop_path: 1.5, ..bad };
+    expect_err(s.distill(None, &train, &bad), Status::InvalidArg, "drop_path");
+
+    // A fresh resnet18 (seed 0), 4 head-only steps on 16 images; also the reported learning rates.
+    let trained = |o: deit::TeacherTrainOptions| {
+        let mut teacher = Teacher::new("resnet18", CLASSES as i32).unwrap();
+        teacher.set_device("cpu").unwrap();
+        let o = deit::TeacherTrainOptions { epochs: 2, batch_size: 8, trainable: Trainable::Head, ..o };
+        let mut lrs = Vec::new();
+        teacher
+            .train_with_progress(&few, &o, |p| {
+                lrs.push(p.lr);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        (teacher.predict(&probe).unwrap(), lrs)
+    };
+    let (tbase, base_lrs) = trained(Default::default());
+    assert!(base_lrs.iter().all(|&lr| lr == base_lrs[0]), "constant schedule: {base_lrs:?}");
+    assert_eq!(trained(Default::default()).0, tbase, "the same teacher training twice differs");
+    use deit::TeacherTrainOptions as T;
+    for (name, o) in [
+        ("augment", T { augment: Some(aug), ..Default::default() }),
+        ("label_smoothing", T { label_smoothing: 0.2, ..Default::default() }),
+        ("clip_grad", T { clip_grad: 1e-4, ..Default::default() }),
+    ] {
+        assert_ne!(trained(o).0, tbase, "teacher {name}: the teacher is the same as without it");
+    }
+    let with_aug = T { augment: Some(aug), ..Default::default() };
+    assert_eq!(trained(with_aug.clone()).0, trained(with_aug).0, "teacher augment: twice differs");
+    let (_, cosine) = trained(T { schedule: deit::Schedule::Cosine, warmup_epochs: 1, ..Default::default() });
+    assert!(cosine.iter().any(|&lr| lr != cosine[0]), "cosine with warmup: {cosine:?}");
+    assert!(cosine.iter().all(|&lr| lr <= base_lrs[0] * (1.0 + 1e-12)), "{cosine:?} above {}", base_lrs[0]);
+    let mut teacher = Teacher::new("resnet18", CLASSES as i32).unwrap();
+    let bad = T {
+        epochs: 1,
+        batch_size: 8,
+        augment: Some(deit::AugmentOptions { erase_prob: 2.0, ..aug }),
+        ..Default::default()
+    };
+    expect_err(teacher.train(&few, &bad), Status::InvalidArg, "erase_prob");
+    let bad = T { augment: None, schedule: deit::Schedule::Cosine, warmup_epochs: 3, ..bad };
+    expect_err(teacher.train(&few, &bad), Status::InvalidArg, "warmup_epochs");
+}
