@@ -118,8 +118,8 @@ int cmd_run(int argc, char** argv) {
   cxxopts::Options options(
       "deitctl run",
       "Train a ResNet teacher, distill it into a DeiT student and evaluate both.\nIt starts from DeiT's "
-      "recipe on a budget (AdamW + cosine, batch augmentation, hard distillation, epochs from budgets of "
-      "images seen); --full starts from the reference notebook's configuration instead. Any option given "
+      "recipe on a budget (AdamW + cosine, label smoothing, the teacher on augmented batches, hard "
+      "distillation, epochs from budgets of images seen); --full starts from the reference notebook's configuration instead. Any option given "
       "overrides either.");
   options.custom_help("[options]");
   // clang-format off

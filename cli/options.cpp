@@ -237,18 +237,22 @@ void add_recipe_options(cxxopts::Options& options, const RunDefaults& d, const R
       cxxopts::value<double>(), "N");
 }
 
-RecipeSettings recipe_settings(const cxxopts::ParseResult& args, const RunDefaults& d) {
+RecipeSettings recipe_settings(const cxxopts::ParseResult& args, const RunDefaults& d, const std::string& prefix) {
   static const char* const kOps[] = {"crop-padding", "resized-crop", "hflip", "erase", "mixup", "cutmix"};
   RecipeSettings r;
-  bool on = d.augment;
-  if (has(args, "augment")) {
-    const std::string v = get<std::string>(args, "augment");
-    if (v != "on" && v != "off") throw UsageError("--augment: '" + v + "' is not one of on, off");
+  const bool teacher = !prefix.empty();
+  bool on = teacher ? d.teacher_augment : d.augment;
+  const std::string sw = teacher && has(args, prefix + "augment") ? prefix + "augment" : "augment";
+  if (has(args, sw)) {
+    const std::string v = get<std::string>(args, sw);
+    if (v != "on" && v != "off") throw UsageError("--" + sw + ": '" + v + "' is not one of on, off");
     on = v == "on";
     for (const char* op : kOps)
-      if (!on && has(args, op)) throw UsageError(std::string("--") + op + " needs augmentation, but --augment is off");
+      if (!on && has(args, op) && sw == "augment")
+        throw UsageError(std::string("--") + op + " needs augmentation, but --augment is off");
+  } else {
+    for (const char* op : kOps) on = on || has(args, op);
   }
-  for (const char* op : kOps) on = on || has(args, op);
   if (on) {
     deit_augment_options a;
     check(deit_augment_options_init(&a));
@@ -313,6 +317,11 @@ void add_teacher_options(cxxopts::Options& options, const std::string& prefix, b
   if (add_batch_size)
     add("batch-size", "batch size" + dflt(std::to_string(d.batch_size), std::to_string(c.batch_size), two),
         cxxopts::value<int32_t>(), "N");
+  if (!prefix.empty())
+    add(prefix + "augment",
+        std::string("on or off: augment the teacher's batches (default: --augment when given, else ") +
+            (d.teacher_augment ? "on" : "off") + ")",
+        cxxopts::value<std::string>(), "on|off");
 }
 
 TeacherSettings teacher_settings(const cxxopts::ParseResult& args, const std::string& prefix,
@@ -342,7 +351,7 @@ TeacherSettings teacher_settings(const cxxopts::ParseResult& args, const std::st
   require_non_negative(prefix + "warmup-epochs", o.warmup_epochs);
   if (!(o.label_smoothing >= 0 && o.label_smoothing < 1))
     throw UsageError("--" + prefix + "label-smoothing: must be in [0, 1)");
-  t.recipe = recipe_settings(args, d);
+  t.recipe = recipe_settings(args, d, prefix);
   require_non_negative(prefix + "epochs", o.epochs);
   require_positive(prefix + "lr", o.lr);
   require_positive("batch-size", o.batch_size);
@@ -433,7 +442,7 @@ StudentSettings student_settings(const cxxopts::ParseResult& args, const std::st
   if (has(args, "patch-size")) require_positive("patch-size", s.patch_size);
   o.drop_path = get_or<double>(args, "drop-path", d.drop_path);
   if (!(o.drop_path >= 0 && o.drop_path < 1)) throw UsageError("--drop-path: must be in [0, 1)");
-  s.recipe = recipe_settings(args, d);
+  s.recipe = recipe_settings(args, d, "");
   s.logits_cache = get_or<std::string>(args, "logits-cache", "");
   if (has(args, "logits-cache") && s.logits_cache.empty()) throw UsageError("--logits-cache: empty path");
   return s;

@@ -93,7 +93,8 @@ struct RecipeSettings {
   // The C options' pointer to `augment` (this struct must outlive the training call).
   const deit_augment_options* augment_ptr() const { return augment ? &*augment : nullptr; }
 };
-RecipeSettings recipe_settings(const cxxopts::ParseResult& args, const RunDefaults& d);
+// `prefix` "teacher-" (in `run`): --teacher-augment, when given, overrides --augment for the teacher.
+RecipeSettings recipe_settings(const cxxopts::ParseResult& args, const RunDefaults& d, const std::string& prefix);
 
 // Teacher training options.  `prefix` is "teacher-" in `run` and "" in `teacher`; --batch-size is
 // shared with the student in `run`, so it is added only when add_batch_size is set.
