@@ -270,6 +270,35 @@ func (d *Dataset) SubsetFraction(fraction float64, seed uint64) (*Dataset, error
 	return newDataset(out), nil
 }
 
+// Split splits the data set into the SubsetFraction subset (first:
+// round(fraction*count) images, the same permutation) and the rest: disjoint,
+// together every image, both non-empty (e.g. a validation set held out of the
+// training split). On error neither is created.
+func (d *Dataset) Split(fraction float64, seed uint64) (first, rest *Dataset, err error) {
+	const op = "deit_dataset_split"
+	p, err := d.ptr(op)
+	if err != nil {
+		return nil, nil, err
+	}
+	var f, r *C.deit_dataset
+	err = call(op, func() C.deit_status {
+		return C.deit_dataset_split(p, C.double(fraction), C.uint64_t(seed), &f, &r)
+	})
+	runtime.KeepAlive(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	return newDataset(f), newDataset(r), nil
+}
+
+// optional is the C pointer of an optional data set (nil: none).
+func (d *Dataset) optional(op string) (*C.deit_dataset, error) {
+	if d == nil {
+		return nil, nil
+	}
+	return d.ptr(op)
+}
+
 // SubsetFirst returns the first n images (all of them if n is larger).
 func (d *Dataset) SubsetFirst(n int) (*Dataset, error) {
 	const op = "deit_dataset_subset_first"

@@ -127,7 +127,7 @@ func TestVersion(t *testing.T) {
 	if got := fmt.Sprint(deit.TeacherArchs()); got != "[resnet18 resnet34 resnet50 resnet101 resnet152]" {
 		t.Fatalf("TeacherArchs() = %s", got)
 	}
-	if got := fmt.Sprint(deit.StudentPresets()); got != "[seed deit-tiny deit-small deit-base]" {
+	if got := fmt.Sprint(deit.StudentPresets()); got != "[seed deit-tiny deit-small deit-base small-image]" {
 		t.Fatalf("StudentPresets() = %s", got)
 	}
 }
@@ -832,4 +832,135 @@ func TestRecipeOptions(t *testing.T) {
 	wantError(t, teacher.Train(few, &tbad), deit.ErrInvalidArg, "erase_prob")
 	tbad.Augment, tbad.Schedule, tbad.WarmupEpochs = nil, deit.ScheduleCosine, 3
 	wantError(t, teacher.Train(few, &tbad), deit.ErrInvalidArg, "warmup_epochs")
+}
+
+// TestValidation: Split holds a share out (the counts add up); with Val every
+// epoch's end reports a ValAccuracy in [0, 1] (no other report has one), the
+// last is the trained student's accuracy on Val, and BestPath holds a
+// loadable checkpoint of the best epoch. The teacher passes Val through too.
+func TestValidation(t *testing.T) {
+	all := makeDataset(t, 40, 11)
+	first, rest, err := all.Split(0.25, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	defer rest.Close()
+	fi, err1 := first.Info()
+	ri, err2 := rest.Info()
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if fi.Count != 10 || ri.Count != 30 || fi.Count+ri.Count != 40 {
+		t.Fatalf("Split(0.25) of 40: %d + %d images", fi.Count, ri.Count)
+	}
+	sub, err := all.SubsetFraction(0.25, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	a, err1 := first.Images(0, 10)
+	b, err2 := sub.Images(0, 10)
+	if err1 != nil || err2 != nil || fmt.Sprint(a.U8) != fmt.Sprint(b.U8) {
+		t.Fatalf("Split's first part is not SubsetFraction's (%v, %v)", err1, err2)
+	}
+	f, r, err := all.Split(1.0, 9)
+	wantError(t, err, deit.ErrInvalidArg, "leaves none")
+	if f != nil || r != nil {
+		t.Fatal("a failed Split returned data sets")
+	}
+	_, _, err = all.Split(0, 9)
+	wantError(t, err, deit.ErrInvalidArg, "outside (0, 1]")
+
+	val, train, err := makeDataset(t, nTrain, 12).Split(0.25, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer val.Close()
+	defer train.Close()
+	best := filepath.Join(t.TempDir(), "best.safetensors")
+	student, _ := smallStudent(t, 4)
+	o := deit.DefaultDistillOptions()
+	o.Distillation, o.Epochs, o.BatchSize = deit.DistillNone, 2, 32
+	o.Val, o.BestPath = val, best
+	var accs []float64
+	stray := 0
+	o.Progress = func(p deit.Progress) error {
+		if p.EndOfEpoch && p.Phase == deit.PhaseDistill {
+			accs = append(accs, p.ValAccuracy)
+		} else if p.ValAccuracy != -1 {
+			stray++
+		}
+		return nil
+	}
+	if err := student.Distill(nil, train, &o); err != nil {
+		t.Fatal(err)
+	}
+	if len(accs) != 2 || stray != 0 {
+		t.Fatalf("epoch-end validation accuracies %v, %d other reports with one", accs, stray)
+	}
+	top := -1.0
+	for _, a := range accs {
+		if a < 0 || a > 1 {
+			t.Fatalf("validation accuracy %v outside [0, 1]", accs)
+		}
+		if a > top {
+			top = a
+		}
+	}
+	if got, err := student.Evaluate(val); err != nil || got.Accuracy != accs[1] {
+		t.Fatalf("the trained student on val: %+v, %v; the last epoch reported %v", got, err, accs[1])
+	}
+	loaded, err := deit.LoadStudent(best)
+	if err != nil {
+		t.Fatalf("best_path: %v", err)
+	}
+	defer loaded.Close()
+	if got, err := loaded.Evaluate(val); err != nil || got.Accuracy != top {
+		t.Fatalf("the best checkpoint on val: %+v, %v; the best epoch reported %v", got, err, top)
+	}
+
+	// BestPath needs Val; without either nothing is reported.
+	o.Val, o.Progress = nil, nil
+	wantError(t, student.Distill(nil, train, &o), deit.ErrInvalidArg, "best_path is set but val is NULL")
+	o.BestPath, o.Epochs = "", 1
+	o.Progress = func(p deit.Progress) error {
+		if p.ValAccuracy != -1 {
+			stray++
+		}
+		return nil
+	}
+	if err := student.Distill(nil, train, &o); err != nil || stray != 0 {
+		t.Fatalf("without Val: %v, %d reports with a validation accuracy", err, stray)
+	}
+
+	// The teacher: one head-only epoch on 16 images.
+	teacher, err := deit.NewTeacher("resnet18", classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer teacher.Close()
+	if err := teacher.SetDevice("cpu"); err != nil {
+		t.Fatal(err)
+	}
+	few, err := train.SubsetFirst(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer few.Close()
+	to := deit.DefaultTeacherTrainOptions()
+	to.Epochs, to.BatchSize, to.Trainable, to.Val = 1, 8, deit.TrainHead, val
+	var tacc []float64
+	to.Progress = func(p deit.Progress) error {
+		if p.EndOfEpoch {
+			tacc = append(tacc, p.ValAccuracy)
+		}
+		return nil
+	}
+	if err := teacher.Train(few, &to); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := teacher.Evaluate(val); err != nil || len(tacc) != 1 || tacc[0] != got.Accuracy {
+		t.Fatalf("teacher: epoch-end validation %v, evaluate %+v, %v", tacc, got, err)
+	}
 }

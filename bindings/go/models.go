@@ -36,15 +36,24 @@ type Progress struct {
 	ImagesPerSec float64
 	Seconds      float64 // since the epoch started
 	EndOfEpoch   bool
+	// ValAccuracy is the accuracy on the options' Val set (for a student, of
+	// the averaged heads) on an epoch's last report when Val is set; -1
+	// otherwise.
+	ValAccuracy float64
 }
 
 func progressFromC(p *C.deit_progress) Progress {
-	return Progress{
+	r := Progress{
 		Phase: Phase(p.phase), Epoch: int(p.epoch), Epochs: int(p.epochs), Step: int64(p.step),
 		Steps: int64(p.steps), Loss: float64(p.loss), LossCls: float64(p.loss_cls),
 		LossDist: float64(p.loss_dist), LR: float64(p.lr), ImagesPerSec: float64(p.images_per_sec),
-		Seconds: float64(p.seconds), EndOfEpoch: p.end_of_epoch != 0,
+		Seconds: float64(p.seconds), EndOfEpoch: p.end_of_epoch != 0, ValAccuracy: -1,
 	}
+	// A libdeit older than 0.2 passes a shorter struct without the field.
+	if uintptr(p.struct_size) >= unsafe.Offsetof(p.val_accuracy)+unsafe.Sizeof(p.val_accuracy) {
+		r.ValAccuracy = float64(p.val_accuracy)
+	}
+	return r
 }
 
 // ProgressFunc is called on the training goroutine a few times per second and
@@ -343,6 +352,12 @@ type TeacherTrainOptions struct {
 	LabelSmoothing float64
 	Augment        *AugmentOptions // nil: the images as stored
 	ClipGrad       float64         // 0: off; > 0: largest global gradient norm
+	// Validation: Val (nil: none) is evaluated at every epoch's end
+	// (Progress.ValAccuracy); with BestPath (needs Val) the checkpoint of the
+	// epoch with the best validation accuracy so far is written there
+	// (atomically; a resumed run starts the comparison afresh).
+	Val      *Dataset
+	BestPath string // "": none
 }
 
 // DefaultTeacherTrainOptions returns libdeit's defaults (3 epochs, batch 64,
@@ -384,10 +399,15 @@ func (t *Teacher) Train(train *Dataset, options *TeacherTrainOptions) error {
 	o.seed = C.uint64_t(options.Seed)
 	o.schedule, o.warmup_epochs = C.deit_schedule(options.Schedule), C.int32_t(options.WarmupEpochs)
 	o.label_smoothing, o.clip_grad = C.double(options.LabelSmoothing), C.double(options.ClipGrad)
+	if o.val, err = options.Val.optional(op); err != nil {
+		return err
+	}
 	o.augment = options.Augment.cOptions()
 	defer C.free(unsafe.Pointer(o.augment))
 	o.device = cString(options.Device)
 	defer C.free(unsafe.Pointer(o.device))
+	o.best_path = cString(options.BestPath)
+	defer C.free(unsafe.Pointer(o.best_path))
 	o.state_path, o.state_every_steps, o.resume = cString(options.State.Path), C.int32_t(options.State.EverySteps), b2i(options.State.Resume)
 	defer C.free(unsafe.Pointer(o.state_path))
 	if o.group, err = options.Group.optional(op); err != nil {
@@ -397,6 +417,7 @@ func (t *Teacher) Train(train *Dataset, options *TeacherTrainOptions) error {
 		o.progress, o.user_data = cb, user
 		return call(op, func() C.deit_status { return C.deit_teacher_train(p, dp, &o) })
 	})
+	runtime.KeepAlive(options.Val)
 	runtime.KeepAlive(options.Group)
 	runtime.KeepAlive(t)
 	runtime.KeepAlive(train)

@@ -56,7 +56,8 @@ func configFromC(o *C.deit_student_config) StudentConfig {
 }
 
 // PresetConfig fills a configuration from a preset: "seed" (the reference
-// notebook's model), "deit-tiny", "deit-small", "deit-base".
+// notebook's model), "deit-tiny", "deit-small", "deit-base" (224 pixels),
+// "small-image" (28-32 pixel images: patch 4, width 64, depth 6, timm layout).
 func PresetConfig(preset string, numClasses int) (StudentConfig, error) {
 	cp := C.CString(preset)
 	defer C.free(unsafe.Pointer(cp))
@@ -203,6 +204,11 @@ type DistillOptions struct {
 	Augment  *AugmentOptions // nil: the images as stored; with augmentation the teacher runs on each batch
 	ClipGrad float64         // 0: off; > 0: largest global gradient norm
 	DropPath float64         // stochastic depth rate of the last block (block i of d: rate*i/(d-1)); training only
+	// Validation, as for the teacher: Val (nil: none) is evaluated at every
+	// epoch's end (Progress.ValAccuracy, the averaged heads); with BestPath
+	// (needs Val) the best epoch's checkpoint is written there.
+	Val      *Dataset
+	BestPath string // "": none
 }
 
 // DefaultDistillOptions returns libdeit's defaults (5 epochs, batch 64, Adam
@@ -251,10 +257,15 @@ func (s *Student) Distill(teacher *Teacher, train *Dataset, options *DistillOpti
 	o.label_smoothing, o.seed = C.double(options.LabelSmoothing), C.uint64_t(options.Seed)
 	o.cache_teacher_logits = b2i(options.CacheTeacherLogits)
 	o.clip_grad, o.drop_path = C.double(options.ClipGrad), C.double(options.DropPath)
+	if o.val, err = options.Val.optional(op); err != nil {
+		return err
+	}
 	o.augment = options.Augment.cOptions()
 	defer C.free(unsafe.Pointer(o.augment))
 	o.device = cString(options.Device)
 	defer C.free(unsafe.Pointer(o.device))
+	o.best_path = cString(options.BestPath)
+	defer C.free(unsafe.Pointer(o.best_path))
 	o.teacher_logits_path = cString(options.TeacherLogitsPath)
 	defer C.free(unsafe.Pointer(o.teacher_logits_path))
 	o.state_path, o.state_every_steps, o.resume = cString(options.State.Path), C.int32_t(options.State.EverySteps), b2i(options.State.Resume)
@@ -266,6 +277,7 @@ func (s *Student) Distill(teacher *Teacher, train *Dataset, options *DistillOpti
 		o.progress, o.user_data = cb, user
 		return call(op, func() C.deit_status { return C.deit_distill(p, tp, dp, &o) })
 	})
+	runtime.KeepAlive(options.Val)
 	runtime.KeepAlive(options.Group)
 	runtime.KeepAlive(s)
 	runtime.KeepAlive(teacher)

@@ -16,6 +16,7 @@
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #define PY_ARRAY_UNIQUE_SYMBOL deit_py_ARRAY_API
 #include <numpy/arrayobject.h>
+#include <stddef.h>
 
 #include <deit/deit.h>
 %}
@@ -92,6 +93,8 @@ DEIT_OUT_HANDLE(deit_dataset)
 DEIT_OUT_HANDLE(deit_teacher)
 DEIT_OUT_HANDLE(deit_student)
 DEIT_OUT_HANDLE(deit_group)
+/* deit_dataset_split's two new data sets come back as [first, rest]. */
+%apply deit_dataset **out { deit_dataset **first, deit_dataset **rest };
 
 /* Scalar out-parameters. */
 %typemap(in, numinputs = 0) int32_t *out (int32_t v = 0), int64_t *out (int64_t v = 0) { $1 = &v; }
@@ -393,11 +396,14 @@ static int deit_py_progress(const deit_progress *p, void *user_data) {
   deit_py_progress_ctx *ctx = (deit_py_progress_ctx *)user_data;
   PyGILState_STATE gil = PyGILState_Ensure();
   int stop = 0;
+  /* val_accuracy is new in 0.2: a struct from an older libdeit ends before it. */
+  const double val_accuracy =
+      p->struct_size >= offsetof(deit_progress, val_accuracy) + sizeof p->val_accuracy ? p->val_accuracy : -1.0;
   PyObject *d = Py_BuildValue(
-      "{s:i,s:i,s:i,s:L,s:L,s:d,s:d,s:d,s:d,s:d,s:d,s:O}", "phase", (int)p->phase, "epoch", (int)p->epoch,
+      "{s:i,s:i,s:i,s:L,s:L,s:d,s:d,s:d,s:d,s:d,s:d,s:O,s:d}", "phase", (int)p->phase, "epoch", (int)p->epoch,
       "epochs", (int)p->epochs, "step", (long long)p->step, "steps", (long long)p->steps, "loss", p->loss,
       "loss_cls", p->loss_cls, "loss_dist", p->loss_dist, "lr", p->lr, "images_per_sec", p->images_per_sec,
-      "seconds", p->seconds, "end_of_epoch", p->end_of_epoch ? Py_True : Py_False);
+      "seconds", p->seconds, "end_of_epoch", p->end_of_epoch ? Py_True : Py_False, "val_accuracy", val_accuracy);
   PyObject *r = d ? PyObject_CallFunctionObjArgs(ctx->callable, d, NULL) : NULL;
   Py_XDECREF(d);
   if (r) {

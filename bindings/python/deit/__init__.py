@@ -14,12 +14,16 @@ A thin layer over the SWIG module ``deit.deit_c`` (extension ``deit._deit_c``), 
   released while libdeit works;
 - training takes ``augment=``: None (the default: the images as stored), True (libdeit's
   augmentation defaults, ``augment_defaults()``) or a dict of deit_augment_options fields that
-  override those defaults, e.g. ``augment={"hflip": 1, "mixup_alpha": 0.8}``.
+  override those defaults, e.g. ``augment={"hflip": 1, "mixup_alpha": 0.8}``;
+- training takes ``val=`` (a Dataset, evaluated at every epoch's end: ``Progress.val_accuracy``, -1
+  on the other reports) and ``best_path=`` (needs val: the best epoch's checkpoint is written there).
+  ``Dataset.split(fraction, seed)`` holds a validation set out of a training set.
 """
 
 import collections
 import collections.abc
 import json
+import os
 
 import numpy as np
 
@@ -57,8 +61,11 @@ for _name in dir(_c):
         globals()[_name[len("DEIT_"):]] = getattr(_c, _name)
 
 Progress = collections.namedtuple(
-    "Progress", "phase epoch epochs step steps loss loss_cls loss_dist lr images_per_sec seconds end_of_epoch")
-Progress.__doc__ = "One progress report; phase is 'teacher_train', 'teacher_logits', 'distill' or 'evaluate'."
+    "Progress", "phase epoch epochs step steps loss loss_cls loss_dist lr images_per_sec seconds end_of_epoch "
+    "val_accuracy", defaults=(-1.0,))
+Progress.__doc__ = ("One progress report; phase is 'teacher_train', 'teacher_logits', 'distill' or 'evaluate'; "
+                    "val_accuracy is the accuracy on val= (a student's averaged heads) on an epoch's last report "
+                    "when val is given, else -1.")
 
 EvalResult = collections.namedtuple("EvalResult", "count accuracy loss accuracy_cls accuracy_dist confusion")
 EvalResult.__doc__ = ("Evaluation: accuracy in [0, 1], mean loss; for a student the accuracy of each head; "
@@ -113,6 +120,17 @@ def _augment_options(value, what):
         return _set_fields(_c.deit_augment_options_init(), value, what + " augment")
     raise TypeError(f"{what}: augment must be None, True or a dict of deit_augment_options fields, "
                     f"got {type(value).__name__}")
+
+
+def _validation(o, val, best_path, what):
+    """Set the options' val and best_path.  The caller holds the Dataset ``val`` (and so its C handle)
+    until the C call that points to it has returned."""
+    if val is not None:
+        if not isinstance(val, Dataset):
+            raise TypeError(f"{what}: val must be a deit.Dataset or None, got {type(val).__name__}")
+        o.val = val._h
+    if best_path is not None:
+        o.best_path = os.fspath(best_path)
 
 
 def augment_defaults():
@@ -240,6 +258,12 @@ class Dataset(_Handle):
     def subset_first(self, n):
         return Dataset(_c.deit_dataset_subset_first(self._h, n))
 
+    def split(self, fraction, seed=0):
+        """(first, rest): the subset_fraction(fraction, seed) subset and the other images, disjoint and
+        both non-empty, e.g. a validation set held out of a training set."""
+        first, rest = _c.deit_dataset_split(self._h, fraction, seed)
+        return Dataset(first), Dataset(rest)
+
     def images(self, start=0, count=None):
         """Images [start, start + count) as stored: N x C x H x W, uint8 or float32."""
         i = self.info
@@ -297,9 +321,9 @@ class Teacher(_Handle):
     def num_classes(self):
         return _c.deit_teacher_num_classes(self._h)
 
-    def train(self, dataset, progress=None, device=None, augment=None, **options):
+    def train(self, dataset, progress=None, device=None, augment=None, val=None, best_path=None, **options):
         """Fine-tune; options are deit_teacher_train_options fields (epochs, batch_size, lr, schedule,
-        warmup_epochs, label_smoothing, clip_grad, ...); augment as in the module doc."""
+        warmup_epochs, label_smoothing, clip_grad, ...); augment, val and best_path as in the module doc."""
         group = options.pop("group", None)
         aug = _augment_options(augment, "Teacher.train")
         o = _set_fields(_c.deit_teacher_train_options_init(), options, "Teacher.train")
@@ -307,6 +331,7 @@ class Teacher(_Handle):
             o.group = group._h
         if aug is not None:
             o.augment = aug  # aug (held here) outlives the call
+        _validation(o, val, best_path, "Teacher.train")  # val (held here) outlives the call
         _c.deit_py_teacher_train(self._h, dataset._h, o, device, _progress_adapter(progress))
 
     def evaluate(self, dataset, confusion=False, group=None):
@@ -369,10 +394,11 @@ class Student(_Handle):
     def num_params(self):
         return _c.deit_student_num_params(self._h)
 
-    def distill(self, teacher, dataset, progress=None, device=None, augment=None, **options):
+    def distill(self, teacher, dataset, progress=None, device=None, augment=None, val=None, best_path=None,
+                **options):
         """Train against the frozen teacher (None with distillation="none"); options are
         deit_distill_options fields (epochs, batch_size, lr, alpha, temperature, distillation,
-        clip_grad, drop_path, ...); augment as in the module doc."""
+        clip_grad, drop_path, ...); augment, val and best_path as in the module doc."""
         group = options.pop("group", None)
         aug = _augment_options(augment, "Student.distill")
         o = _set_fields(_c.deit_distill_options_init(), options, "Student.distill")
@@ -380,6 +406,7 @@ class Student(_Handle):
             o.group = group._h
         if aug is not None:
             o.augment = aug  # aug (held here) outlives the call
+        _validation(o, val, best_path, "Student.distill")  # val (held here) outlives the call
         t = teacher._h if teacher is not None else None
         _c.deit_py_distill(self._h, t, dataset._h, o, device, _progress_adapter(progress))
 
@@ -450,7 +477,7 @@ def teacher_archs():
 
 
 def student_presets():
-    """The student presets: ["seed", "deit-tiny", ...]."""
+    """The student presets: ["seed", "deit-tiny", "deit-small", "deit-base", "small-image"]."""
     return _names(_c.deit_student_preset_name)
 
 

@@ -15,7 +15,7 @@ def test_build_info():
 
 def test_model_names_come_from_the_library():
     assert deit.teacher_archs() == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
-    assert deit.student_presets() == ["seed", "deit-tiny", "deit-small", "deit-base"]
+    assert deit.student_presets() == ["seed", "deit-tiny", "deit-small", "deit-base", "small-image"]
 
 
 def test_bad_path_raises_error_with_status_and_message(tmp_path):

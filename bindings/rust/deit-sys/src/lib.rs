@@ -148,6 +148,9 @@ pub struct deit_progress {
     pub images_per_sec: c_double,
     pub seconds: c_double,
     pub end_of_epoch: i32,
+    /// Added in 0.2 (read it only when `struct_size` covers it): -1, except on
+    /// an epoch's last report when a validation set is given.
+    pub val_accuracy: c_double,
 }
 
 pub type deit_progress_fn =
@@ -200,6 +203,8 @@ pub struct deit_teacher_train_options {
     pub label_smoothing: c_double,
     pub augment: *const deit_augment_options,
     pub clip_grad: c_double,
+    pub val: *const deit_dataset,
+    pub best_path: *const c_char,
 }
 
 #[repr(C)]
@@ -274,6 +279,8 @@ pub struct deit_distill_options {
     pub augment: *const deit_augment_options,
     pub clip_grad: c_double,
     pub drop_path: c_double,
+    pub val: *const deit_dataset,
+    pub best_path: *const c_char,
 }
 
 extern "C" {
@@ -363,6 +370,13 @@ extern "C" {
         fraction: c_double,
         seed: u64,
         out: *mut *mut deit_dataset,
+    ) -> deit_status;
+    pub fn deit_dataset_split(
+        dataset: *const deit_dataset,
+        fraction: c_double,
+        seed: u64,
+        first: *mut *mut deit_dataset,
+        rest: *mut *mut deit_dataset,
     ) -> deit_status;
     pub fn deit_dataset_subset_first(
         dataset: *const deit_dataset,
@@ -546,6 +560,7 @@ mod tests {
             assert_eq!(d.struct_size as usize, size);
             assert_eq!((d.epochs, d.batch_size, d.cache_teacher_logits), (5, 64, 1));
             assert!(d.augment.is_null() && t.augment.is_null());
+            assert!(d.val.is_null() && d.best_path.is_null() && t.val.is_null() && t.best_path.is_null());
             let mut a = deit_augment_options::default();
             let size = size_of::<deit_augment_options>();
             assert_eq!(deit_augment_options_init_sized(&mut a, size), DEIT_OK);

@@ -258,7 +258,7 @@ pub fn teacher_archs() -> Vec<String> {
     names(sys::deit_teacher_arch_name)
 }
 
-/// The student presets ("seed", "deit-tiny", ...).
+/// The student presets ("seed", "deit-tiny", ..., "small-image").
 pub fn student_presets() -> Vec<String> {
     names(sys::deit_student_preset_name)
 }
@@ -535,6 +535,14 @@ pub struct Dataset {
 // libdeit: a handle may move between threads, not be used by two at once.
 unsafe impl Send for Dataset {}
 
+/// The same handle (not equal contents): lets the option structs that borrow
+/// a validation set derive `PartialEq`.
+impl PartialEq for Dataset {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
 impl Drop for Dataset {
     fn drop(&mut self) {
         unsafe { sys::deit_dataset_free(self.raw.as_ptr()) }
@@ -647,6 +655,25 @@ impl Dataset {
         Self::wrap("deit_dataset_subset_fraction", st, p)
     }
 
+    /// Splits into the [`Dataset::subset_fraction`] subset (round(fraction *
+    /// count) images, the same permutation) and the rest: disjoint, together
+    /// every image, both non-empty (e.g. a validation set held out of the
+    /// training split). Returns (first, rest).
+    pub fn split(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        const OP: &str = "deit_dataset_split";
+        let (mut first, mut rest) = (ptr::null_mut(), ptr::null_mut());
+        let st = unsafe { sys::deit_dataset_split(self.raw.as_ptr(), fraction, seed, &mut first, &mut rest) };
+        // On error neither is created; on success own both before checking
+        // either, so that neither leaks.
+        check(OP, st)?;
+        let first = NonNull::new(first).map(|raw| Dataset { raw });
+        let rest = NonNull::new(rest).map(|raw| Dataset { raw });
+        match (first, rest) {
+            (Some(f), Some(r)) => Ok((f, r)),
+            _ => Err(Error { op: OP, status: Status::Internal, message: "returned OK but no object".into() }),
+        }
+    }
+
     /// The first n images (all of them if n is larger).
     pub fn subset_first(&self, n: usize) -> Result<Dataset> {
         let mut p = ptr::null_mut();
@@ -736,6 +763,10 @@ pub struct Progress {
     /// Since the epoch started.
     pub seconds: f64,
     pub end_of_epoch: bool,
+    /// Accuracy on the options' `val` set (for a student, of the averaged
+    /// heads): Some on an epoch's last report when a validation set is given,
+    /// None otherwise.
+    pub val_accuracy: Option<f64>,
 }
 
 impl Progress {
@@ -759,7 +790,14 @@ impl Progress {
             images_per_sec: p.images_per_sec,
             seconds: p.seconds,
             end_of_epoch: p.end_of_epoch != 0,
+            val_accuracy: Self::val_accuracy_of(p),
         }
+    }
+
+    // -1 means none; a libdeit older than 0.2 passes a shorter struct without the field.
+    fn val_accuracy_of(p: &sys::deit_progress) -> Option<f64> {
+        let end = std::mem::offset_of!(sys::deit_progress, val_accuracy) + std::mem::size_of::<f64>();
+        (p.struct_size as usize >= end && p.val_accuracy >= 0.0).then_some(p.val_accuracy)
     }
 }
 
@@ -1008,9 +1046,10 @@ fn new_eval_result() -> sys::deit_eval_result {
     }
 }
 
-/// Options of [`Teacher::train`]; `Default` gives libdeit's defaults.
+/// Options of [`Teacher::train`]; `Default` gives libdeit's defaults. The
+/// lifetime is that of the borrowed validation set (`val`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct TeacherTrainOptions {
+pub struct TeacherTrainOptions<'a> {
     pub epochs: i32,
     pub batch_size: i32,
     pub lr: f64,
@@ -1035,9 +1074,15 @@ pub struct TeacherTrainOptions {
     pub augment: Option<AugmentOptions>,
     /// 0: off; > 0: largest global gradient norm.
     pub clip_grad: f64,
+    /// Evaluated at every epoch's end ([`Progress::val_accuracy`]); None: none.
+    pub val: Option<&'a Dataset>,
+    /// With `val`: the checkpoint of the epoch with the best validation
+    /// accuracy so far is written here (atomically; a resumed run starts the
+    /// comparison afresh).
+    pub best_path: Option<String>,
 }
 
-impl Default for TeacherTrainOptions {
+impl Default for TeacherTrainOptions<'_> {
     fn default() -> Self {
         let mut o = std::mem::MaybeUninit::<sys::deit_teacher_train_options>::zeroed();
         // Cannot fail on a valid pointer; the defaults live in libdeit only.
@@ -1069,6 +1114,8 @@ impl Default for TeacherTrainOptions {
             label_smoothing: o.label_smoothing,
             augment: None, // the C default is NULL
             clip_grad: o.clip_grad,
+            val: None, // NULL
+            best_path: None,
         }
     }
 }
@@ -1083,9 +1130,10 @@ pub struct StateOptions {
     pub resume: bool,
 }
 
-/// Options of [`Student::distill`]; `Default` gives libdeit's defaults.
+/// Options of [`Student::distill`]; `Default` gives libdeit's defaults. The
+/// lifetime is that of the borrowed validation set (`val`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct DistillOptions {
+pub struct DistillOptions<'a> {
     pub epochs: i32,
     pub batch_size: i32,
     pub lr: f64,
@@ -1120,9 +1168,15 @@ pub struct DistillOptions {
     pub clip_grad: f64,
     /// Stochastic depth rate of the last block (block i of d: rate * i / (d - 1)); training only.
     pub drop_path: f64,
+    /// Evaluated at every epoch's end ([`Progress::val_accuracy`], the
+    /// averaged heads' accuracy); None: none.
+    pub val: Option<&'a Dataset>,
+    /// With `val`: the checkpoint of the epoch with the best validation
+    /// accuracy so far is written here (atomically).
+    pub best_path: Option<String>,
 }
 
-impl Default for DistillOptions {
+impl Default for DistillOptions<'_> {
     fn default() -> Self {
         let mut o = std::mem::MaybeUninit::<sys::deit_distill_options>::zeroed();
         let o = unsafe {
@@ -1158,6 +1212,8 @@ impl Default for DistillOptions {
             augment: None, // the C default is NULL
             clip_grad: o.clip_grad,
             drop_path: o.drop_path,
+            val: None, // NULL
+            best_path: None,
         }
     }
 }
@@ -1168,6 +1224,10 @@ fn optional_cstring(op: &'static str, s: &Option<String>) -> Result<Option<CStri
 
 fn opt_ptr(s: &Option<CString>) -> *const c_char {
     s.as_ref().map_or(ptr::null(), |c| c.as_ptr())
+}
+
+fn dataset_ptr(d: Option<&Dataset>) -> *const sys::deit_dataset {
+    d.map_or(ptr::null(), |d| d.raw.as_ptr() as *const sys::deit_dataset)
 }
 
 fn group_ptr(g: &Option<Arc<Group>>) -> *mut sys::deit_group {
@@ -1434,6 +1494,9 @@ impl Teacher {
         let augment = raw_augment(&o.augment); // borrowed by raw until the call returns
         raw.augment = augment_ptr(&augment);
         raw.clip_grad = o.clip_grad;
+        raw.val = dataset_ptr(o.val); // borrowed by o for the call
+        let best_path = optional_cstring(OP, &o.best_path)?;
+        raw.best_path = opt_ptr(&best_path);
         with_progress(f, |cb, user| {
             raw.progress = cb;
             raw.user_data = user;
@@ -1524,7 +1587,8 @@ pub struct StudentConfig {
 
 impl StudentConfig {
     /// "seed" (the reference notebook's model), "deit-tiny", "deit-small",
-    /// "deit-base".
+    /// "deit-base" (224 pixels), "small-image" (28-32 pixel images: patch 4,
+    /// width 64, depth 6, timm layout).
     pub fn preset(preset: &str, num_classes: i32) -> Result<StudentConfig> {
         const OP: &str = "deit_student_config_init";
         let p = cstring(OP, preset)?;
@@ -1709,6 +1773,9 @@ impl Student {
         raw.augment = augment_ptr(&augment);
         raw.clip_grad = o.clip_grad;
         raw.drop_path = o.drop_path;
+        raw.val = dataset_ptr(o.val); // borrowed by o for the call
+        let best_path = optional_cstring(OP, &o.best_path)?;
+        raw.best_path = opt_ptr(&best_path);
         let tp = teacher.map_or(ptr::null_mut(), |t| t.raw.as_ptr());
         with_progress(f, |cb, user| {
             raw.progress = cb;

@@ -87,7 +87,7 @@ fn version_matches_header() {
     assert!(major >= 1 && torch.split('.').count() == 3, "{torch}");
     assert!(deit::cuda_compiled() || !deit::cuda_available());
     assert_eq!(deit::teacher_archs(), ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]);
-    assert_eq!(deit::student_presets(), ["seed", "deit-tiny", "deit-small", "deit-base"]);
+    assert_eq!(deit::student_presets(), ["seed", "deit-tiny", "deit-small", "deit-base", "small-image"]);
 }
 
 #[test]
@@ -536,4 +536,89 @@ fn recipe_options_reach_libdeit() {
     expect_err(teacher.train(&few, &bad), Status::InvalidArg, "erase_prob");
     let bad = T { augment: None, schedule: deit::Schedule::Cosine, warmup_epochs: 3, ..bad };
     expect_err(teacher.train(&few, &bad), Status::InvalidArg, "warmup_epochs");
+}
+
+/// Validation during training: Dataset::split holds a share out (the counts
+/// add up); with `val` every epoch's end reports an accuracy in [0, 1] (and no
+/// other report does), the last one is the trained student's accuracy on
+/// `val`, and `best_path` holds a loadable checkpoint of the best epoch. The
+/// teacher passes `val` through too.
+#[test]
+fn validation_and_split() {
+    let all = make_dataset(40, 11);
+    let (first, rest) = all.split(0.25, 9).unwrap();
+    let (nf, nr) = (first.info().unwrap().count, rest.info().unwrap().count);
+    assert_eq!((nf, nr), (10, 30));
+    assert_eq!(nf + nr, all.info().unwrap().count);
+    assert_eq!(all.subset_fraction(0.25, 9).unwrap().images(0, 10).unwrap(), first.images(0, 10).unwrap());
+    expect_err(all.split(1.0, 9), Status::InvalidArg, "leaves none");
+    expect_err(all.split(0.0, 9), Status::InvalidArg, "outside (0, 1]");
+
+    let dir = temp_dir("validation");
+    let best = dir.join("best.safetensors");
+    let _ = std::fs::remove_file(&best);
+    let (val, train) = make_dataset(N_TRAIN, 12).split(0.25, 1).unwrap();
+    assert_eq!(val.info().unwrap().count + train.info().unwrap().count, N_TRAIN);
+    let (mut student, _) = small_student(4);
+    let opts = DistillOptions {
+        distillation: Distillation::None,
+        epochs: 2,
+        batch_size: 32,
+        val: Some(&val),
+        best_path: Some(best.to_string_lossy().into_owned()),
+        ..Default::default()
+    };
+    let (mut accs, mut stray) = (Vec::new(), Vec::new());
+    student
+        .distill_with_progress(None, &train, &opts, |p| {
+            if p.end_of_epoch && p.phase == Phase::Distill {
+                accs.push(p.val_accuracy);
+            } else if p.val_accuracy.is_some() {
+                stray.push(*p);
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert!(stray.is_empty(), "validation accuracy outside an epoch's end: {stray:?}");
+    let accs: Vec<f64> = accs.into_iter().map(|a| a.expect("an epoch's end without val_accuracy")).collect();
+    assert_eq!(accs.len(), 2, "{accs:?}");
+    assert!(accs.iter().all(|a| (0.0..=1.0).contains(a)), "{accs:?}");
+    assert_eq!(student.evaluate(&val).unwrap().accuracy, accs[1]);
+    assert!(best.exists(), "no best checkpoint at {}", best.display());
+    let top = accs.iter().cloned().fold(f64::MIN, f64::max);
+    assert_eq!(Student::load(&best).unwrap().evaluate(&val).unwrap().accuracy, top);
+
+    // Without val, best_path is refused; without either, no validation is reported.
+    let no_val = DistillOptions { val: None, ..opts.clone() };
+    expect_err(student.distill(None, &train, &no_val), Status::InvalidArg, "best_path is set but val");
+    let plain = DistillOptions { epochs: 1, best_path: None, ..no_val };
+    let mut seen = false;
+    student
+        .distill_with_progress(None, &train, &plain, |p| {
+            seen |= p.val_accuracy.is_some();
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert!(!seen, "a validation accuracy without a validation set");
+
+    // The teacher: one head-only epoch on 16 images.
+    let mut teacher = Teacher::new("resnet18", CLASSES as i32).unwrap();
+    teacher.set_device("cpu").unwrap();
+    let t = deit::TeacherTrainOptions {
+        epochs: 1,
+        batch_size: 8,
+        trainable: Trainable::Head,
+        val: Some(&val),
+        ..Default::default()
+    };
+    let mut tacc = Vec::new();
+    teacher
+        .train_with_progress(&train.subset_first(16).unwrap(), &t, |p| {
+            if p.end_of_epoch {
+                tacc.push(p.val_accuracy);
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(tacc, vec![Some(teacher.evaluate(&val).unwrap().accuracy)]);
 }
