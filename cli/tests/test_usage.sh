@@ -15,7 +15,9 @@ expect_rc 0 --help
 expect_in out.txt "commands:"
 expect_rc 0 run --help
 expect_in out.txt "--teacher-arch"
-expect_in out.txt "CPU only"
+expect_in out.txt "--full:"
+expect_in out.txt "--val-fraction"
+expect_in out.txt "--teacher-augment"
 
 expect_rc 2
 expect_in err.txt "usage: deitctl"
