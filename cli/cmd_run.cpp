@@ -45,13 +45,13 @@ std::string describe_config(const TeacherSettings& t, const StudentSettings& s, 
   const deit_distill_options& d = s.distill;
   char buf[800];
   std::snprintf(buf, sizeof buf,
-                "teacher %s %s, %d epoch%s, %s lr %g %s | student %s, %d epoch%s, %s lr %g %s, %s distillation "
-                "(alpha %g, T %g) | %s | batch %d | %s%s training images | device %s, %d threads",
+                "teacher %s %s, %d epoch%s, %s lr %g %s, %s | student %s, %d epoch%s, %s lr %g %s, %s, %s "
+                "distillation (alpha %g, T %g) | batch %d | %s%s training images | device %s, %d threads",
                 t.arch.c_str(), t.weights.empty() ? "from scratch" : ("from " + t.weights).c_str(),
                 t.train.epochs, t.train.epochs == 1 ? "" : "s", optimizer_name(t.train.optimizer), t.train.lr,
-                schedule_name(t.train.schedule), s.preset.c_str(), d.epochs, d.epochs == 1 ? "" : "s",
-                optimizer_name(d.optimizer), d.lr, schedule_name(d.schedule),
-                distillation_name(d.distillation), d.alpha, d.temperature, augment_text(s.recipe).c_str(),
+                schedule_name(t.train.schedule), augment_text(t.recipe).c_str(), s.preset.c_str(), d.epochs,
+                d.epochs == 1 ? "" : "s", optimizer_name(d.optimizer), d.lr, schedule_name(d.schedule),
+                augment_text(s.recipe).c_str(), distillation_name(d.distillation), d.alpha, d.temperature,
                 d.batch_size,
                 fraction < 1.0 || data.val ? (format_count(data.train_info.count) + " of ").c_str() : "",
                 format_count(data.full_train_count).c_str(), rt.device.c_str(), rt.threads);
@@ -251,12 +251,14 @@ int cmd_run(int argc, char** argv) {
                           .set("fraction", fraction));
   summary.set("teacher", Json::object()
                              .set("arch", arch)
+                             .set("epochs", ts.train.epochs)
                              .set("accuracy", te.result.accuracy)
                              .set("train_seconds", teacher_train)
                              .set("eval_seconds", te.seconds));
   summary.set("student", Json::object()
                              .set("preset", ss.preset)
                              .set("params", params)
+                             .set("epochs", ss.distill.epochs)
                              .set("accuracy", Json::object()
                                                   .set("avg", se.result.accuracy)
                                                   .set("cls", se.result.accuracy_cls)

@@ -22,9 +22,10 @@ s = json.load(open("out/summary.json"))
 assert s == json.load(open("stdout-summary.json")), "--json output differs from summary.json"
 assert list(s) == ["version", "device", "threads", "data", "teacher", "student"], list(s)
 assert list(s["data"]) == ["dir", "format", "train_count", "test_count", "classes", "fraction"], s["data"]
-assert list(s["teacher"]) == ["arch", "accuracy", "train_seconds", "eval_seconds"], s["teacher"]
-assert list(s["student"]) == ["preset", "params", "accuracy", "teacher_logits_seconds", "train_seconds",
+assert list(s["teacher"]) == ["arch", "epochs", "accuracy", "train_seconds", "eval_seconds"], s["teacher"]
+assert list(s["student"]) == ["preset", "params", "epochs", "accuracy", "teacher_logits_seconds", "train_seconds",
                               "eval_seconds"], s["student"]
+assert s["teacher"]["epochs"] == 1 and s["student"]["epochs"] == 1, (s["teacher"], s["student"])
 assert list(s["student"]["accuracy"]) == ["avg", "cls", "dist"]
 assert s["device"] == "cpu" or s["device"].startswith("cuda:"), s["device"]
 assert s["threads"] >= 1
