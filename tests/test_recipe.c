@@ -198,10 +198,13 @@ static void test_resume_with_augmentation(void **state) {
   const char *st = deit_test_path("aug-state.safetensors");
   remove(st);
   deit_distill_options o = recipe_options();
+  /* 128 steps an epoch, so that progress is reported before an epoch's end on any machine (reports are
+   * throttled to one per 0.2 s): the cancel lands mid-epoch, after a state was written. */
+  o.batch_size = 1;
   assert_ok(distill_to(o, whole));
   o.state_path = st;
-  o.state_every_steps = 2;
-  struct cancel_at c = {3};
+  o.state_every_steps = 5;
+  struct cancel_at c = {10};
   o.progress = cancel_mid_epoch;
   o.user_data = &c;
   assert_status_msg(distill_to(o, NULL), DEIT_E_CANCELLED, "cancelled");
