@@ -8,12 +8,13 @@
 #include "defaults.h"
 #include "json.h"
 #include "options.h"
+#include "pipeline.h"
 
 namespace deitctl {
 
 int cmd_data(int argc, char** argv) {
   cxxopts::Options options("deitctl data",
-                           "Summarise a data set directory (IDX or CIFAR binary), split by split.");
+                           "Summarise a data set (an IDX or CIFAR directory, an image folder or a .csv list file), split by split.");
   options.custom_help("[DIR] [options]");
   options.positional_help("");
   // clang-format off
@@ -21,8 +22,11 @@ int cmd_data(int argc, char** argv) {
       ("dir", std::string("data directory (default ") + kDefaultDataDir + ")",
        cxxopts::value<std::string>(), "DIR")
       ("json", "print JSON instead of text")
+      ("seed", "with an image folder without split folders: the held-out test share's seed (default 0)",
+       cxxopts::value<uint64_t>(), "N")
       ("h,help", "show this help");
   // clang-format on
+  add_image_options(options);
   options.parse_positional({"dir"});
   auto args = parse_args(options, argc, argv);
   if (has(args, "help")) {
@@ -36,21 +40,34 @@ int cmd_data(int argc, char** argv) {
   std::string text;
   const std::pair<const char*, deit_split> kSplits[] = {{"train", DEIT_SPLIT_TRAIN},
                                                         {"test", DEIT_SPLIT_TEST}};
+  // The splits `deitctl run` would use (an image folder without split folders: a held-out test share).
+  const DataSplits data = open_splits(dir, 1.0, get_or<uint64_t>(args, "seed", 0), 0, image_options(args), json);
   for (const auto& [name, split] : kSplits) {
-    DatasetPtr ds = open_dataset(dir, split);
-    const deit_dataset_info info = dataset_info(ds.get());
+    const deit_dataset* ds = split == DEIT_SPLIT_TRAIN ? data.train.get() : data.test.get();
+    const deit_dataset_info info = dataset_info(ds);
     std::vector<int64_t> hist(static_cast<size_t>(info.num_classes));
-    check(deit_dataset_label_histogram(ds.get(), hist.data(), hist.size()));
+    check(deit_dataset_label_histogram(ds, hist.data(), hist.size()));
     Json h = Json::array();
     for (int64_t c : hist) h.push(c);
-    splits.set(name, Json::object()
-                         .set("format", format_name(info.format))
-                         .set("count", info.count)
-                         .set("channels", info.channels)
-                         .set("height", info.height)
-                         .set("width", info.width)
-                         .set("classes", info.num_classes)
-                         .set("histogram", h));
+    Json entry = Json::object();
+    entry.set("format", format_name(info.format))
+        .set("count", info.count)
+        .set("channels", info.channels)
+        .set("height", info.height)
+        .set("width", info.width)
+        .set("classes", info.num_classes)
+        .set("histogram", h);
+    std::string names;
+    Json name_list = Json::array();
+    for (int32_t k = 0; k < info.num_classes; ++k) {
+      const std::string n = class_name(ds, k);
+      if (n.empty()) break;
+      name_list.push(n);
+      names += (k ? ", " : "") + n;
+    }
+    if (!names.empty()) entry.set("class_names", name_list);
+    if (info.skipped > 0) entry.set("skipped", info.skipped);
+    splits.set(name, entry);
     char line[256];
     std::snprintf(line, sizeof line, "%-5s  %s  %lld images  %dx%dx%d  %d classes\n       per class:", name,
                   format_name(info.format), static_cast<long long>(info.count), info.channels, info.height,
@@ -58,6 +75,8 @@ int cmd_data(int argc, char** argv) {
     text += line;
     for (int64_t c : hist) text += " " + std::to_string(c);
     text += "\n";
+    if (!names.empty()) text += "       classes: " + names + "\n";
+    if (info.skipped > 0) text += "       skipped: " + std::to_string(info.skipped) + " unreadable files\n";
   }
   // Everything is read before anything is printed: a malformed split leaves no half report.
   if (json)

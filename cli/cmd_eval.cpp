@@ -1,7 +1,9 @@
 // deitctl eval / deitctl predict: use a saved student or teacher checkpoint (its kind is read from the
 // file) on a data split, on image files, or on an IDX image file.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -117,6 +119,7 @@ int cmd_eval(int argc, char** argv) {
       ("confusion", "print the confusion matrix")
       ("json", "print JSON");
   // clang-format on
+  add_image_options(options);
   add_runtime_options(options);
   options.parse_positional({"model"});
   auto args = parse_args(options, argc, argv);
@@ -138,12 +141,22 @@ int cmd_eval(int argc, char** argv) {
   Model m = load_model(path, rt.device);
   if (m.teacher && has(args, "head") && head != DEIT_HEAD_AVG)
     throw UsageError("--head: " + path + " is a teacher checkpoint; it has one head");
-  DatasetPtr ds = open_dataset(data_dir, split);
+  // Image files are prepared as the model's training images were, unless options say otherwise.
+  DatasetPtr ds =
+      open_dataset(data_dir, split, image_options(args, m.has_image_options ? &m.image_options : nullptr));
   const deit_dataset_info info = dataset_info(ds.get());
   if (info.num_classes > m.num_classes)
     throw LibraryError(std::string(deit_status_str(DEIT_E_INVALID_ARG)) + ": " + data_dir + " has " +
                        std::to_string(info.num_classes) + " classes but the model " + path + " predicts " +
                        std::to_string(m.num_classes));
+  // Named classes must mean the same on both sides, or the accuracy would be silently wrong.
+  for (int32_t k = 0; k < info.num_classes && !m.class_names.empty(); ++k) {
+    const std::string name = class_name(ds.get(), k);
+    if (!name.empty() && name != m.class_names[static_cast<size_t>(k)])
+      throw LibraryError(std::string(deit_status_str(DEIT_E_INVALID_ARG)) + ": " + data_dir + ": class " +
+                         std::to_string(k) + " is \"" + name + "\" but the model's class " + std::to_string(k) +
+                         " is \"" + m.class_names[static_cast<size_t>(k)] + "\"");
+  }
 
   // The library's confusion matrix is the averaged head's (a teacher's only head).
   const bool library_confusion = want_confusion && head == DEIT_HEAD_AVG;
@@ -205,7 +218,24 @@ struct Prediction {
   std::vector<float> logits;
 };
 
-void report(const Prediction& p, bool json) {
+std::string format_probability(double p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", p);
+  return buf;
+}
+
+// How predictions are printed: the k most probable classes, named when the model has class names.
+struct ReportStyle {
+  bool json = false;
+  size_t top = 5;
+  std::vector<std::string> class_names;
+
+  std::string cls(size_t k) const {
+    return class_names.empty() ? std::to_string(k) : std::to_string(k) + " (" + class_names[k] + ")";
+  }
+};
+
+void report(const Prediction& p, const ReportStyle& style) {
   const auto best = std::max_element(p.logits.begin(), p.logits.end());
   const int32_t cls = static_cast<int32_t>(best - p.logits.begin());
   // Softmax with the max subtracted, for range safety.
@@ -214,25 +244,85 @@ void report(const Prediction& p, bool json) {
   for (size_t i = 0; i < prob.size(); ++i)
     sum += prob[i] = std::exp(static_cast<double>(p.logits[i] - *best));
   for (double& v : prob) v /= sum;
-  if (json) {
+  // The top k, most probable first (ties: the lower class, as argmax).
+  std::vector<size_t> order(prob.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  const size_t k = std::min(style.top, order.size());
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+                    [&](size_t a, size_t b) { return prob[a] > prob[b] || (prob[a] == prob[b] && a < b); });
+  if (style.json) {
     Json j = Json::object();
     j.set("file", p.name);
     if (p.index >= 0) j.set("index", p.index);
     j.set("class", cls);
+    if (!style.class_names.empty()) j.set("class_name", style.class_names[static_cast<size_t>(cls)]);
     if (p.label >= 0) j.set("label", p.label);
+    Json top = Json::array();
+    for (size_t r = 0; r < k; ++r) {
+      Json t = Json::object().set("class", static_cast<int64_t>(order[r])).set("probability", prob[order[r]]);
+      if (!style.class_names.empty()) t.set("name", style.class_names[order[r]]);
+      top.push(t);
+    }
     Json logits = Json::array(), probs = Json::array();
     for (float v : p.logits) logits.push(static_cast<double>(v));
     for (double v : prob) probs.push(v);
-    j.set("logits", logits).set("probabilities", probs);
+    j.set("top", top).set("logits", logits).set("probabilities", probs);
     std::printf("%s\n", j.dump().c_str());
-  } else {
-    const std::string name = p.index >= 0 ? p.name + "[" + std::to_string(p.index) + "]" : p.name;
-    if (p.label >= 0)
-      std::printf("%s\t%d\t%.4f\ttrue %d%s\n", name.c_str(), cls, prob[static_cast<size_t>(cls)], p.label,
-                  cls == p.label ? "" : "\tWRONG");
-    else
-      std::printf("%s\t%d\t%.4f\n", name.c_str(), cls, prob[static_cast<size_t>(cls)]);
+    return;
   }
+  // name, class, probability, [true class], then the runners-up: one line per image.
+  std::string line = (p.index >= 0 ? p.name + "[" + std::to_string(p.index) + "]" : p.name) + "\t" +
+                     style.cls(order[0]) + "\t" + format_probability(prob[order[0]]);
+  if (p.label >= 0) line += "\ttrue " + style.cls(static_cast<size_t>(p.label)) + (cls == p.label ? "" : "\tWRONG");
+  for (size_t r = 1; r < k; ++r) line += "\t" + style.cls(order[r]) + " " + format_probability(prob[order[r]]);
+  std::printf("%s\n", line.c_str());
+}
+
+// Image files named on the command line, a folder standing for the image files under it (sorted).
+std::vector<std::string> expand_image_paths(const std::vector<std::string>& args) {
+  namespace fs = std::filesystem;
+  static const char* const kExtensions[] = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".pnm"};
+  std::vector<std::string> out;
+  for (const std::string& a : args) {
+    std::error_code ec;
+    if (!fs::is_directory(a, ec)) {
+      out.push_back(a);
+      continue;
+    }
+    std::vector<std::string> found;
+    for (fs::recursive_directory_iterator it(a, ec), end; !ec && it != end; it.increment(ec)) {
+      std::string ext = it->path().extension().string();
+      for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (it->is_regular_file(ec) &&
+          std::find(std::begin(kExtensions), std::end(kExtensions), ext) != std::end(kExtensions))
+        found.push_back(it->path().string());
+    }
+    if (ec) throw LibraryError(std::string(deit_status_str(DEIT_E_IO)) + ": " + a + ": " + ec.message());
+    if (found.empty()) throw LibraryError(std::string(deit_status_str(DEIT_E_IO)) + ": " + a + ": no image files");
+    std::sort(found.begin(), found.end());
+    out.insert(out.end(), found.begin(), found.end());
+  }
+  return out;
+}
+
+// How photographs are prepared: as the model's training images were (its checkpoint), else a student's
+// input size from the centre square (crop_pct 1, bilinear); the image options given override either.
+// False for a teacher without either: its images go in as they are (a ResNet takes any size).
+bool photo_options(const Model& m, const cxxopts::ParseResult& args, deit_image_options* out) {
+  deit_image_options base;
+  deit_image_options_init(&base);
+  if (m.has_image_options) {
+    base = m.image_options;
+  } else if (m.student) {
+    base.image_size = m.img_size;
+    base.crop_pct = 1.0;
+    base.filter = DEIT_RESIZE_BILINEAR;
+    base.channels = m.in_channels;
+  } else if (!has_image_options(args)) {
+    return false;
+  }
+  *out = image_options(args, &base);
+  return true;
 }
 
 }  // namespace
@@ -240,10 +330,13 @@ void report(const Prediction& p, bool json) {
 int cmd_predict(int argc, char** argv) {
   cxxopts::Options options(
       "deitctl predict",
-      "Classify image files (PNG, PGM/PPM, JPEG, BMP) or the images of an IDX file with a "
-      "student or teacher checkpoint.\nPrints one line per image: name, class, probability "
-      "(--json: one JSON object per line with logits and probabilities).");
-  options.custom_help("MODEL IMAGE... | MODEL --idx FILE [options]");
+      "Classify image files (JPEG, PNG, BMP, PGM/PPM; a folder stands for the images under it) or the images "
+      "of an IDX file with a student or teacher checkpoint.\nPhotographs of any size are prepared as the "
+      "model's training images were (resize + centre crop, from its checkpoint); a student trained on other "
+      "data gets its input size from the centre square.\nPrints one line per image: name, class, probability, "
+      "then the runners-up of the top K (--json: one JSON object per line with the top K, logits and "
+      "probabilities).");
+  options.custom_help("MODEL IMAGE|FOLDER... | MODEL --idx FILE [options]");
   options.positional_help("");
   // clang-format off
   options.add_options()
@@ -253,8 +346,10 @@ int cmd_predict(int argc, char** argv) {
        cxxopts::value<std::string>(), "FILE")
       ("limit", "with --idx: only the first N images", cxxopts::value<int64_t>(), "N")
       ("head", "student head: avg, cls or dist (default avg)", cxxopts::value<std::string>(), "HEAD")
+      ("top", "show the K most probable classes (default 5)", cxxopts::value<int32_t>(), "K")
       ("json", "one JSON object per image");
   // clang-format on
+  add_image_options(options);
   add_runtime_options(options);
   options.parse_positional({"model"});
   // Image paths are the positional arguments after MODEL (kept whole: no comma splitting).
@@ -281,6 +376,8 @@ int cmd_predict(int argc, char** argv) {
   const deit_head head =
       has(args, "head") ? parse_head("head", get<std::string>(args, "head")) : DEIT_HEAD_AVG;
   const bool json = has(args, "json");
+  const int32_t top = get_or<int32_t>(args, "top", 5);
+  if (top < 1) throw UsageError("--top: must be 1 or more");
   const std::string path = get<std::string>(args, "model");
   const RuntimeSettings rt = apply_runtime_options(args);
   install_sigint_handler(!rt.quiet);
@@ -289,14 +386,28 @@ int cmd_predict(int argc, char** argv) {
   if (m.teacher && has(args, "head") && head != DEIT_HEAD_AVG)
     throw UsageError("--head: " + path + " is a teacher checkpoint; it has one head");
 
+  ReportStyle style;
+  style.json = json;
+  style.top = static_cast<size_t>(top);
+  style.class_names = m.class_names;
   if (!idx) {
-    for (const std::string& file : files) {
-      // A gray image stays 1 channel even for a 3-channel model: the library repeats it.
-      const Image img = convert_channels(load_image_file(file), m.in_channels);
-      check_size(m, file, img.height, img.width);
-      const deit_images im =
-          u8_images(img.hwc.data(), DEIT_LAYOUT_NHWC, 1, img.channels, img.height, img.width);
-      report({file, -1, -1, predict_logits(m, im, head)}, json);
+    deit_image_options prep;
+    const bool resize = photo_options(m, args, &prep);
+    for (const std::string& file : expand_image_paths(files)) {
+      if (resize) {
+        std::vector<uint8_t> chw(static_cast<size_t>(prep.channels) * static_cast<size_t>(prep.image_size) *
+                                 static_cast<size_t>(prep.image_size));
+        check(deit_image_read_file(file.c_str(), &prep, chw.data(), chw.size()));
+        const deit_images im =
+            u8_images(chw.data(), DEIT_LAYOUT_NCHW, 1, prep.channels, prep.image_size, prep.image_size);
+        report({file, -1, -1, predict_logits(m, im, head)}, style);
+      } else {
+        // A gray image stays 1 channel even for a 3-channel model: the library repeats it.
+        const Image img = convert_channels(load_image_file(file), m.in_channels);
+        const deit_images im =
+            u8_images(img.hwc.data(), DEIT_LAYOUT_NHWC, 1, img.channels, img.height, img.width);
+        report({file, -1, -1, predict_logits(m, im, head)}, style);
+      }
       throw_if_interrupted();
     }
     return kExitOk;
@@ -329,7 +440,7 @@ int cmd_predict(int argc, char** argv) {
       const int32_t cls =
           static_cast<int32_t>(std::max_element(p.logits.begin(), p.logits.end()) - p.logits.begin());
       correct += cls == p.label;
-      report(p, json);
+      report(p, style);
     }
     throw_if_interrupted();
   }

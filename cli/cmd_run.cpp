@@ -143,6 +143,7 @@ int cmd_run(int argc, char** argv) {
       ("json", "print summary.json on stdout")
       ("full", "the reference notebook's configuration (ResNet-50, Adam, no augmentation, fixed epochs)");
   // clang-format on
+  add_image_options(options);
   add_runtime_options(options);
   auto args = parse_args(options, argc, argv);
   if (has(args, "help")) {
@@ -174,7 +175,7 @@ int cmd_run(int argc, char** argv) {
        (full ? "" : "; --full for the reference notebook's"));
 
   if (rt.root) make_dirs(out_dir);
-  DataSplits data = open_splits(data_dir, fraction, rt.seed, val_fraction_option(args));
+  DataSplits data = open_splits(data_dir, fraction, rt.seed, val_fraction_option(args), image_options(args), rt.quiet);
   if (has(args, "keep-best") && !data.val) throw UsageError("--keep-best needs --val-fraction");
   ts.val = ss.val = data.val.get();
   if (has(args, "keep-best") && rt.root) {

@@ -62,6 +62,7 @@ int cmd_teacher(int argc, char** argv) {
   add_teacher_options(options, "", true, kNotebookDefaults, nullptr);
   add_recipe_options(options, kNotebookDefaults, nullptr);
   add_state_options(options);
+  add_image_options(options);
   add_runtime_options(options);
   auto args = parse_args(options, argc, argv);
   if (has(args, "help")) {
@@ -79,7 +80,7 @@ int cmd_teacher(int argc, char** argv) {
   install_sigint_handler(!rt.quiet);
 
   ProgressReporter progress(rt.quiet);
-  DataSplits data = open_splits(data_dir, fraction, rt.seed, val_fraction_option(args));
+  DataSplits data = open_splits(data_dir, fraction, rt.seed, val_fraction_option(args), image_options(args), rt.quiet);
   apply_validation(args, data, &ts.val, &ts.best_path);
   TeacherPtr teacher = create_teacher(ts, data.train_info.num_classes, rt.device);
   const double train_seconds =
@@ -128,6 +129,7 @@ int cmd_distill(int argc, char** argv) {
   add_student_options(options, "", kNotebookDefaults, nullptr);
   add_recipe_options(options, kNotebookDefaults, nullptr);
   add_state_options(options);
+  add_image_options(options);
   add_runtime_options(options);
   auto args = parse_args(options, argc, argv);
   if (has(args, "help")) {
@@ -155,7 +157,7 @@ int cmd_distill(int argc, char** argv) {
     teacher.reset(raw);
     check(deit_teacher_set_device(raw, rt.device.c_str()));
   }
-  DataSplits data = open_splits(data_dir, fraction, rt.seed, val_fraction_option(args));
+  DataSplits data = open_splits(data_dir, fraction, rt.seed, val_fraction_option(args), image_options(args), rt.quiet);
   apply_validation(args, data, &ss.val, &ss.best_path);
   if (teacher && teacher_num_classes(teacher.get()) != data.train_info.num_classes)
     throw LibraryError(std::string(deit_status_str(DEIT_E_INVALID_ARG)) + ": the teacher " + teacher_path +

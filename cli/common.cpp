@@ -55,10 +55,16 @@ void check(deit_status status) {
 
 // ---- data sets & models ---------------------------------------------------------------------------
 
-DatasetPtr open_dataset(const std::string& dir, deit_split split) {
+DatasetPtr open_dataset(const std::string& path, deit_split split, const deit_image_options& images) {
   deit_dataset* raw = nullptr;
-  check(deit_dataset_open_dir(dir.c_str(), split, &raw));
+  check(deit_dataset_open(path.c_str(), split, &images, &raw));
   return DatasetPtr(raw);
+}
+
+std::string class_name(const deit_dataset* ds, int32_t index) {
+  char buf[1024];
+  check(deit_dataset_class_name(ds, index, buf, sizeof buf));
+  return buf;
 }
 
 DatasetPtr subset_fraction(const deit_dataset* ds, double fraction, uint64_t seed) {
@@ -86,6 +92,7 @@ const char* format_name(deit_dataset_format format) {
     case DEIT_FORMAT_CIFAR10: return "CIFAR-10";
     case DEIT_FORMAT_CIFAR100: return "CIFAR-100";
     case DEIT_FORMAT_MEMORY: return "memory";
+    case DEIT_FORMAT_FOLDER: return "images";
   }
   return "unknown";
 }

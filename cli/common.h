@@ -55,7 +55,10 @@ using DatasetPtr = std::unique_ptr<deit_dataset, DatasetDeleter>;
 using TeacherPtr = std::unique_ptr<deit_teacher, TeacherDeleter>;
 using StudentPtr = std::unique_ptr<deit_student, StudentDeleter>;
 
-DatasetPtr open_dataset(const std::string& dir, deit_split split);
+// An IDX/CIFAR directory, an image folder or a .csv list file (deit_dataset_open).
+DatasetPtr open_dataset(const std::string& path, deit_split split, const deit_image_options& images);
+// Class `index`'s name ("" when the data set has none).
+std::string class_name(const deit_dataset* ds, int32_t index);
 DatasetPtr subset_fraction(const deit_dataset* ds, double fraction, uint64_t seed);
 // deit_dataset_split: {the random fraction, the rest}.
 std::pair<DatasetPtr, DatasetPtr> split_dataset(const deit_dataset* ds, double fraction, uint64_t seed);

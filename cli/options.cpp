@@ -179,6 +179,51 @@ RuntimeSettings apply_runtime_options(const cxxopts::ParseResult& args) {
   return r;
 }
 
+// ---- image files ----------------------------------------------------------------------------------
+
+namespace {
+const char* const kImageOptionNames[] = {"image-size", "crop-pct", "resize-filter", "gray", "skip-bad"};
+}  // namespace
+
+void add_image_options(cxxopts::Options& options) {
+  deit_image_options d;
+  deit_image_options_init(&d);
+  // clang-format off
+  options.add_options("Image folders and list files (torchvision's Resize + CenterCrop)")
+      ("image-size", "side of the stored square images (default " + std::to_string(d.image_size) + ")",
+       cxxopts::value<int32_t>(), "N")
+      ("crop-pct", "the shorter side is resized to image-size / crop-pct before the centre crop (default " +
+       format_number(d.crop_pct) + ", timm's; 1 = no margin)", cxxopts::value<double>(), "F")
+      ("resize-filter", "bilinear or bicubic (default bicubic)", cxxopts::value<std::string>(), "NAME")
+      ("gray", "store gray images (1 channel) instead of RGB")
+      ("skip-bad", "skip unreadable image files with a warning instead of failing");
+  // clang-format on
+}
+
+bool has_image_options(const cxxopts::ParseResult& args) {
+  for (const char* name : kImageOptionNames)
+    if (has(args, name)) return true;
+  return false;
+}
+
+deit_image_options image_options(const cxxopts::ParseResult& args, const deit_image_options* base) {
+  deit_image_options o;
+  deit_image_options_init(&o);
+  if (base) o = *base;
+  o.image_size = get_or<int32_t>(args, "image-size", o.image_size);
+  if (has(args, "image-size")) require_positive("image-size", o.image_size);
+  o.crop_pct = get_or<double>(args, "crop-pct", o.crop_pct);
+  if (!(o.crop_pct > 0.05 && o.crop_pct <= 1)) throw UsageError("--crop-pct: must be in (0.05, 1]");
+  if (has(args, "resize-filter")) {
+    const std::string f = get<std::string>(args, "resize-filter");
+    if (f != "bilinear" && f != "bicubic") throw UsageError("--resize-filter: bilinear or bicubic, not '" + f + "'");
+    o.filter = f == "bilinear" ? DEIT_RESIZE_BILINEAR : DEIT_RESIZE_BICUBIC;
+  }
+  if (has(args, "gray")) o.channels = 1;
+  if (has(args, "skip-bad")) o.skip_bad = 1;
+  return o;
+}
+
 // ---- crash safety ---------------------------------------------------------------------------------
 
 void add_state_options(cxxopts::Options& options) {

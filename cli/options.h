@@ -61,6 +61,14 @@ void require_fraction(const std::string& option, double value);  // 0 < value <=
 // --device, --threads, --seed, --quiet.
 void add_runtime_options(cxxopts::Options& options);
 
+// --image-size, --crop-pct, --resize-filter, --gray, --skip-bad: how image folders and list files become
+// stored images (deit_image_options); IDX and CIFAR directories ignore them.
+void add_image_options(cxxopts::Options& options);
+// The options given, over `base` (NULL: the library's defaults).
+deit_image_options image_options(const cxxopts::ParseResult& args, const deit_image_options* base = nullptr);
+// True when an image option was given (predict then overrides the checkpoint's preprocessing).
+bool has_image_options(const cxxopts::ParseResult& args);
+
 // --state FILE, --state-every N, --resume (crash safety of `teacher` and `distill`).
 void add_state_options(cxxopts::Options& options);
 struct StateOptions {

@@ -1,12 +1,36 @@
 #include "pipeline.h"
 
+#include <cstdio>
+#include <filesystem>
+
 #include "distributed.h"
 
 namespace deitctl {
 
-DataSplits open_splits(const std::string& dir, double fraction, uint64_t seed, double val_fraction) {
+namespace {
+// Image files without split folders: the same images whatever the split.
+bool one_image_set(const std::string& path, const deit_dataset_info& info) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  return info.format == DEIT_FORMAT_FOLDER &&
+         !(fs::is_directory(path + "/train", ec) && (fs::is_directory(path + "/val", ec) || fs::is_directory(path + "/test", ec)));
+}
+}  // namespace
+
+DataSplits open_splits(const std::string& dir, double fraction, uint64_t seed, double val_fraction,
+                       const deit_image_options& images, bool quiet) {
   DataSplits s;
-  s.train = open_dataset(dir, DEIT_SPLIT_TRAIN);
+  s.train = open_dataset(dir, DEIT_SPLIT_TRAIN, images);
+  if (one_image_set(dir, dataset_info(s.train.get()))) {
+    // Its own permutation (seed + 2), apart from the fraction's and the validation share's.
+    auto [test, rest] = split_dataset(s.train.get(), kHeldOutTest, seed + 2);
+    if (!quiet)
+      std::fprintf(stderr, "deitctl: %s has no train/ and val/ folders: %s of its %s images are held out as the "
+                   "test split\n", dir.c_str(), format_percent(kHeldOutTest).c_str(),
+                   format_count(dataset_info(s.train.get()).count).c_str());
+    s.test = std::move(test);
+    s.train = std::move(rest);
+  }
   s.full_train_count = dataset_info(s.train.get()).count;
   if (fraction < 1.0) s.train = subset_fraction(s.train.get(), fraction, seed);
   if (val_fraction > 0) {
@@ -16,7 +40,7 @@ DataSplits open_splits(const std::string& dir, double fraction, uint64_t seed, d
     s.train = std::move(rest);
     s.val_count = dataset_info(s.val.get()).count;
   }
-  s.test = open_dataset(dir, DEIT_SPLIT_TEST);
+  if (!s.test) s.test = open_dataset(dir, DEIT_SPLIT_TEST, images);
   s.train_info = dataset_info(s.train.get());
   s.test_info = dataset_info(s.test.get());
   if (s.train_info.num_classes != s.test_info.num_classes)
@@ -168,6 +192,22 @@ Model load_model(const std::string& path, const std::string& device) {
     throw LibraryError(std::string(deit_status_str(DEIT_E_FORMAT)) + ": " + path + ": a '" + m.kind +
                        "' checkpoint; deitctl handles student and teacher checkpoints");
   }
+  // Class names: all or none.
+  for (int32_t k = 0; k < m.num_classes; ++k) {
+    char buf[1024];
+    check(m.student ? deit_student_class_name(m.student.get(), k, buf, sizeof buf)
+                    : deit_teacher_class_name(m.teacher.get(), k, buf, sizeof buf));
+    if (buf[0] == '\0') {
+      m.class_names.clear();
+      break;
+    }
+    m.class_names.emplace_back(buf);
+  }
+  deit_image_options_init(&m.image_options);
+  const deit_status st = m.student ? deit_student_image_options(m.student.get(), &m.image_options)
+                                   : deit_teacher_image_options(m.teacher.get(), &m.image_options);
+  if (st != DEIT_E_STATE) check(st);
+  m.has_image_options = st == DEIT_OK;
   return m;
 }
 

@@ -27,7 +27,8 @@ class Stopwatch {
 };
 
 // The training split (optionally a seeded random fraction of it, less a validation share held out of it)
-// and the test split of a directory.
+// and the test split of a directory.  An image folder without train/ + val/ (or test/) folders, or a list
+// file, is one set of images: kHeldOutTest of them (seeded) become the test split, with a note on stderr.
 struct DataSplits {
   DatasetPtr train;
   DatasetPtr val;  // null without a validation share
@@ -37,7 +38,9 @@ struct DataSplits {
   int64_t full_train_count;
   int64_t val_count = 0;
 };
-DataSplits open_splits(const std::string& dir, double fraction, uint64_t seed, double val_fraction = 0);
+constexpr double kHeldOutTest = 0.2;
+DataSplits open_splits(const std::string& dir, double fraction, uint64_t seed, double val_fraction,
+                       const deit_image_options& images, bool quiet);
 
 // --val-fraction F (0 < F < 1) of the training split: 0 when not given.
 double val_fraction_option(const cxxopts::ParseResult& args);
@@ -73,6 +76,9 @@ struct Model {
   int32_t num_classes = 0;
   int32_t in_channels = 3;  // what the model wants; the library repeats a gray channel for 3
   int32_t img_size = 0;     // student only; 0 = any
+  std::vector<std::string> class_names;  // from its checkpoint; empty when it has none
+  bool has_image_options = false;        // trained on image files: image_options is their preprocessing
+  deit_image_options image_options{};
 };
 Model load_model(const std::string& path, const std::string& device);
 

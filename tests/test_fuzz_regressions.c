@@ -6,10 +6,11 @@
  *                the labels file -> deit_dataset_open_idx
  *   cifar:       1 byte (even: CIFAR-10, odd: CIFAR-100), the file
  *                -> deit_dataset_open_cifar
+ *   image:       the file -> deit_image_read_file (max_pixels 2^20 as the target)
  *   safetensors, checkpoint: the file -> deit_checkpoint_describe,
  *                deit_student_load, deit_teacher_load, deit_teacher_load_weights
  * A file's name says what the reader must answer: "<expected>-<what it is>",
- * expected being ok, format or unsupported (for safetensors and checkpoint
+ * expected being ok, format, invalid_arg or unsupported (for safetensors and checkpoint
  * inputs: the answer of deit_checkpoint_describe, shared by the loaders).  Failures must come with a message
  * naming the file; no call may crash, report DEIT_E_OOM or DEIT_E_INTERNAL.
  * argv[1] may name another regressions directory (default: the source tree's). */
@@ -90,10 +91,14 @@ static deit_status expected_status(const char *target, const char *name) {
   static const struct {
     const char *prefix;
     deit_status status;
-  } kinds[] = {{"ok-", DEIT_OK}, {"format-", DEIT_E_FORMAT}, {"unsupported-", DEIT_E_UNSUPPORTED}};
+  } kinds[] = {{"ok-", DEIT_OK},
+               {"format-", DEIT_E_FORMAT},
+               {"invalid_arg-", DEIT_E_INVALID_ARG},
+               {"unsupported-", DEIT_E_UNSUPPORTED}};
   for (size_t k = 0; k < sizeof kinds / sizeof *kinds; ++k)
     if (strncmp(name, kinds[k].prefix, strlen(kinds[k].prefix)) == 0) return kinds[k].status;
-  fail_msg("%s/%s: the name must start with ok-, format- or unsupported- (the answer expected)", target, name);
+  fail_msg("%s/%s: the name must start with ok-, format-, invalid_arg- or unsupported- (the answer expected)",
+           target, name);
   return DEIT_E_INTERNAL; /* not reached */
 }
 
@@ -222,6 +227,33 @@ static void test_cifar(void **state) {
   printf("fuzz regressions: %d cifar inputs replayed\n", list.n);
 }
 
+static void test_image(void **state) {
+  (void)state;
+  static struct file_list list;
+  list_inputs("image", &list);
+  if (list.n == 0) fail_msg("no regression inputs under %s/image", g_root);
+  const char *path = deit_test_path("image-file");
+  deit_image_options options;
+  assert_ok(deit_image_options_init(&options));
+  options.image_size = 16;
+  options.max_pixels = 1 << 20;
+  uint8_t pixels[3 * 16 * 16];
+  for (int k = 0; k < list.n; ++k) {
+    char name[MAX_NAME + 8];
+    snprintf(name, sizeof name, "image/%s", list.names[k]);
+    announce(name);
+    const deit_status expected = expected_status("image", list.names[k]);
+    size_t size = 0;
+    uint8_t *data = read_input("image", list.names[k], &size);
+    deit_test_write_file(path, data, size);
+    free(data);
+    const deit_status s = deit_image_read_file(path, &options, pixels, sizeof pixels);
+    check_clean(name, "deit_image_read_file", s, path);
+    expect_status(name, "deit_image_read_file", s, expected);
+  }
+  printf("fuzz regressions: %d image inputs replayed\n", list.n);
+}
+
 /* The smallest ResNet, for deit_teacher_load_weights (as fuzz_checkpoint does). */
 static deit_teacher *g_target;
 
@@ -326,6 +358,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_idx),
       cmocka_unit_test(test_cifar),
+      cmocka_unit_test(test_image),
       cmocka_unit_test(test_safetensors),
       cmocka_unit_test(test_checkpoint),
   };

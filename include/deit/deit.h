@@ -172,7 +172,8 @@ typedef enum deit_dataset_format {
   DEIT_FORMAT_IDX = 0,      /* MNIST family */
   DEIT_FORMAT_CIFAR10 = 1,  /* CIFAR-10 binary batches */
   DEIT_FORMAT_CIFAR100 = 2, /* CIFAR-100 binary (fine labels) */
-  DEIT_FORMAT_MEMORY = 3    /* built from caller buffers */
+  DEIT_FORMAT_MEMORY = 3,   /* built from caller buffers */
+  DEIT_FORMAT_FOLDER = 4    /* image files: class folders or a list file */
 } deit_dataset_format;
 
 /* A borrowed block of images: count x channels x height x width. */
@@ -190,7 +191,8 @@ typedef struct deit_images {
  * train-labels-idx1-ubyte[.gz], or t10k-* for the test split), CIFAR-10
  * (data_batch_1..5.bin / test_batch.bin, optionally inside
  * cifar-10-batches-bin/) or CIFAR-100 (train.bin / test.bin, optionally
- * inside cifar-100-binary/). */
+ * inside cifar-100-binary/), or image class folders (deit_dataset_open_folder
+ * with the default deit_image_options). */
 DEIT_API deit_status deit_dataset_open_dir(const char *dir, deit_split split,
                                            deit_dataset **out);
 /* Open an IDX image file and label file (.gz or raw). */
@@ -212,6 +214,75 @@ DEIT_API deit_status deit_dataset_from_memory(const deit_images *images,
                                               deit_dataset **out);
 DEIT_API void deit_dataset_free(deit_dataset *dataset);
 
+/* Image files (JPEG, PNG, BMP, PGM/PPM) become stored images the way
+ * torchvision's Resize(resize) + CenterCrop(image_size) + ToTensor make them
+ * from PIL images, pixel for pixel: EXIF orientation applied, alpha dropped,
+ * the shorter side resized (antialiased) to resize = floor(image_size /
+ * crop_pct), the centre image_size x image_size kept.  Files are decoded once,
+ * when the data set is opened, on several threads; the data set then holds
+ * count x channels x image_size x image_size bytes (224 px RGB: 147 KiB an
+ * image).  Training augmentation (random-resized crop and the rest) works on
+ * these stored images. */
+typedef enum deit_resize_filter {
+  DEIT_RESIZE_BILINEAR = 0,
+  DEIT_RESIZE_BICUBIC = 1 /* timm's DeiT evaluation */
+} deit_resize_filter;
+
+typedef struct deit_image_options {
+  uint32_t struct_size;
+  int32_t image_size;        /* 224: side of the stored square images */
+  double crop_pct;           /* 0.875: timm's evaluation crop; 1: resize the
+                                shorter side to image_size itself */
+  deit_resize_filter filter; /* DEIT_RESIZE_BICUBIC */
+  int32_t channels;          /* 3: RGB (gray files repeated); 1: gray, as
+                                PIL's convert("L") */
+  int32_t threads;           /* 0: the runtime's thread count (deit_runtime_init
+                                or the hardware) */
+  int32_t skip_bad;          /* 0: an unreadable image fails the open, naming
+                                the file; 1: it is skipped with a warning
+                                (DEIT_LOG_WARN) and the rest are kept */
+  int64_t max_pixels;        /* 89478485 (PIL's bomb limit): larger images are
+                                refused before their pixels are allocated */
+} deit_image_options;
+
+DEIT_API deit_status deit_image_options_init_sized(deit_image_options *options, size_t struct_size);
+#define deit_image_options_init(options) deit_image_options_init_sized((options), sizeof *(options))
+
+/* Open image files.  `path` is one of:
+ *  - a folder of class folders (torchvision's ImageFolder: one sub-folder per
+ *    class, classes sorted by name give the labels 0, 1, ...; files with the
+ *    extensions .jpg .jpeg .png .bmp .pgm .ppm .pnm in any letter case, sorted,
+ *    sub-folders of a class included): that folder, whatever the split;
+ *  - a folder holding such folders as train/ and val/ (or test/), as ImageNet
+ *    is laid out: split picks one; the classes must agree;
+ *  - a CSV list file (.csv) with the header "path,label" and one image a line,
+ *    paths relative to the file; labels are class names (sorted into indices)
+ *    or, when every label is a number, the indices themselves.
+ * options NULL: the defaults.  Class names are kept (deit_dataset_class_name).
+ * DEIT_E_IO names a missing file or folder, DEIT_E_FORMAT names an unreadable
+ * image (unless skip_bad), an empty class folder or a malformed list line. */
+DEIT_API deit_status deit_dataset_open_folder(const char *path, deit_split split,
+                                              const deit_image_options *options,
+                                              deit_dataset **out);
+/* Open whatever `path` holds: a .csv list file or an image folder (as
+ * deit_dataset_open_folder, with `options`; NULL: the defaults), else an IDX
+ * or CIFAR directory (as deit_dataset_open_dir; options unused).  What
+ * deitctl's --data accepts. */
+DEIT_API deit_status deit_dataset_open(const char *path, deit_split split,
+                                       const deit_image_options *options,
+                                       deit_dataset **out);
+/* Read one image file preprocessed as deit_dataset_open_folder would store it:
+ * channels x image_size x image_size uint8 (NCHW) into buf, for prediction
+ * on photographs of any size. */
+DEIT_API deit_status deit_image_read_file(const char *path, const deit_image_options *options,
+                                          uint8_t *buf, size_t capacity_bytes);
+/* The name of class `index` (NUL-terminated into buf): the folder name or
+ * list-file label of image folders, "" for data sets without names (IDX,
+ * CIFAR, memory).  DEIT_E_INVALID_ARG for an index outside [0, num_classes),
+ * DEIT_E_BUFFER_TOO_SMALL when capacity is too small. */
+DEIT_API deit_status deit_dataset_class_name(const deit_dataset *dataset, int32_t index,
+                                             char *buf, size_t capacity);
+
 typedef struct deit_dataset_info {
   uint32_t struct_size; /* set to sizeof(deit_dataset_info) before the call */
   int64_t count;
@@ -221,6 +292,7 @@ typedef struct deit_dataset_info {
   int32_t num_classes;
   deit_dtype dtype; /* how images are stored: U8 or F32 */
   deit_dataset_format format;
+  int64_t skipped; /* image files left out as unreadable (skip_bad) when opened */
 } deit_dataset_info;
 
 DEIT_API deit_status deit_dataset_get_info(const deit_dataset *dataset,
@@ -631,6 +703,23 @@ DEIT_API deit_status deit_student_evaluate_group(deit_student *student, const de
 /* Logits [count x num_classes] of the chosen head. */
 DEIT_API deit_status deit_student_predict(deit_student *student, const deit_images *images,
                                           deit_head head, float *logits, size_t capacity);
+
+/* What a model keeps of the data set it was trained (or distilled) on, saved
+ * in its checkpoint: the class names, "" when the data set had none (IDX,
+ * CIFAR, memory), and the preprocessing of image folders.  Index outside
+ * [0, num_classes): DEIT_E_INVALID_ARG. */
+DEIT_API deit_status deit_teacher_class_name(const deit_teacher *teacher, int32_t index,
+                                             char *buf, size_t capacity);
+DEIT_API deit_status deit_student_class_name(const deit_student *student, int32_t index,
+                                             char *buf, size_t capacity);
+/* The deit_image_options (image_size, crop_pct, filter, channels; the rest
+ * defaults) the model's training images were made with, for
+ * deit_image_read_file: photographs are then prepared as in training.
+ * DEIT_E_STATE when the model was not trained on image files. */
+DEIT_API deit_status deit_teacher_image_options(const deit_teacher *teacher,
+                                                deit_image_options *options);
+DEIT_API deit_status deit_student_image_options(const deit_student *student,
+                                                deit_image_options *options);
 /* Predicted classes of the chosen head (capacity in elements). */
 DEIT_API deit_status deit_student_classify(deit_student *student, const deit_images *images,
                                            deit_head head, int32_t *classes, size_t capacity);

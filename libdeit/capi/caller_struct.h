@@ -19,7 +19,7 @@ namespace deit::capi {
 template <class S>
 constexpr size_t kFirstRelease = 0;  // not a caller struct: the static_assert below fires
 template <>
-inline constexpr size_t kFirstRelease<deit_dataset_info> = sizeof(deit_dataset_info);
+inline constexpr size_t kFirstRelease<deit_dataset_info> = offsetof(deit_dataset_info, skipped);
 template <>
 inline constexpr size_t kFirstRelease<deit_eval_result> = sizeof(deit_eval_result);
 template <>
@@ -30,6 +30,8 @@ template <>
 inline constexpr size_t kFirstRelease<deit_runtime_options> = sizeof(deit_runtime_options);
 template <>
 inline constexpr size_t kFirstRelease<deit_augment_options> = sizeof(deit_augment_options);
+template <>
+inline constexpr size_t kFirstRelease<deit_image_options> = sizeof(deit_image_options);
 template <>
 inline constexpr size_t kFirstRelease<deit_teacher_train_options> =
     offsetof(deit_teacher_train_options, state_path);

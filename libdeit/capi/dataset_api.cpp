@@ -100,6 +100,7 @@ DEIT_API deit_status deit_dataset_get_info(const deit_dataset* dataset, deit_dat
     full.num_classes = ds.num_classes;
     full.dtype = ds.dtype;
     full.format = ds.format;
+    full.skipped = ds.skipped;
     deit::capi::write_caller_struct(info, full, "info");
   });
 }

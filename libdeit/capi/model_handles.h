@@ -13,6 +13,7 @@ struct deit_teacher {
 struct deit_student {
   deit::models::StudentConfig config;
   deit::models::DistilledViT net{nullptr};
+  deit::models::DataCard card;  // of the data it was distilled on (saved in its checkpoint)
 };
 
 namespace deit::capi {

@@ -6,6 +6,8 @@
 
 #include <deit/deit.h>
 
+#include "data/image_folder.h"
+
 namespace deit::capi {
 
 // X(field, default)
@@ -70,6 +72,16 @@ namespace deit::capi {
   X(mixup_alpha, 0.0)           \
   X(cutmix_alpha, 0.0)
 
+// Image folders: data::ImageSettings' member defaults (also open_dir's).
+#define DEIT_IMAGE_OPTIONS(X)                                \
+  X(image_size, data::ImageSettings{}.image_size)             \
+  X(crop_pct, data::ImageSettings{}.crop_pct)                 \
+  X(filter, data::ImageSettings{}.filter)                     \
+  X(channels, data::ImageSettings{}.channels)                 \
+  X(threads, data::ImageSettings{}.threads)                   \
+  X(skip_bad, data::ImageSettings{}.skip_bad ? 1 : 0)         \
+  X(max_pixels, data::ImageSettings{}.max_pixels)
+
 #define DEIT_GROUP_OPTIONS(X)    \
   X(rank, 0)                     \
   X(world_size, 1)               \
@@ -99,6 +111,7 @@ S option_defaults();
 DEIT_DEFAULTS_OF(deit_teacher_train_options, DEIT_TEACHER_TRAIN_OPTIONS)
 DEIT_DEFAULTS_OF(deit_distill_options, DEIT_DISTILL_OPTIONS)
 DEIT_DEFAULTS_OF(deit_augment_options, DEIT_AUGMENT_OPTIONS)
+DEIT_DEFAULTS_OF(deit_image_options, DEIT_IMAGE_OPTIONS)
 DEIT_DEFAULTS_OF(deit_group_options, DEIT_GROUP_OPTIONS)
 DEIT_DEFAULTS_OF(deit_runtime_options, DEIT_RUNTIME_OPTIONS)
 #undef DEIT_DEFAULTS_OF

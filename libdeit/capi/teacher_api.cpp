@@ -137,6 +137,7 @@ DEIT_API deit_status deit_teacher_train(deit_teacher* teacher, const deit_datase
     s.seed = o.seed;
     s.progress = {o.progress, o.user_data};
     if (o.device) teacher->teacher->to(runtime::resolve_device(o.device));
+    teacher->teacher->card = models::card_of(train_set->data);
     train::train_teacher(*teacher->teacher, train_set->data, s);
   });
 }

@@ -55,6 +55,8 @@ DEIT_C_ENUM(deit_head, {DEIT_HEAD_AVG, "DEIT_HEAD_AVG"}, {DEIT_HEAD_CLS, "DEIT_H
             {DEIT_HEAD_DIST, "DEIT_HEAD_DIST"});
 DEIT_C_ENUM(deit_log_level, {DEIT_LOG_DEBUG, "DEIT_LOG_DEBUG"}, {DEIT_LOG_INFO, "DEIT_LOG_INFO"},
             {DEIT_LOG_WARN, "DEIT_LOG_WARN"}, {DEIT_LOG_ERROR, "DEIT_LOG_ERROR"}, {DEIT_LOG_OFF, "DEIT_LOG_OFF"});
+DEIT_C_ENUM(deit_resize_filter, {DEIT_RESIZE_BILINEAR, "DEIT_RESIZE_BILINEAR"},
+            {DEIT_RESIZE_BICUBIC, "DEIT_RESIZE_BICUBIC"});
 #undef DEIT_C_ENUM
 
 // `e` when it is one of `allowed`; otherwise DEIT_E_INVALID_ARG "<what> 7 is not A, B or C", with the

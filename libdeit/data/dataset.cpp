@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "data/file_io.h"
+#include "data/image_folder.h"
 
 namespace deit::data {
 namespace {
@@ -96,8 +97,11 @@ Dataset open_dir(const std::string& dir, deit_split split) {
     return read_cifar({join(d, train ? "train.bin" : "test.bin")}, 100);
   }
 
-  fail(DEIT_E_IO,
-       dir + ": no IDX (train-images-idx3-ubyte[.gz]) or CIFAR (data_batch_1.bin, train.bin) files found");
+  // Image files: class folders, or train/ + val/ holding them, at deit_image_options' defaults.
+  if (looks_like_image_folder(dir)) return open_folder(dir, split, ImageSettings{});
+
+  fail(DEIT_E_IO, dir + ": no IDX (train-images-idx3-ubyte[.gz]), CIFAR (data_batch_1.bin, train.bin) or "
+                        "image class folders found");
 }
 
 CallerImages check_caller_images(const deit_images& im) {
@@ -192,6 +196,8 @@ Dataset take(const Dataset& parent, const std::vector<int64_t>& indices) {
   out.num_classes = parent.num_classes;
   out.dtype = parent.dtype;
   out.format = parent.format;
+  out.class_names = parent.class_names;
+  out.preprocess = parent.preprocess;
   out.source =
       parent.source + " (" + std::to_string(out.count) + " of " + std::to_string(parent.count) + " images)";
   const auto per = static_cast<size_t>(parent.image_size());

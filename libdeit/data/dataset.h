@@ -11,6 +11,14 @@
 
 namespace deit::data {
 
+// How image files became the stored images (image folders); image_size 0 for data sets not made from files.
+struct Preprocess {
+  int32_t image_size = 0;
+  double crop_pct = 0;
+  deit_resize_filter filter = DEIT_RESIZE_BICUBIC;
+  int32_t channels = 0;
+};
+
 struct Dataset {
   int64_t count = 0;
   int32_t channels = 0;
@@ -23,6 +31,9 @@ struct Dataset {
   std::vector<float> f32;       // count x C x H x W, when dtype == F32
   std::vector<int64_t> labels;  // count entries in [0, num_classes)
   std::string source;           // where it came from, for messages
+  std::vector<std::string> class_names;  // num_classes names (image folders), or empty
+  int64_t skipped = 0;                   // image files left out as unreadable (skip_bad)
+  Preprocess preprocess;
 
   int64_t image_size() const { return int64_t{channels} * height * width; }
 };

@@ -17,6 +17,7 @@ constexpr const char* kKind = "libdeit.kind";
 constexpr const char* kFormat = "libdeit.format_version";
 constexpr const char* kConfig = "libdeit.config";
 constexpr const char* kLibVersion = "libdeit.version";
+constexpr const char* kData = "libdeit.data";  // the DataCard; absent when empty (and in older files)
 
 std::vector<std::pair<std::string, at::Tensor>> state_of(const torch::nn::Module& m) {
   std::vector<std::pair<std::string, at::Tensor>> out;
@@ -25,11 +26,25 @@ std::vector<std::pair<std::string, at::Tensor>> state_of(const torch::nn::Module
   return out;
 }
 
-std::map<std::string, std::string> metadata(const std::string& kind, const Json& config) {
-  return {{kKind, kind},
-          {kFormat, std::to_string(kCheckpointFormatVersion)},
-          {kConfig, config.dump()},
-          {kLibVersion, deit_version_string()}};
+std::map<std::string, std::string> metadata(const std::string& kind, const Json& config, const DataCard& card) {
+  std::map<std::string, std::string> m = {{kKind, kind},
+                                          {kFormat, std::to_string(kCheckpointFormatVersion)},
+                                          {kConfig, config.dump()},
+                                          {kLibVersion, deit_version_string()}};
+  if (!card.empty()) m[kData] = card_json(card).dump();
+  return m;
+}
+
+DataCard card_in(const LoadedTensors& src, int64_t num_classes, const std::string& path) {
+  const auto it = src.metadata.find(kData);
+  if (it == src.metadata.end()) return {};
+  Json j;
+  try {
+    j = Json::parse(it->second);
+  } catch (const Error& e) {
+    fail(DEIT_E_FORMAT, path + ": data card: " + e.what());
+  }
+  return card_from_json(j, num_classes, path);
 }
 
 // Checks that a loaded file is a libdeit checkpoint of `kind` and returns its config.
@@ -144,7 +159,7 @@ void save_teacher_checkpoint(const Teacher& teacher, const std::string& path) {
   Json config = Json::object();
   config.set("arch", teacher.arch);
   config.set("num_classes", teacher.num_classes);
-  save_state_dict(path, state_of(*m), metadata("teacher", config));
+  save_state_dict(path, state_of(*m), metadata("teacher", config, teacher.card));
 }
 
 std::unique_ptr<Teacher> load_teacher_checkpoint(const std::string& path) {
@@ -169,11 +184,13 @@ std::unique_ptr<Teacher> load_teacher_checkpoint(const std::string& path) {
   auto teacher = make_resnet_teacher(arch, num_classes);
   copy_into_module(*teacher->net->module(), src, path, {}, /*allow_float_conversion=*/false);
   teacher->pretrained = true;
+  teacher->card = card_in(src, num_classes, path);
   return teacher;
 }
 
-void save_student_checkpoint(const StudentConfig& config, const DistilledViTImpl& net, const std::string& path) {
-  save_state_dict(path, state_of(net), metadata("student", student_config_json(config)));
+void save_student_checkpoint(const StudentConfig& config, const DistilledViTImpl& net, const DataCard& card,
+                             const std::string& path) {
+  save_state_dict(path, state_of(net), metadata("student", student_config_json(config), card));
 }
 
 StudentCheckpoint load_student_checkpoint(const std::string& path) {
@@ -183,6 +200,7 @@ StudentCheckpoint load_student_checkpoint(const std::string& path) {
   require_model_fits_file(student_min_params(ck.config), src, path, "student configuration");
   ck.net = DistilledViT(ck.config);
   copy_into_module(*ck.net, src, path, {}, /*allow_float_conversion=*/false);
+  ck.card = card_in(src, ck.config.num_classes, path);
   return ck;
 }
 
@@ -199,6 +217,9 @@ std::string describe_checkpoint(const std::string& path) {
   const auto ver = src.metadata.find(kLibVersion);
   out.set("libdeit_version", ver == src.metadata.end() ? std::string() : ver->second);
   out.set("config", config);
+  const int64_t classes = config.get_int_or("num_classes", 0);
+  const DataCard card = card_in(src, classes, path);
+  if (!card.empty()) out.set("data", card_json(card));
   int64_t params = 0;
   Json tensors = Json::array();
   for (const auto& [name, t] : src.tensors) {

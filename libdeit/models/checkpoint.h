@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "models/data_card.h"
 #include "models/student.h"
 #include "models/teacher.h"
 
@@ -20,13 +21,15 @@ std::unique_ptr<Teacher> load_teacher_checkpoint(const std::string& path);
 
 struct StudentCheckpoint {
   StudentConfig config;
+  DataCard card;
   DistilledViT net{nullptr};
 };
-void save_student_checkpoint(const StudentConfig& config, const DistilledViTImpl& net,
+void save_student_checkpoint(const StudentConfig& config, const DistilledViTImpl& net, const DataCard& card,
                              const std::string& path);
 StudentCheckpoint load_student_checkpoint(const std::string& path);
 
-// JSON: {"kind", "format_version", "config", "params", "tensors": [{"name","dtype","shape"}]}.
+// JSON: {"kind", "format_version", "config", "data" (when the model has a DataCard), "params",
+// "tensors": [{"name","dtype","shape"}]}.
 std::string describe_checkpoint(const std::string& path);
 
 }  // namespace deit::models

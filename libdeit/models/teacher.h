@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "models/data_card.h"
+
 namespace torch::nn {
 class Module;
 }
@@ -37,6 +39,7 @@ struct Teacher {
   bool pretrained = false;  // weights were loaded: fine-tune the head only by default
   c10::Device device{c10::DeviceType::CPU};
   std::unique_ptr<TeacherNet> net;
+  DataCard card;  // of the data it was last trained on (saved in its checkpoint)
 
   bool is_torchscript() const { return arch == "torchscript"; }
   void to(c10::Device d) {

@@ -181,7 +181,7 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
   StudentTrainingScope scope(student, s.drop_path);
   const EpochEndFn epoch_end = validation(
       s.val, s.best_path, s.group, [&] { return evaluate_student(student, config, *s.val, s.group).accuracy; },
-      [&](const std::string& path) { models::save_student_checkpoint(config, *student, path); },
+      [&](const std::string& path) { models::save_student_checkpoint(config, *student, s.card, path); },
       [&] { student->train(); });
   const std::vector<at::Tensor> params = student->parameters();
   run_training_loop(s.epochs, steps, ds.count, s.seed, device, optim, *opt, par, state, progress,

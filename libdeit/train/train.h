@@ -73,6 +73,7 @@ struct DistillSettings {
   double drop_path = 0;  // stochastic depth rate of the last block (DistilledViTImpl::set_drop_path)
   const data::Dataset* val = nullptr;  // evaluated at each epoch's end (averaged heads)
   std::string best_path;               // with val: the best epoch's checkpoint
+  models::DataCard card;               // written into best_path's checkpoint
   uint64_t seed = 0;
   bool cache_teacher_logits = true;
   std::string teacher_logits_path;  // empty: the cached logits live only in memory (train/logit_cache.h)

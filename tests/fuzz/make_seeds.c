@@ -152,6 +152,17 @@ static void safetensors_seeds(void) {
   free(bytes);
 }
 
+/* Small netpbm images (the JPEG, PNG and BMP seeds are the ok- files of regressions/image). */
+static void image_seeds(void) {
+  static const char ppm[] = "P6\n# seed\n3 2\n255\n";
+  uint8_t buf[64];
+  memcpy(buf, ppm, sizeof ppm - 1);
+  for (size_t i = 0; i < 18; ++i) buf[sizeof ppm - 1 + i] = (uint8_t)(i * 14);
+  write_seed("image", "rgb.ppm", buf, sizeof ppm - 1 + 18);
+  static const char pgm[] = "P2\n2 2\n100\n0 25 50 100\n";
+  write_seed("image", "gray.pgm", pgm, sizeof pgm - 1);
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s DIR\n", argv[0]);
@@ -159,7 +170,7 @@ int main(int argc, char** argv) {
   }
   g_root = argv[1];
   make_dir(g_root);
-  const char* targets[] = {"idx", "cifar", "safetensors", "checkpoint"};
+  const char* targets[] = {"idx", "cifar", "image", "safetensors", "checkpoint"};
   for (size_t k = 0; k < sizeof targets / sizeof *targets; ++k) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/%s", g_root, targets[k]);
@@ -167,6 +178,7 @@ int main(int argc, char** argv) {
   }
   idx_seeds();
   cifar_seeds();
+  image_seeds();
   safetensors_seeds();
   printf("make_seeds: corpus written to %s\n", g_root);
   return 0;

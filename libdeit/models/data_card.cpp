@@ -1,0 +1,58 @@
+#include "models/data_card.h"
+
+#include "core/error.h"
+#include "data/image_folder.h"
+
+namespace deit::models {
+
+DataCard card_of(const data::Dataset& ds) { return {ds.class_names, ds.preprocess}; }
+
+Json card_json(const DataCard& card) {
+  Json j = Json::object();
+  if (!card.class_names.empty()) {
+    Json names = Json::array();
+    for (const std::string& n : card.class_names) names.push_back(n);
+    j.set("class_names", names);
+  }
+  const data::Preprocess& p = card.preprocess;
+  if (p.image_size > 0) {
+    Json pre = Json::object();
+    pre.set("image_size", p.image_size);
+    pre.set("crop_pct", p.crop_pct);
+    pre.set("filter", p.filter == DEIT_RESIZE_BILINEAR ? "bilinear" : "bicubic");
+    pre.set("channels", p.channels);
+    j.set("preprocess", pre);
+  }
+  return j;
+}
+
+DataCard card_from_json(const Json& j, int64_t num_classes, const std::string& path) {
+  DataCard card;
+  try {
+    if (const Json* names = j.find("class_names")) {
+      for (const Json& n : names->as_array()) card.class_names.push_back(n.as_string());
+      if (static_cast<int64_t>(card.class_names.size()) != num_classes)
+        fail(DEIT_E_FORMAT, std::to_string(card.class_names.size()) + " class names for " +
+                                std::to_string(num_classes) + " classes");
+    }
+    if (const Json* pre = j.find("preprocess")) {
+      data::Preprocess& p = card.preprocess;
+      p.image_size = static_cast<int32_t>(pre->get_int("image_size"));
+      p.crop_pct = pre->get_double("crop_pct");
+      const std::string filter = pre->get_string("filter");
+      if (filter != "bilinear" && filter != "bicubic") fail(DEIT_E_FORMAT, "unknown filter '" + printable(filter) + "'");
+      p.filter = filter == "bilinear" ? DEIT_RESIZE_BILINEAR : DEIT_RESIZE_BICUBIC;
+      p.channels = static_cast<int32_t>(pre->get_int("channels"));
+      data::ImageSettings settings;  // the bounds deit_image_options has
+      settings.image_size = p.image_size;
+      settings.crop_pct = p.crop_pct;
+      settings.channels = p.channels;
+      data::validate(settings);
+    }
+  } catch (const Error& e) {
+    fail(DEIT_E_FORMAT, path + ": data card: " + e.what());
+  }
+  return card;
+}
+
+}  // namespace deit::models
