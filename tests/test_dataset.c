@@ -543,8 +543,8 @@ static void test_open_dir_errors(void** state) {
   assert_null(ds);
   const char* empty = make_dir("empty-dir");
   assert_status_msg(deit_dataset_open_dir(empty, DEIT_SPLIT_TEST, &ds), DEIT_E_IO,
-                    "empty-dir: no IDX (train-images-idx3-ubyte[.gz]) or CIFAR (data_batch_1.bin, train.bin) "
-                    "files found");
+                    "empty-dir: no IDX (train-images-idx3-ubyte[.gz]), CIFAR (data_batch_1.bin, train.bin) or "
+                    "image class folders found");
   const char* file = deit_test_path("a-plain-file");
   deit_test_write_file(file, "x", 1);
   assert_status_msg(deit_dataset_open_dir(file, DEIT_SPLIT_TRAIN, &ds), DEIT_E_IO,

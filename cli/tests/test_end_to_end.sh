@@ -139,7 +139,12 @@ expect_in out.txt "img/rgb.png"
 expect_rc 0 predict out/teacher.safetensors img/gray.png --json
 "$PY" -c 'import json; r=json.loads(open("out.txt").read()); assert r["file"]=="img/gray.png" and len(r["probabilities"])==4' \
   || fail "predict --json with the teacher"
-expect_rc 1 predict out/student.safetensors img/big.pgm
+# A 32x32 image for the 28x28 student (trained on IDX, so no preprocessing in its checkpoint): the centre
+# square resized to 28x28, as the library's deit_image_read_file does it.
+expect_rc 0 predict out/student.safetensors img/big.pgm --top 2
+[ "$(wc -l <out.txt)" = 1 ] && [ "$(tr '\t' '\n' <out.txt | wc -l)" = 4 ] \
+  || fail "predict on a 32x32 image with --top 2: $(cat out.txt)"
+expect_rc 1 predict out/student.safetensors img/big.pgm --image-size 32
 expect_in err.txt "32x32"
 expect_in err.txt "28x28"
 expect_rc 1 predict out/student.safetensors img/missing.png

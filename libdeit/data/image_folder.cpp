@@ -189,8 +189,13 @@ std::string split_folder(const std::string& dir, deit_split split) {
   fail(DEIT_E_IO, dir + ": has train/ but no val/ or test/ folder for the test split");
 }
 
+// train/ beside val/ or test/, or train/ holding class folders itself (then the test split is missing:
+// an error, not a class called "train").
 bool has_split_folders(const std::string& dir) {
-  return is_directory(dir + "/train") && (is_directory(dir + "/val") || is_directory(dir + "/test"));
+  const std::string train = dir + "/train";
+  if (!is_directory(train)) return false;
+  if (is_directory(dir + "/val") || is_directory(dir + "/test")) return true;
+  return !sorted_subfolders(train).empty();
 }
 
 Listing list_path(const std::string& path, deit_split split) {
