@@ -111,8 +111,8 @@ int cmd_eval(int argc, char** argv) {
   // clang-format off
   options.add_options()
       ("model", "student or teacher checkpoint", cxxopts::value<std::string>(), "MODEL")
-      ("data", std::string("data directory (default ") + kDefaultDataDir + ")",
-       cxxopts::value<std::string>(), "DIR")
+      ("data", std::string(kDataHelp) + " (default " + kDefaultDataDir + ")", cxxopts::value<std::string>(),
+       "DIR")
       ("split", "test or train (default test)", cxxopts::value<std::string>(), "SPLIT")
       ("head", "student head whose accuracy/confusion is reported: avg, cls or dist (default avg)",
        cxxopts::value<std::string>(), "HEAD")
@@ -142,8 +142,8 @@ int cmd_eval(int argc, char** argv) {
   if (m.teacher && has(args, "head") && head != DEIT_HEAD_AVG)
     throw UsageError("--head: " + path + " is a teacher checkpoint; it has one head");
   // Image files are prepared as the model's training images were, unless options say otherwise.
-  DatasetPtr ds =
-      open_dataset(data_dir, split, image_options(args, m.has_image_options ? &m.image_options : nullptr));
+  DatasetPtr ds = open_split(data_dir, split, rt.seed,
+                             image_options(args, m.has_image_options ? &m.image_options : nullptr), rt.quiet);
   const deit_dataset_info info = dataset_info(ds.get());
   if (info.num_classes > m.num_classes)
     throw LibraryError(std::string(deit_status_str(DEIT_E_INVALID_ARG)) + ": " + data_dir + " has " +

@@ -83,7 +83,13 @@ void write_predictions(const std::string& path, deit_student* student, const Dat
   grid.width = images.width;
   grid.predicted = predicted.data();
   grid.truth = truth.data();
-  grid.class_names = class_names_for(data_dir, data.test_info.num_classes);
+  // The data set's own names (image folders), else Fashion-MNIST's when the directory says so.
+  for (int32_t k = 0; k < data.test_info.num_classes; ++k) {
+    const std::string name = class_name(data.test.get(), k);
+    if (name.empty()) break;
+    grid.class_names.push_back(name);
+  }
+  if (grid.class_names.empty()) grid.class_names = class_names_for(data_dir, data.test_info.num_classes);
   write_predictions_png(path, grid, kGridColumns);
 }
 
@@ -124,9 +130,8 @@ int cmd_run(int argc, char** argv) {
   options.custom_help("[options]");
   // clang-format off
   options.add_options("Data")
-      ("data", std::string("data directory, IDX (MNIST family) or CIFAR-10/100 binary (default ") +
-                   kDefaultDataDir + ")",
-       cxxopts::value<std::string>(), "DIR")
+      ("data", std::string(kDataHelp) + " (default " + kDefaultDataDir + ")", cxxopts::value<std::string>(),
+       "DIR")
       ("fraction", "random fraction of the training split (default 1)", cxxopts::value<double>(), "F")
       ("val-fraction", "hold out this fraction of the training images for validation at every epoch's end",
        cxxopts::value<double>(), "F")
@@ -186,7 +191,9 @@ int cmd_run(int argc, char** argv) {
   const int64_t n = data.train_info.count;
   if (d.teacher_budget > 0 && !has(args, "teacher-epochs")) ts.train.epochs = budget_epochs(d.teacher_budget, n);
   if (d.student_budget > 0 && !has(args, "student-epochs")) ss.distill.epochs = budget_epochs(d.student_budget, n);
-  if (d.teacher_budget > 0 || d.student_budget > 0)
+  const bool budgeted = (d.teacher_budget > 0 && !has(args, "teacher-epochs")) ||
+                        (d.student_budget > 0 && !has(args, "student-epochs"));
+  if (budgeted)
     note("deitctl run: epochs from budgets of images seen (teacher " + format_count(d.teacher_budget) +
          ", student " + format_count(d.student_budget) + ") over " + format_count(n) +
          " training images: teacher " + std::to_string(ts.train.epochs) + ", student " +

@@ -18,8 +18,8 @@ namespace {
 void add_data_options(cxxopts::Options& options, const char* out_help) {
   // clang-format off
   options.add_options("Data")
-      ("data", std::string("data directory, IDX or CIFAR binary (default ") + kDefaultDataDir + ")",
-       cxxopts::value<std::string>(), "DIR")
+      ("data", std::string(kDataHelp) + " (default " + kDefaultDataDir + ")", cxxopts::value<std::string>(),
+       "DIR")
       ("fraction", "random fraction of the training split (default 1)", cxxopts::value<double>(), "F")
       ("val-fraction", "hold out this fraction of the training images for validation at every epoch's end",
        cxxopts::value<double>(), "F")

@@ -8,6 +8,10 @@ namespace deitctl {
 
 constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnist";
 constexpr const char* kDefaultRunOut = "deit-run";
+// What --data accepts (deit_dataset_open).
+constexpr const char* kDataHelp =
+    "an IDX (MNIST family) or CIFAR-10/100 binary directory, a folder of class folders (with or without "
+    "train/ and val/), or a .csv list file";
 
 struct RunDefaults {
   const char* name;  // shown in the "configuration chosen" message

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <tuple>
 
 #include "distributed.h"
 
@@ -15,22 +16,41 @@ bool one_image_set(const std::string& path, const deit_dataset_info& info) {
   return info.format == DEIT_FORMAT_FOLDER &&
          !(fs::is_directory(path + "/train", ec) && (fs::is_directory(path + "/val", ec) || fs::is_directory(path + "/test", ec)));
 }
+// kHeldOutTest of one set of images (seeded: seed + 2, apart from the fraction's and the validation share's
+// permutations) as the test split, the rest as the training split.
+std::pair<DatasetPtr, DatasetPtr> hold_out_test(const deit_dataset* all, const std::string& dir, uint64_t seed,
+                                                bool quiet) {
+  auto [test, rest] = split_dataset(all, kHeldOutTest, seed + 2);
+  if (!quiet)
+    std::fprintf(stderr, "deitctl: %s is one set of images (no train/ and val/ folders): %s of its %s images are "
+                 "held out as the test split\n", dir.c_str(), format_percent(kHeldOutTest).c_str(),
+                 format_count(dataset_info(all).count).c_str());
+  return {std::move(rest), std::move(test)};
+}
+// The recipe and validation fields the teacher's and the distillation's options share (`settings` must
+// outlive the training call: best_path points into it).
+template <class Options, class Settings>
+void set_recipe_fields(Options& o, const Settings& settings) {
+  o.augment = settings.recipe.augment_ptr();
+  o.clip_grad = settings.recipe.clip_grad;
+  o.val = settings.val;
+  o.best_path = settings.best_path.empty() ? nullptr : settings.best_path.c_str();
+}
 }  // namespace
+
+DatasetPtr open_split(const std::string& dir, deit_split split, uint64_t seed, const deit_image_options& images,
+                      bool quiet) {
+  DatasetPtr ds = open_dataset(dir, split, images);
+  if (!one_image_set(dir, dataset_info(ds.get()))) return ds;
+  auto [train, test] = hold_out_test(ds.get(), dir, seed, quiet);
+  return split == DEIT_SPLIT_TEST ? std::move(test) : std::move(train);
+}
 
 DataSplits open_splits(const std::string& dir, double fraction, uint64_t seed, double val_fraction,
                        const deit_image_options& images, bool quiet) {
   DataSplits s;
   s.train = open_dataset(dir, DEIT_SPLIT_TRAIN, images);
-  if (one_image_set(dir, dataset_info(s.train.get()))) {
-    // Its own permutation (seed + 2), apart from the fraction's and the validation share's.
-    auto [test, rest] = split_dataset(s.train.get(), kHeldOutTest, seed + 2);
-    if (!quiet)
-      std::fprintf(stderr, "deitctl: %s has no train/ and val/ folders: %s of its %s images are held out as the "
-                   "test split\n", dir.c_str(), format_percent(kHeldOutTest).c_str(),
-                   format_count(dataset_info(s.train.get()).count).c_str());
-    s.test = std::move(test);
-    s.train = std::move(rest);
-  }
+  if (one_image_set(dir, dataset_info(s.train.get()))) std::tie(s.train, s.test) = hold_out_test(s.train.get(), dir, seed, quiet);
   s.full_train_count = dataset_info(s.train.get()).count;
   if (fraction < 1.0) s.train = subset_fraction(s.train.get(), fraction, seed);
   if (val_fraction > 0) {
@@ -70,10 +90,7 @@ double train_teacher(deit_teacher* teacher, const deit_dataset* train, TeacherSe
                      ProgressReporter& progress, uint64_t seed) {
   deit_teacher_train_options o = settings.train;
   o.seed = seed;
-  o.augment = settings.recipe.augment_ptr();
-  o.clip_grad = settings.recipe.clip_grad;
-  o.val = settings.val;
-  o.best_path = settings.best_path.empty() ? nullptr : settings.best_path.c_str();
+  set_recipe_fields(o, settings);
   o.group = process_group();
   o.progress = progress.fn();
   o.user_data = progress.user_data();
@@ -96,10 +113,7 @@ DistillTiming distill_student(deit_student* student, deit_teacher* teacher, cons
                               StudentSettings& settings, ProgressReporter& progress, uint64_t seed) {
   deit_distill_options o = settings.distill;
   o.seed = seed;
-  o.augment = settings.recipe.augment_ptr();
-  o.clip_grad = settings.recipe.clip_grad;
-  o.val = settings.val;
-  o.best_path = settings.best_path.empty() ? nullptr : settings.best_path.c_str();
+  set_recipe_fields(o, settings);
   o.group = process_group();
   o.teacher_logits_path = settings.logits_cache.empty() ? nullptr : settings.logits_cache.c_str();
   o.progress = progress.fn();

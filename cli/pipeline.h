@@ -39,6 +39,9 @@ struct DataSplits {
   int64_t val_count = 0;
 };
 constexpr double kHeldOutTest = 0.2;
+// One split as open_splits makes it (`eval`): of one set of images, the held-out share or the rest.
+DatasetPtr open_split(const std::string& dir, deit_split split, uint64_t seed, const deit_image_options& images,
+                      bool quiet);
 DataSplits open_splits(const std::string& dir, double fraction, uint64_t seed, double val_fraction,
                        const deit_image_options& images, bool quiet);
 

@@ -48,6 +48,7 @@ const (
 	FormatCIFAR10  Format = C.DEIT_FORMAT_CIFAR10
 	FormatCIFAR100 Format = C.DEIT_FORMAT_CIFAR100
 	FormatMemory   Format = C.DEIT_FORMAT_MEMORY
+	FormatFolder   Format = C.DEIT_FORMAT_FOLDER // image files: class folders or a list file
 )
 
 // Images is a block of Count images of Channels x Height x Width values,
@@ -132,7 +133,8 @@ func (d *Dataset) ptr(op string) (*C.deit_dataset, error) {
 	return d.p, nil
 }
 
-// OpenDir opens an IDX (MNIST family), CIFAR-10 or CIFAR-100 directory.
+// OpenDir opens an IDX (MNIST family), CIFAR-10 or CIFAR-100 directory, or
+// image class folders (OpenFolder with the default ImageOptions).
 func OpenDir(dir string, split Split) (*Dataset, error) {
 	cdir := C.CString(dir)
 	defer C.free(unsafe.Pointer(cdir))
@@ -209,6 +211,7 @@ type DatasetInfo struct {
 	NumClasses int
 	DType      DType // how images are stored: DTypeU8 or DTypeF32
 	Format     Format
+	Skipped    int // image files left out as unreadable (ImageOptions.SkipBad) when opened
 }
 
 // Info returns the size and shape of the data set.
@@ -228,6 +231,7 @@ func (d *Dataset) Info() (DatasetInfo, error) {
 	return DatasetInfo{
 		Count: int(ci.count), Channels: int(ci.channels), Height: int(ci.height), Width: int(ci.width),
 		NumClasses: int(ci.num_classes), DType: DType(ci.dtype), Format: Format(ci.format),
+		Skipped: int(ci.skipped),
 	}, nil
 }
 

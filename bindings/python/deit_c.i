@@ -7,7 +7,8 @@
  *  - `T **out` handles come back as return values;
  *  - images are numpy arrays (uint8 NHWC/NCHW, float32 NCHW), output buffers
  *    are caller numpy arrays written in place (no copy);
- *  - training takes a Python callable as progress callback (helpers below).
+ *  - training takes a Python callable as progress callback (helpers below);
+ *  - class names come back as str of any length (deit_py_*_class_name).
  * The GIL is released around every C call (-threads) and taken again in the
  * progress trampoline.  The Pythonic layer is deit/__init__.py. */
 %module(package = "deit", threads = "1") deit_c
@@ -17,6 +18,7 @@
 #define PY_ARRAY_UNIQUE_SYMBOL deit_py_ARRAY_API
 #include <numpy/arrayobject.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <deit/deit.h>
 %}
@@ -294,6 +296,8 @@ DEIT_OUT_ARRAY(int32_t, classes, capacity, NPY_INT32, 0)
 DEIT_OUT_ARRAY(int64_t, counts, capacity, NPY_INT64, 0)
 DEIT_OUT_ARRAY(int32_t, buf, capacity, NPY_INT32, 0)
 DEIT_OUT_ARRAY(int64_t, confusion, confusion_capacity, NPY_INT64, 0)
+/* deit_image_read_file: one C x S x S uint8 image (capacity in bytes). */
+DEIT_OUT_ARRAY(uint8_t, buf, capacity_bytes, NPY_UINT8, 1)
 
 /* deit_dataset_copy_images writes uint8 or float32 as the data set stores. */
 %typemap(in) (void *buf, size_t capacity_bytes) (PyArrayObject *array = NULL) {
@@ -334,6 +338,7 @@ DEIT_OUT_STRUCT(deit_eval_result, result)
 /* Options and configurations come back from their init functions; the
  * const versions taken by the other calls are plain proxies. */
 DEIT_OUT_STRUCT(deit_augment_options, options)
+DEIT_OUT_STRUCT(deit_image_options, options)
 DEIT_OUT_STRUCT(deit_teacher_train_options, options)
 DEIT_OUT_STRUCT(deit_distill_options, options)
 DEIT_OUT_STRUCT(deit_student_config, config)
@@ -358,10 +363,16 @@ DEIT_OUT_STRUCT(deit_runtime_options, options)
 %ignore deit_group_options_from_env;
 /* Two-step size query: wrapped as deit_py_checkpoint_describe. */
 %ignore deit_checkpoint_describe;
+/* Class names may be longer than the fixed buffer of (char *buf, size_t capacity): wrapped as
+ * deit_py_*_class_name, which grow the buffer. */
+%ignore deit_dataset_class_name;
+%ignore deit_teacher_class_name;
+%ignore deit_student_class_name;
 /* The *_init names are macros over *_init_sized (deit.h): Python gets them as
  * functions below, whose C wrappers expand the macros with the wrapper's sizeof. */
 %ignore deit_group_options_init_sized;
 %ignore deit_augment_options_init_sized;
+%ignore deit_image_options_init_sized;
 %ignore deit_teacher_train_options_init_sized;
 %ignore deit_distill_options_init_sized;
 %ignore deit_student_config_init_sized;
@@ -373,6 +384,7 @@ DEIT_OUT_STRUCT(deit_runtime_options, options)
 
 #undef deit_group_options_init
 #undef deit_augment_options_init
+#undef deit_image_options_init
 #undef deit_teacher_train_options_init
 #undef deit_distill_options_init
 #undef deit_student_config_init
@@ -380,6 +392,7 @@ DEIT_OUT_STRUCT(deit_runtime_options, options)
 deit_status deit_runtime_options_init(deit_runtime_options *options);
 deit_status deit_group_options_init(deit_group_options *options);
 deit_status deit_augment_options_init(deit_augment_options *options);
+deit_status deit_image_options_init(deit_image_options *options);
 deit_status deit_teacher_train_options_init(deit_teacher_train_options *options);
 deit_status deit_distill_options_init(deit_distill_options *options);
 deit_status deit_student_config_init(deit_student_config *config, const char *preset, int32_t num_classes);
@@ -511,5 +524,54 @@ static PyObject *deit_py_checkpoint_describe(const char *path) {
 static deit_status deit_py_group_options_from_env(deit_group_options *options) {
   deit_status st = deit_group_options_init(options);
   return st != DEIT_OK ? st : deit_group_options_from_env(options);
+}
+%}
+
+/* ---- class names of any length --------------------------------------------- */
+%{
+typedef deit_status (*deit_py_name_fn)(const void *handle, int32_t index, char *buf, size_t capacity);
+
+/* The name of class `index` as str: the buffer grows while the call answers DEIT_E_BUFFER_TOO_SMALL. */
+static PyObject *deit_py_class_name(deit_py_name_fn fn, const void *handle, int32_t index) {
+  for (size_t capacity = 256;; capacity *= 4) {
+    char *buf = (char *)malloc(capacity);
+    if (!buf) return PyErr_NoMemory();
+    PyThreadState *save = PyEval_SaveThread();
+    deit_status st = fn(handle, index, buf, capacity);
+    PyEval_RestoreThread(save);
+    if (st == DEIT_OK) {
+      PyObject *name = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "surrogateescape");
+      free(buf);
+      return name;
+    }
+    free(buf);
+    if (st != DEIT_E_BUFFER_TOO_SMALL || capacity > ((size_t)1 << 24)) return deit_py_raise(st);
+  }
+}
+
+static deit_status deit_py_dataset_name_at(const void *h, int32_t i, char *buf, size_t capacity) {
+  return deit_dataset_class_name((const deit_dataset *)h, i, buf, capacity);
+}
+static deit_status deit_py_teacher_name_at(const void *h, int32_t i, char *buf, size_t capacity) {
+  return deit_teacher_class_name((const deit_teacher *)h, i, buf, capacity);
+}
+static deit_status deit_py_student_name_at(const void *h, int32_t i, char *buf, size_t capacity) {
+  return deit_student_class_name((const deit_student *)h, i, buf, capacity);
+}
+%}
+
+%nothread deit_py_dataset_class_name;
+%nothread deit_py_teacher_class_name;
+%nothread deit_py_student_class_name;
+%inline %{
+/* deit_*_class_name as str ("" for a data set or model without names). */
+static PyObject *deit_py_dataset_class_name(const deit_dataset *dataset, int32_t index) {
+  return deit_py_class_name(deit_py_dataset_name_at, dataset, index);
+}
+static PyObject *deit_py_teacher_class_name(const deit_teacher *teacher, int32_t index) {
+  return deit_py_class_name(deit_py_teacher_name_at, teacher, index);
+}
+static PyObject *deit_py_student_class_name(const deit_student *student, int32_t index) {
+  return deit_py_class_name(deit_py_student_name_at, student, index);
 }
 %}

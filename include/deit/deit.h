@@ -216,9 +216,11 @@ DEIT_API void deit_dataset_free(deit_dataset *dataset);
 
 /* Image files (JPEG, PNG, BMP, PGM/PPM) become stored images the way
  * torchvision's Resize(resize) + CenterCrop(image_size) + ToTensor make them
- * from PIL images, pixel for pixel: EXIF orientation applied, alpha dropped,
- * the shorter side resized (antialiased) to resize = floor(image_size /
- * crop_pct), the centre image_size x image_size kept.  Files are decoded once,
+ * from PIL images, pixel for pixel: alpha dropped, the shorter side resized
+ * (antialiased) to resize = floor(image_size / crop_pct), the centre
+ * image_size x image_size kept.  One difference: a JPEG's EXIF orientation is
+ * applied (PIL's ImageOps.exif_transpose), which torchvision's loader skips,
+ * so that phone photographs are upright.  Files are decoded once,
  * when the data set is opened, on several threads; the data set then holds
  * count x channels x image_size x image_size bytes (224 px RGB: 147 KiB an
  * image).  Training augmentation (random-resized crop and the rest) works on
@@ -233,7 +235,7 @@ typedef struct deit_image_options {
   int32_t image_size;        /* 224: side of the stored square images */
   double crop_pct;           /* 0.875: timm's evaluation crop; 1: resize the
                                 shorter side to image_size itself */
-  deit_resize_filter filter; /* DEIT_RESIZE_BICUBIC */
+  deit_resize_filter filter; /* BICUBIC */
   int32_t channels;          /* 3: RGB (gray files repeated); 1: gray, as
                                 PIL's convert("L") */
   int32_t threads;           /* 0: the runtime's thread count (deit_runtime_init
@@ -264,9 +266,9 @@ DEIT_API deit_status deit_image_options_init_sized(deit_image_options *options, 
 DEIT_API deit_status deit_dataset_open_folder(const char *path, deit_split split,
                                               const deit_image_options *options,
                                               deit_dataset **out);
-/* Open whatever `path` holds: a .csv list file or an image folder (as
- * deit_dataset_open_folder, with `options`; NULL: the defaults), else an IDX
- * or CIFAR directory (as deit_dataset_open_dir; options unused).  What
+/* Open whatever `path` holds: a .csv list file (deit_dataset_open_folder), or
+ * a directory as deit_dataset_open_dir reads it (IDX, CIFAR, else image class
+ * folders), image files made with `options` (NULL: the defaults).  What
  * deitctl's --data accepts. */
 DEIT_API deit_status deit_dataset_open(const char *path, deit_split split,
                                        const deit_image_options *options,
@@ -292,7 +294,8 @@ typedef struct deit_dataset_info {
   int32_t num_classes;
   deit_dtype dtype; /* how images are stored: U8 or F32 */
   deit_dataset_format format;
-  int64_t skipped; /* image files left out as unreadable (skip_bad) when opened */
+  int64_t skipped; /* image files left out as unreadable (skip_bad) when the
+                      data set (or the one it is a subset of) was opened */
 } deit_dataset_info;
 
 DEIT_API deit_status deit_dataset_get_info(const deit_dataset *dataset,

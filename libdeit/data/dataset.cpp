@@ -60,7 +60,7 @@ std::string dims_text(int64_t count, int32_t c, int32_t h, int32_t w) {
 
 }  // namespace
 
-Dataset open_dir(const std::string& dir, deit_split split) {
+Dataset open_dir(const std::string& dir, deit_split split, const ImageSettings* images) {
   const bool train = checked_enum(split, "split") == DEIT_SPLIT_TRAIN;
   require_directory(dir);
 
@@ -98,7 +98,7 @@ Dataset open_dir(const std::string& dir, deit_split split) {
   }
 
   // Image files: class folders, or train/ + val/ holding them, at deit_image_options' defaults.
-  if (looks_like_image_folder(dir)) return open_folder(dir, split, ImageSettings{});
+  if (looks_like_image_folder(dir)) return open_folder(dir, split, images ? *images : ImageSettings{});
 
   fail(DEIT_E_IO, dir + ": no IDX (train-images-idx3-ubyte[.gz]), CIFAR (data_batch_1.bin, train.bin) or "
                         "image class folders found");
@@ -198,6 +198,7 @@ Dataset take(const Dataset& parent, const std::vector<int64_t>& indices) {
   out.format = parent.format;
   out.class_names = parent.class_names;
   out.preprocess = parent.preprocess;
+  out.skipped = parent.skipped;
   out.source =
       parent.source + " (" + std::to_string(out.count) + " of " + std::to_string(parent.count) + " images)";
   const auto per = static_cast<size_t>(parent.image_size());

@@ -41,7 +41,9 @@ struct Dataset {
 // Readers.  Every failure throws deit::Error naming the file and the fault.
 Dataset read_idx(const std::string& images_path, const std::string& labels_path);
 Dataset read_cifar(const std::vector<std::string>& paths, int32_t num_classes);
-Dataset open_dir(const std::string& dir, deit_split split);
+struct ImageSettings;  // data/image_folder.h
+// IDX, CIFAR, else image class folders (open_folder with `images`; NULL: deit_image_options' defaults).
+Dataset open_dir(const std::string& dir, deit_split split, const ImageSettings* images = nullptr);
 Dataset from_memory(const deit_images& images, const void* labels, deit_dtype label_dtype,
                     int32_t num_classes);
 

@@ -356,8 +356,8 @@ Dataset open_folder(const std::string& path, deit_split split, const ImageSettin
 }
 
 Dataset open_any(const std::string& path, deit_split split, const ImageSettings& s) {
-  if (is_regular_file(path) || looks_like_image_folder(path)) return open_folder(path, split, s);
-  return open_dir(path, split);
+  if (is_regular_file(path)) return open_folder(path, split, s);
+  return open_dir(path, split, &s);
 }
 
 bool looks_like_image_folder(const std::string& dir) {

@@ -37,7 +37,7 @@ std::vector<uint8_t> read_image_file(const std::string& path, const ImageSetting
 // (deit.h's deit_dataset_open_folder).
 Dataset open_folder(const std::string& path, deit_split split, const ImageSettings& s);
 
-// A list file or image folder through open_folder, anything else through open_dir (deit_dataset_open).
+// A list file through open_folder, a directory through open_dir with these settings (deit_dataset_open).
 Dataset open_any(const std::string& path, deit_split split, const ImageSettings& s);
 
 // True when `dir` looks like an image folder (class folders, or train/ holding them): open_dir's test.

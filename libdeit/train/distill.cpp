@@ -129,17 +129,14 @@ std::map<std::string, std::string> run_description(const models::StudentConfig& 
 void distill(models::DistilledViT& student, const models::StudentConfig& config, models::Teacher* teacher,
              const data::Dataset& ds, const DistillSettings& s) {
   const runtime::CallScope call;
-  check_common(s.epochs, s.batch_size, ds, config.num_classes, "student", s.group);
+  check_common(s.epochs, s.warmup_epochs, s.batch_size, ds, config.num_classes, "student", s.group);
   validate(s.loss);
   validate(s.optim);
   validate(s.recipe);
-  require(std::isfinite(s.drop_path) && s.drop_path >= 0.0 && s.drop_path < 1.0,
-          "drop_path = " + std::to_string(s.drop_path) + "; expected a value in [0, 1)");
+  check_below_one(s.drop_path, "drop_path");
   require(s.teacher_logits_path.empty() || s.cache_teacher_logits,
           "teacher_logits_path is set but cache_teacher_logits is 0: the logits are cached only when the "
           "teacher is not run at every step");
-  require(s.warmup_epochs >= 0 && s.warmup_epochs <= s.epochs,
-          "warmup_epochs = " + std::to_string(s.warmup_epochs) + "; expected 0.." + std::to_string(s.epochs));
   const bool use_teacher = s.loss.type != DEIT_DISTILL_NONE;
   require(teacher != nullptr || !use_teacher,
           "teacher is NULL; it is required unless distillation is DEIT_DISTILL_NONE");
@@ -196,7 +193,10 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
     if (cached.defined()) {
       t = cached.index_select(0, ts.indices);
     } else if (use_teacher) {
-      t = models::teacher_logits(*teacher, to_model_input(batch.images, kTeacherChannels));
+      // The student's input serves when it already has the teacher's channels (one copy less per step).
+      t = models::teacher_logits(*teacher, config.in_channels == kTeacherChannels
+                                               ? x
+                                               : to_model_input(batch.images, kTeacherChannels));
     }
     auto [cls, dist] = student->forward(x);
     const LossParts loss =

@@ -7,6 +7,11 @@
 
 namespace deit::train {
 
+void check_below_one(double v, const char* name) {
+  require(std::isfinite(v) && v >= 0.0 && v < 1.0,
+          std::string(name) + " = " + std::to_string(v) + "; expected a value in [0, 1)");
+}
+
 void validate(const LossSettings& s) {
   require(s.type == DEIT_DISTILL_SOFT || s.type == DEIT_DISTILL_HARD || s.type == DEIT_DISTILL_NONE,
           "distillation " + std::to_string(s.type) + " is not DEIT_DISTILL_SOFT, _HARD or _NONE");
@@ -14,8 +19,7 @@ void validate(const LossSettings& s) {
           "alpha = " + std::to_string(s.alpha) + "; expected a value in [0, 1]");
   require(std::isfinite(s.temperature) && s.temperature > 0.0,
           "temperature = " + std::to_string(s.temperature) + "; expected a value > 0");
-  require(std::isfinite(s.label_smoothing) && s.label_smoothing >= 0.0 && s.label_smoothing < 1.0,
-          "label_smoothing = " + std::to_string(s.label_smoothing) + "; expected a value in [0, 1)");
+  check_below_one(s.label_smoothing, "label_smoothing");
 }
 
 at::Tensor cross_entropy(const at::Tensor& logits, const Targets& t, double label_smoothing) {

@@ -23,6 +23,8 @@ struct LossSettings {
 };
 
 void validate(const LossSettings& s);
+// `name` = v must lie in [0, 1): label smoothing (here and the teacher's), drop path.
+void check_below_one(double v, const char* name);
 
 // What the labels of a batch say: `labels`, or after mixup / cutmix the soft targets
 // lam * onehot(labels) + (1 - lam) * onehot(mixed_with) (timm's Mixup; smoothing applies to both).

@@ -32,9 +32,11 @@ struct TeacherTrainingScope {
 
 }  // namespace
 
-void check_common(int32_t epochs, int32_t batch_size, const data::Dataset& ds, int64_t num_classes,
-                  const char* model_name, const dist::Group* group) {
+void check_common(int32_t epochs, int32_t warmup_epochs, int32_t batch_size, const data::Dataset& ds,
+                  int64_t num_classes, const char* model_name, const dist::Group* group) {
   require(epochs >= 1, "epochs = " + std::to_string(epochs) + "; expected at least 1");
+  require(warmup_epochs >= 0 && warmup_epochs <= epochs,
+          "warmup_epochs = " + std::to_string(warmup_epochs) + "; expected 0.." + std::to_string(epochs));
   require(batch_size >= 1, "batch_size = " + std::to_string(batch_size) + "; expected at least 1");
   const int64_t world = group ? group->size() : 1;
   require(ds.count >= batch_size * world,
@@ -59,13 +61,10 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
   const runtime::CallScope call;
   if (teacher.is_torchscript())
     fail(DEIT_E_UNSUPPORTED, "a TorchScript teacher is used as given; libdeit does not fine-tune it");
-  check_common(s.epochs, s.batch_size, ds, teacher.num_classes, "teacher", s.group);
+  check_common(s.epochs, s.warmup_epochs, s.batch_size, ds, teacher.num_classes, "teacher", s.group);
   validate(s.optim);
   validate(s.recipe);
-  require(s.warmup_epochs >= 0 && s.warmup_epochs <= s.epochs,
-          "warmup_epochs = " + std::to_string(s.warmup_epochs) + "; expected 0.." + std::to_string(s.epochs));
-  require(std::isfinite(s.label_smoothing) && s.label_smoothing >= 0.0 && s.label_smoothing < 1.0,
-          "label_smoothing = " + std::to_string(s.label_smoothing) + "; expected a value in [0, 1)");
+  check_below_one(s.label_smoothing, "label_smoothing");
   require(s.trainable >= DEIT_TRAIN_AUTO && s.trainable <= DEIT_TRAIN_ALL,
           "trainable " + std::to_string(s.trainable) + " is not DEIT_TRAIN_AUTO, _HEAD or _ALL");
   check_input_shape(ds, 3, ds.height, ds.width, "teacher");

@@ -55,8 +55,8 @@ struct TeacherTrainSettings {
 };
 
 // Argument checks shared by the training loops.
-void check_common(int32_t epochs, int32_t batch_size, const data::Dataset& ds, int64_t num_classes,
-                  const char* model_name, const dist::Group* group);
+void check_common(int32_t epochs, int32_t warmup_epochs, int32_t batch_size, const data::Dataset& ds,
+                  int64_t num_classes, const char* model_name, const dist::Group* group);
 
 // DEIT_E_NUMERIC naming the model, epoch and 0-based step when `loss` is NaN or infinite.
 void check_finite_loss(double loss, const char* model, int32_t epoch, int64_t step);

@@ -17,7 +17,13 @@ A thin layer over the SWIG module ``deit.deit_c`` (extension ``deit._deit_c``), 
   override those defaults, e.g. ``augment={"hflip": 1, "mixup_alpha": 0.8}``;
 - training takes ``val=`` (a Dataset, evaluated at every epoch's end: ``Progress.val_accuracy``, -1
   on the other reports) and ``best_path=`` (needs val: the best epoch's checkpoint is written there).
-  ``Dataset.split(fraction, seed)`` holds a validation set out of a training set.
+  ``Dataset.split(fraction, seed)`` holds a validation set out of a training set;
+- image files (JPEG, PNG, BMP, PGM/PPM) are read as torchvision's Resize + CenterCrop + ToTensor would
+  (``Dataset.open_folder``, ``Dataset.open``, ``read_image``); their keyword arguments are the
+  deit_image_options fields (image_size, crop_pct, filter="bicubic"/"bilinear", channels, threads,
+  skip_bad, max_pixels), each left out or None taking libdeit's default (``image_options_defaults()``).
+  ``Dataset.class_names``, ``Teacher.class_names`` and ``Student.class_names`` give the class folder
+  names, and a model's ``image_options`` how its training images were made.
 """
 
 import collections
@@ -32,7 +38,8 @@ from . import deit_c as _c
 __all__ = [
     "Error", "Dataset", "Teacher", "Student", "Progress", "EvalResult", "version", "set_num_threads",
     "get_num_threads", "set_log_level", "runtime_init", "runtime_settings", "teacher_archs", "student_presets", "libtorch_version", "cuda_compiled", "cuda_available", "cuda_device_count", "resolve_device",
-    "distillation_loss", "describe_checkpoint", "Group", "augment_defaults",
+    "distillation_loss", "describe_checkpoint", "Group", "augment_defaults", "image_options_defaults",
+    "read_image",
 ]
 
 
@@ -75,7 +82,7 @@ _PHASES = {getattr(_c, n): n[len("DEIT_PHASE_"):].lower() for n in dir(_c) if n.
 # Enum-valued option fields accept the enum's name in lower case, e.g. optimizer="adamw".
 _ENUM_PREFIX = {"optimizer": "DEIT_OPTIM_", "schedule": "DEIT_SCHEDULE_", "distillation": "DEIT_DISTILL_",
                 "trainable": "DEIT_TRAIN_", "head": "DEIT_HEAD_", "split": "DEIT_SPLIT_",
-                "layout": "DEIT_LAYOUT_", "level": "DEIT_LOG_"}
+                "layout": "DEIT_LAYOUT_", "level": "DEIT_LOG_", "filter": "DEIT_RESIZE_"}
 
 
 def _enum(field, value):
@@ -120,6 +127,61 @@ def _augment_options(value, what):
         return _set_fields(_c.deit_augment_options_init(), value, what + " augment")
     raise TypeError(f"{what}: augment must be None, True or a dict of deit_augment_options fields, "
                     f"got {type(value).__name__}")
+
+
+def _image_options(values, what):
+    """A deit_image_options: libdeit's defaults with the given fields set (None: the default)."""
+    return _set_fields(_c.deit_image_options_init(), {k: v for k, v in values.items() if v is not None}, what)
+
+
+def _image_options_dict(o):
+    """dict of a deit_image_options, filter by name ("bicubic"), so that it can be passed back as **kwargs."""
+    d = _as_dict(o)
+    d["filter"] = _enum_name("filter", o.filter)
+    d["skip_bad"] = bool(o.skip_bad)
+    return d
+
+
+def _enum_name(field, value):
+    prefix = _ENUM_PREFIX[field]
+    for n in dir(_c):
+        if n.startswith(prefix) and getattr(_c, n) == value:
+            return n[len(prefix):].lower()
+    return value
+
+
+def image_options_defaults():
+    """dict of the deit_image_options fields as deit_image_options_init gives them (image_size,
+    crop_pct, filter, channels, threads, skip_bad, max_pixels): what the image readers use for an
+    option that is not given."""
+    return _image_options_dict(_c.deit_image_options_init())
+
+
+def read_image(path, **image_options):
+    """One image file as ``Dataset.open_folder`` would store it with the same options: a uint8 numpy
+    array channels x image_size x image_size (e.g. for ``predict(img[None], layout="nchw")``;
+    ``**model.image_options`` prepares it as the model's training images were)."""
+    o = _image_options(image_options, "read_image")
+    shape = (o.channels, o.image_size, o.image_size)
+    # An invalid size gets an empty buffer: libdeit then reports the bad option.
+    out = np.empty(shape if min(shape) > 0 else 0, dtype=np.uint8)
+    _c.deit_image_read_file(os.fspath(path), o, out)
+    return out
+
+
+def _class_names(name_at, num_classes):
+    """The class names, or [] when the data set (or the model's data set) had none."""
+    names = [name_at(i) for i in range(num_classes)]
+    return names if any(names) else []
+
+
+def _model_image_options(get, handle):
+    try:
+        return _image_options_dict(get(handle))
+    except Error as e:
+        if e.status == _c.DEIT_E_STATE:  # not trained on image files
+            return None
+        raise
 
 
 def _validation(o, val, best_path, what):
@@ -204,14 +266,33 @@ class _Handle:
 
 
 class Dataset(_Handle):
-    """Images with labels: IDX (MNIST family), CIFAR binaries, or numpy arrays."""
+    """Images with labels: IDX (MNIST family), CIFAR binaries, image files, or numpy arrays."""
 
     _free = staticmethod(_c.deit_dataset_free)
 
     @classmethod
     def open_dir(cls, path, split="train"):
-        """An IDX pair, CIFAR-10 or CIFAR-100 directory; split is "train" or "test"."""
+        """An IDX pair, CIFAR-10 or CIFAR-100 directory, or image class folders (open_folder with the
+        defaults); split is "train" or "test"."""
         return cls(_c.deit_dataset_open_dir(str(path), _enum("split", split)))
+
+    @classmethod
+    def open_folder(cls, path, split="train", **image_options):
+        """Image files: a folder of class folders (torchvision's ImageFolder; classes sorted by name
+        are the labels), a folder holding train/ and val/ (or test/) such folders (split picks one),
+        or a "path,label" CSV list file.  Each image becomes Resize(floor(image_size / crop_pct)) +
+        CenterCrop(image_size) of torchvision on PIL images; image_options are deit_image_options
+        fields (see the module doc; e.g. image_size=160, filter="bilinear", skip_bad=True)."""
+        o = _image_options(image_options, "Dataset.open_folder")
+        return cls(_c.deit_dataset_open_folder(os.fspath(path), _enum("split", split), o))
+
+    @classmethod
+    def open(cls, path, split="train", **image_options):
+        """Whatever path holds: a .csv list file (as open_folder), or a directory as open_dir reads it
+        (IDX, CIFAR, else image class folders), image files made with image_options.  What deitctl's
+        --data accepts."""
+        o = _image_options(image_options, "Dataset.open")
+        return cls(_c.deit_dataset_open(os.fspath(path), _enum("split", split), o))
 
     @classmethod
     def open_idx(cls, images_path, labels_path):
@@ -232,12 +313,15 @@ class Dataset(_Handle):
 
     @property
     def info(self):
-        """dict: count, channels, height, width, num_classes, dtype ("uint8"/"float32"), format."""
+        """dict: count, channels, height, width, num_classes, dtype ("uint8"/"float32"), format
+        ("idx", "cifar10", "cifar100", "memory", "folder") and skipped (unreadable image files left out
+        with skip_bad)."""
         i = _c.deit_dataset_get_info(self._h)
         d = _as_dict(i)
         d["dtype"] = "uint8" if i.dtype == _c.DEIT_DTYPE_U8 else "float32"
         d["format"] = {_c.DEIT_FORMAT_IDX: "idx", _c.DEIT_FORMAT_CIFAR10: "cifar10",
-                       _c.DEIT_FORMAT_CIFAR100: "cifar100", _c.DEIT_FORMAT_MEMORY: "memory"}.get(i.format, i.format)
+                       _c.DEIT_FORMAT_CIFAR100: "cifar100", _c.DEIT_FORMAT_MEMORY: "memory",
+                       _c.DEIT_FORMAT_FOLDER: "folder"}.get(i.format, i.format)
         return d
 
     def __len__(self):
@@ -246,6 +330,11 @@ class Dataset(_Handle):
     @property
     def num_classes(self):
         return self.info["num_classes"]
+
+    @property
+    def class_names(self):
+        """The class folder names (or list-file labels) by label; [] for data sets without names."""
+        return _class_names(lambda i: _c.deit_py_dataset_class_name(self._h, i), self.num_classes)
 
     def label_histogram(self):
         counts = np.zeros(self.num_classes, dtype=np.int64)
@@ -321,6 +410,17 @@ class Teacher(_Handle):
     def num_classes(self):
         return _c.deit_teacher_num_classes(self._h)
 
+    @property
+    def class_names(self):
+        """The class names of the data set it was trained on (kept in its checkpoint); [] when none."""
+        return _class_names(lambda i: _c.deit_py_teacher_class_name(self._h, i), self.num_classes)
+
+    @property
+    def image_options(self):
+        """dict of the deit_image_options its training images were made with (for
+        ``read_image(path, **teacher.image_options)``), None when it was not trained on image files."""
+        return _model_image_options(_c.deit_teacher_image_options, self._h)
+
     def train(self, dataset, progress=None, device=None, augment=None, val=None, best_path=None, **options):
         """Fine-tune; options are deit_teacher_train_options fields (epochs, batch_size, lr, schedule,
         warmup_epochs, label_smoothing, clip_grad, ...); augment, val and best_path as in the module doc."""
@@ -393,6 +493,17 @@ class Student(_Handle):
     @property
     def num_params(self):
         return _c.deit_student_num_params(self._h)
+
+    @property
+    def class_names(self):
+        """The class names of the data set it was distilled on (kept in its checkpoint); [] when none."""
+        return _class_names(lambda i: _c.deit_py_student_class_name(self._h, i), self.num_classes)
+
+    @property
+    def image_options(self):
+        """dict of the deit_image_options its training images were made with, None when it was not
+        trained on image files."""
+        return _model_image_options(_c.deit_student_image_options, self._h)
 
     def distill(self, teacher, dataset, progress=None, device=None, augment=None, val=None, best_path=None,
                 **options):

@@ -13,6 +13,7 @@ STRUCTS = {  # struct -> its init, as Python calls it
     "deit_teacher_train_options": _c.deit_teacher_train_options_init,
     "deit_distill_options": _c.deit_distill_options_init,
     "deit_augment_options": _c.deit_augment_options_init,
+    "deit_image_options": _c.deit_image_options_init,
     "deit_group_options": _c.deit_group_options_init,
     "deit_runtime_options": _c.deit_runtime_options_init,
 }
@@ -59,7 +60,8 @@ def stated_default(ctype, comment, enums):
     if token.startswith('"'):
         return token.strip('"')
     if ctype in enums:
-        matches = [v for k, v in enums[ctype].items() if k.endswith("_" + token)]
+        # The member's suffix ("ADAM") or its whole name ("DEIT_RESIZE_BICUBIC").
+        matches = [v for k, v in enums[ctype].items() if k == token or k.endswith("_" + token)]
         assert len(matches) == 1, "%s: %r names no single member of %s" % (comment, token, ctype)
         return matches[0]
     return float(token)

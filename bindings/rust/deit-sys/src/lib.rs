@@ -58,6 +58,11 @@ pub const DEIT_FORMAT_IDX: deit_dataset_format = 0;
 pub const DEIT_FORMAT_CIFAR10: deit_dataset_format = 1;
 pub const DEIT_FORMAT_CIFAR100: deit_dataset_format = 2;
 pub const DEIT_FORMAT_MEMORY: deit_dataset_format = 3;
+pub const DEIT_FORMAT_FOLDER: deit_dataset_format = 4;
+
+pub type deit_resize_filter = c_int;
+pub const DEIT_RESIZE_BILINEAR: deit_resize_filter = 0;
+pub const DEIT_RESIZE_BICUBIC: deit_resize_filter = 1;
 
 pub type deit_phase = c_int;
 pub const DEIT_PHASE_TEACHER_TRAIN: deit_phase = 0;
@@ -130,6 +135,20 @@ pub struct deit_dataset_info {
     pub num_classes: i32,
     pub dtype: deit_dtype,
     pub format: deit_dataset_format,
+    pub skipped: i64,
+}
+
+#[repr(C)]
+#[derive(Debug, Copy, Clone, Default, PartialEq)]
+pub struct deit_image_options {
+    pub struct_size: u32,
+    pub image_size: i32,
+    pub crop_pct: c_double,
+    pub filter: deit_resize_filter,
+    pub channels: i32,
+    pub threads: i32,
+    pub skip_bad: i32,
+    pub max_pixels: i64,
 }
 
 #[repr(C)]
@@ -359,6 +378,33 @@ extern "C" {
         out: *mut *mut deit_dataset,
     ) -> deit_status;
     pub fn deit_dataset_free(dataset: *mut deit_dataset);
+    /// deit.h's `deit_image_options_init(o)` is a macro passing `sizeof *o`.
+    pub fn deit_image_options_init_sized(options: *mut deit_image_options, struct_size: usize)
+        -> deit_status;
+    pub fn deit_dataset_open_folder(
+        path: *const c_char,
+        split: deit_split,
+        options: *const deit_image_options,
+        out: *mut *mut deit_dataset,
+    ) -> deit_status;
+    pub fn deit_dataset_open(
+        path: *const c_char,
+        split: deit_split,
+        options: *const deit_image_options,
+        out: *mut *mut deit_dataset,
+    ) -> deit_status;
+    pub fn deit_image_read_file(
+        path: *const c_char,
+        options: *const deit_image_options,
+        buf: *mut u8,
+        capacity_bytes: usize,
+    ) -> deit_status;
+    pub fn deit_dataset_class_name(
+        dataset: *const deit_dataset,
+        index: i32,
+        buf: *mut c_char,
+        capacity: usize,
+    ) -> deit_status;
     pub fn deit_dataset_get_info(dataset: *const deit_dataset, info: *mut deit_dataset_info) -> deit_status;
     pub fn deit_dataset_label_histogram(
         dataset: *const deit_dataset,
@@ -512,6 +558,26 @@ extern "C" {
         logits: *mut c_float,
         capacity: usize,
     ) -> deit_status;
+    pub fn deit_teacher_class_name(
+        teacher: *const deit_teacher,
+        index: i32,
+        buf: *mut c_char,
+        capacity: usize,
+    ) -> deit_status;
+    pub fn deit_student_class_name(
+        student: *const deit_student,
+        index: i32,
+        buf: *mut c_char,
+        capacity: usize,
+    ) -> deit_status;
+    pub fn deit_teacher_image_options(
+        teacher: *const deit_teacher,
+        options: *mut deit_image_options,
+    ) -> deit_status;
+    pub fn deit_student_image_options(
+        student: *const deit_student,
+        options: *mut deit_image_options,
+    ) -> deit_status;
     pub fn deit_student_classify(
         student: *mut deit_student,
         images: *const deit_images,
@@ -566,6 +632,14 @@ mod tests {
             assert_eq!(deit_augment_options_init_sized(&mut a, size), DEIT_OK);
             assert_eq!(a.struct_size as usize, size);
             assert_eq!((a.crop_padding, a.erase_prob, a.hflip), (4, 0.25, 0));
+            let mut im = deit_image_options::default();
+            let size = size_of::<deit_image_options>();
+            assert_eq!(deit_image_options_init_sized(&mut im, size), DEIT_OK);
+            assert_eq!(im.struct_size as usize, size);
+            assert_eq!(
+                (im.image_size, im.crop_pct, im.filter, im.channels),
+                (224, 0.875, DEIT_RESIZE_BICUBIC, 3)
+            );
             assert_eq!(deit_version_number(), DEIT_VERSION_NUMBER);
         }
     }

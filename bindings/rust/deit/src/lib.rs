@@ -510,6 +510,8 @@ pub enum Format {
     Cifar10,
     Cifar100,
     Memory,
+    /// Image files: class folders or a list file.
+    Folder,
     Other(i32),
 }
 
@@ -524,6 +526,137 @@ pub struct DatasetInfo {
     /// Whether images are stored as f32 (else u8).
     pub float_images: bool,
     pub format: Format,
+    /// Image files left out as unreadable ([`ImageOptions::skip_bad`]) when opened.
+    pub skipped: usize,
+}
+
+/// Interpolation of image files' resize (antialiased when downsampling, as PIL's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResizeFilter {
+    Bilinear,
+    /// timm's DeiT evaluation.
+    Bicubic,
+}
+
+impl ResizeFilter {
+    fn raw(self) -> sys::deit_resize_filter {
+        match self {
+            ResizeFilter::Bilinear => sys::DEIT_RESIZE_BILINEAR,
+            ResizeFilter::Bicubic => sys::DEIT_RESIZE_BICUBIC,
+        }
+    }
+    fn from_raw(f: sys::deit_resize_filter) -> ResizeFilter {
+        match f {
+            sys::DEIT_RESIZE_BILINEAR => ResizeFilter::Bilinear,
+            _ => ResizeFilter::Bicubic,
+        }
+    }
+}
+
+/// How image files become stored images, the way torchvision's
+/// Resize(floor(image_size / crop_pct)) + CenterCrop(image_size) + ToTensor
+/// make them from PIL images (`deit_image_options` in deit.h); `Default` gives
+/// libdeit's defaults (224 px, 0.875, bicubic, RGB, ...).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImageOptions {
+    /// Side of the stored square images.
+    pub image_size: i32,
+    /// The shorter side is resized to floor(image_size / crop_pct); 1: to image_size itself.
+    pub crop_pct: f64,
+    pub filter: ResizeFilter,
+    /// 3: RGB (gray files repeated); 1: gray, as PIL's convert("L").
+    pub channels: i32,
+    /// Decoding threads; 0: the runtime's thread count.
+    pub threads: i32,
+    /// false: an unreadable image fails the open, naming the file; true: it is
+    /// skipped with a warning ([`DatasetInfo::skipped`]).
+    pub skip_bad: bool,
+    /// Larger images are refused before their pixels are allocated.
+    pub max_pixels: i64,
+}
+
+impl ImageOptions {
+    fn raw_defaults() -> sys::deit_image_options {
+        let mut o = sys::deit_image_options::default();
+        // Cannot fail on a valid pointer; the defaults live in libdeit only.
+        unsafe { sys::deit_image_options_init_sized(&mut o, std::mem::size_of::<sys::deit_image_options>()) };
+        o
+    }
+
+    fn raw(&self) -> sys::deit_image_options {
+        sys::deit_image_options {
+            image_size: self.image_size,
+            crop_pct: self.crop_pct,
+            filter: self.filter.raw(),
+            channels: self.channels,
+            threads: self.threads,
+            skip_bad: self.skip_bad as i32,
+            max_pixels: self.max_pixels,
+            ..Self::raw_defaults()
+        }
+    }
+
+    fn from_raw(o: &sys::deit_image_options) -> ImageOptions {
+        ImageOptions {
+            image_size: o.image_size,
+            crop_pct: o.crop_pct,
+            filter: ResizeFilter::from_raw(o.filter),
+            channels: o.channels,
+            threads: o.threads,
+            skip_bad: o.skip_bad != 0,
+            max_pixels: o.max_pixels,
+        }
+    }
+}
+
+impl Default for ImageOptions {
+    fn default() -> Self {
+        Self::from_raw(&Self::raw_defaults())
+    }
+}
+
+fn raw_split(split: Split) -> sys::deit_split {
+    match split {
+        Split::Train => sys::DEIT_SPLIT_TRAIN,
+        Split::Test => sys::DEIT_SPLIT_TEST,
+    }
+}
+
+/// The names of classes [0, n); empty when every one is "" (no names).
+fn class_names(n: usize, name_at: impl Fn(i32) -> Result<String>) -> Result<Vec<String>> {
+    let names = (0..n as i32).map(name_at).collect::<Result<Vec<_>>>()?;
+    Ok(if names.iter().all(String::is_empty) { Vec::new() } else { names })
+}
+
+/// A model's image options: None for DEIT_E_STATE (not trained on image files).
+fn model_image_options(
+    op: &'static str,
+    get: impl FnOnce(*mut sys::deit_image_options) -> sys::deit_status,
+) -> Result<Option<ImageOptions>> {
+    let mut o = ImageOptions::raw_defaults();
+    match check(op, get(&mut o)) {
+        Ok(()) => Ok(Some(ImageOptions::from_raw(&o))),
+        Err(e) if e.status == Status::State => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads one image file preprocessed as [`Dataset::open_folder`] would store
+/// it with the same options: one NCHW u8 image of channels x image_size x
+/// image_size, for prediction on photographs (a model's
+/// [`Teacher::image_options`] prepare it as its training images were).
+pub fn read_image_file(path: impl AsRef<Path>, options: &ImageOptions) -> Result<ImageBuf> {
+    const OP: &str = "deit_image_read_file";
+    if options.image_size <= 0 || options.channels <= 0 {
+        return Err(Error::arg(OP, "image options: image_size and channels must be positive"));
+    }
+    let c = cpath(OP, path.as_ref())?;
+    let o = options.raw();
+    let side = options.image_size as usize;
+    let channels = options.channels as usize;
+    let mut v = vec![0u8; channels * side * side];
+    check(OP, unsafe { sys::deit_image_read_file(c.as_ptr(), &o, v.as_mut_ptr(), v.len()) })?;
+    Ok(ImageBuf { pixels: PixelBuf::U8(v), count: 1, channels, height: side, width: side })
 }
 
 /// Labelled images held by libdeit.
@@ -563,17 +696,55 @@ impl Dataset {
         Ok(Dataset { raw: non_null(op, p)? })
     }
 
-    /// Opens an IDX (MNIST family), CIFAR-10 or CIFAR-100 directory.
+    /// Opens an IDX (MNIST family), CIFAR-10 or CIFAR-100 directory, or image
+    /// class folders ([`Dataset::open_folder`] with the default options).
     pub fn open_dir(dir: impl AsRef<Path>, split: Split) -> Result<Dataset> {
         const OP: &str = "deit_dataset_open_dir";
         let d = cpath(OP, dir.as_ref())?;
-        let split = match split {
-            Split::Train => sys::DEIT_SPLIT_TRAIN,
-            Split::Test => sys::DEIT_SPLIT_TEST,
-        };
         let mut p = ptr::null_mut();
-        let st = unsafe { sys::deit_dataset_open_dir(d.as_ptr(), split, &mut p) };
+        let st = unsafe { sys::deit_dataset_open_dir(d.as_ptr(), raw_split(split), &mut p) };
         Self::wrap(OP, st, p)
+    }
+
+    /// Opens image files (JPEG, PNG, BMP, PGM/PPM): a folder of class folders
+    /// (torchvision's ImageFolder: classes sorted by name are the labels 0, 1,
+    /// ...), a folder holding such folders as train/ and val/ (or test/)
+    /// (`split` picks one), or a "path,label" CSV list file. IO names a
+    /// missing file or folder, Format an unreadable image (unless
+    /// `skip_bad`), an empty class folder or a malformed list line.
+    pub fn open_folder(path: impl AsRef<Path>, split: Split, options: &ImageOptions) -> Result<Dataset> {
+        const OP: &str = "deit_dataset_open_folder";
+        let c = cpath(OP, path.as_ref())?;
+        let o = options.raw();
+        let mut p = ptr::null_mut();
+        let st = unsafe { sys::deit_dataset_open_folder(c.as_ptr(), raw_split(split), &o, &mut p) };
+        Self::wrap(OP, st, p)
+    }
+
+    /// Opens whatever `path` holds: a .csv list file (as
+    /// [`Dataset::open_folder`]), or a directory as [`Dataset::open_dir`] reads
+    /// it (IDX, CIFAR, else image class folders), image files made with
+    /// `options`. What deitctl's --data accepts.
+    pub fn open(path: impl AsRef<Path>, split: Split, options: &ImageOptions) -> Result<Dataset> {
+        const OP: &str = "deit_dataset_open";
+        let c = cpath(OP, path.as_ref())?;
+        let o = options.raw();
+        let mut p = ptr::null_mut();
+        let st = unsafe { sys::deit_dataset_open(c.as_ptr(), raw_split(split), &o, &mut p) };
+        Self::wrap(OP, st, p)
+    }
+
+    /// The name of class `index`: the folder name or list-file label of image
+    /// folders, "" for data sets without names (IDX, CIFAR, memory).
+    pub fn class_name(&self, index: usize) -> Result<String> {
+        get_string("deit_dataset_class_name", |buf, cap| unsafe {
+            sys::deit_dataset_class_name(self.raw.as_ptr(), index as i32, buf, cap)
+        })
+    }
+
+    /// The names of all classes by label; empty for data sets without names.
+    pub fn class_names(&self) -> Result<Vec<String>> {
+        class_names(self.info()?.num_classes, |i| self.class_name(i as usize))
     }
 
     /// Opens an IDX image file and label file (.gz or raw).
@@ -634,8 +805,10 @@ impl Dataset {
                 sys::DEIT_FORMAT_CIFAR10 => Format::Cifar10,
                 sys::DEIT_FORMAT_CIFAR100 => Format::Cifar100,
                 sys::DEIT_FORMAT_MEMORY => Format::Memory,
+                sys::DEIT_FORMAT_FOLDER => Format::Folder,
                 other => Format::Other(other),
             },
+            skipped: i.skipped as usize,
         })
     }
 
@@ -1437,6 +1610,28 @@ impl Teacher {
         Ok(n as usize)
     }
 
+    /// The name of class `index` of the data set the teacher was trained on
+    /// (kept in its checkpoint); "" when that data set had none.
+    pub fn class_name(&self, index: usize) -> Result<String> {
+        get_string("deit_teacher_class_name", |buf, cap| unsafe {
+            sys::deit_teacher_class_name(self.raw.as_ptr(), index as i32, buf, cap)
+        })
+    }
+
+    /// The class names by output; empty when it has none.
+    pub fn class_names(&self) -> Result<Vec<String>> {
+        class_names(self.num_classes()?, |i| self.class_name(i as usize))
+    }
+
+    /// The image options its training images were made with (image_size,
+    /// crop_pct, filter, channels; the rest the defaults), for
+    /// [`read_image_file`]; None when it was not trained on image files.
+    pub fn image_options(&self) -> Result<Option<ImageOptions>> {
+        model_image_options("deit_teacher_image_options", |o| unsafe {
+            sys::deit_teacher_image_options(self.raw.as_ptr(), o)
+        })
+    }
+
     /// Fine-tunes the teacher on `train`.
     pub fn train(&mut self, train: &Dataset, options: &TeacherTrainOptions) -> Result<()> {
         self.train_impl(train, options, None)
@@ -1704,6 +1899,27 @@ impl Student {
         let mut n = 0i64;
         check("deit_student_num_params", unsafe { sys::deit_student_num_params(self.raw.as_ptr(), &mut n) })?;
         Ok(n)
+    }
+
+    /// The name of class `index` of the data set the student was distilled on
+    /// (kept in its checkpoint); "" when that data set had none.
+    pub fn class_name(&self, index: usize) -> Result<String> {
+        get_string("deit_student_class_name", |buf, cap| unsafe {
+            sys::deit_student_class_name(self.raw.as_ptr(), index as i32, buf, cap)
+        })
+    }
+
+    /// The class names by output; empty when it has none.
+    pub fn class_names(&self) -> Result<Vec<String>> {
+        class_names(self.config()?.num_classes as usize, |i| self.class_name(i as usize))
+    }
+
+    /// The image options its training images were made with, as for the
+    /// teacher; None when it was not trained on image files.
+    pub fn image_options(&self) -> Result<Option<ImageOptions>> {
+        model_image_options("deit_student_image_options", |o| unsafe {
+            sys::deit_student_image_options(self.raw.as_ptr(), o)
+        })
     }
 
     /// Trains the student on `train` against the frozen teacher (None only

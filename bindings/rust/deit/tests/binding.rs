@@ -157,7 +157,8 @@ fn dataset_round_trip() {
             width: w,
             num_classes: 3,
             float_images: false,
-            format: deit::Format::Memory
+            format: deit::Format::Memory,
+            skipped: 0
         }
     );
     let got = ds.images(0, n).unwrap();
@@ -621,4 +622,129 @@ fn validation_and_split() {
         })
         .unwrap();
     assert_eq!(tacc, vec![Some(teacher.evaluate(&val).unwrap().accuracy)]);
+}
+
+/// Writes a w x h netpbm image of one colour: P6 (RGB) or, with one value, P5 (gray).
+fn write_netpbm(path: &std::path::Path, w: usize, h: usize, value: &[u8]) {
+    let magic = if value.len() == 1 { "P5" } else { "P6" };
+    let mut data = format!("{magic}\n{w} {h}\n255\n").into_bytes();
+    for _ in 0..w * h {
+        data.extend_from_slice(value);
+    }
+    std::fs::write(path, data).unwrap();
+}
+
+// An image folder the test writes: classes sorted by name (byte order: "Zebra" before "apple") are the
+// labels, files sorted within a class; one-colour images keep their colour through resize and crop (a
+// gray file is repeated over RGB), so the stored pixels are known exactly.
+#[test]
+fn image_folder_labels_and_class_names() {
+    let root = temp_dir("image-folder");
+    let _ = std::fs::remove_dir_all(&root);
+    let files: [(&str, [u8; 3], bool); 6] = [
+        ("Zebra/a.ppm", [250, 10, 20], false),
+        ("Zebra/b.ppm", [1, 2, 3], false),
+        ("apple/x.pgm", [90, 90, 90], true),
+        ("mango/1.pgm", [77, 77, 77], true),
+        ("mango/2.ppm", [0, 128, 255], false),
+        ("mango/3.ppm", [200, 100, 50], false),
+    ];
+    for d in ["Zebra", "apple", "mango"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    for (i, (name, rgb, gray)) in files.iter().enumerate() {
+        write_netpbm(&root.join(name), 40 + 7 * i, 31 + 3 * i, if *gray { &rgb[..1] } else { &rgb[..] });
+    }
+
+    let defaults = deit::ImageOptions::default();
+    assert_eq!(
+        (defaults.image_size, defaults.crop_pct, defaults.filter, defaults.channels, defaults.skip_bad),
+        (224, 0.875, deit::ResizeFilter::Bicubic, 3, false)
+    );
+    let opts = deit::ImageOptions {
+        image_size: 20,
+        crop_pct: 0.9,
+        filter: deit::ResizeFilter::Bilinear,
+        ..defaults
+    };
+    let ds = Dataset::open_folder(&root, Split::Train, &opts).unwrap();
+    assert_eq!(
+        ds.info().unwrap(),
+        deit::DatasetInfo {
+            count: 6,
+            channels: 3,
+            height: 20,
+            width: 20,
+            num_classes: 3,
+            float_images: false,
+            format: deit::Format::Folder,
+            skipped: 0
+        }
+    );
+    assert_eq!(ds.class_names().unwrap(), ["Zebra", "apple", "mango"]);
+    assert_eq!(ds.class_name(2).unwrap(), "mango");
+    expect_err(ds.class_name(3), Status::InvalidArg, "");
+    assert_eq!(ds.labels(0, 6).unwrap(), [0, 0, 1, 2, 2, 2]);
+    let stored = ds.images(0, 6).unwrap();
+    let deit::PixelBuf::U8(pix) = &stored.pixels else { panic!("image files stored as f32") };
+    let px = 20 * 20;
+    for (i, (name, rgb, _)) in files.iter().enumerate() {
+        for c in 0..3 {
+            let plane = &pix[(i * 3 + c) * px..(i * 3 + c + 1) * px];
+            assert!(
+                plane.iter().all(|&v| v == rgb[c]),
+                "{name} channel {c}: stored {:?}, file {}",
+                plane[0],
+                rgb[c]
+            );
+        }
+        let one = deit::read_image_file(root.join(name), &opts).unwrap();
+        assert_eq!((one.count, one.channels, one.height, one.width), (1, 3, 20, 20));
+        assert_eq!(one.pixels, deit::PixelBuf::U8(pix[i * 3 * px..(i + 1) * 3 * px].to_vec()), "{name}");
+    }
+
+    // open() dispatches to the folder reader.
+    let all = Dataset::open(&root, Split::Train, &Default::default()).unwrap();
+    assert_eq!((all.info().unwrap().height, all.info().unwrap().format), (224, deit::Format::Folder));
+
+    // A zero-byte file fails the open, naming it; skip_bad leaves it out and counts it.
+    std::fs::write(root.join("apple/broken.ppm"), b"").unwrap();
+    expect_err(Dataset::open_folder(&root, Split::Train, &opts), Status::Format, "broken.ppm");
+    let skip = deit::ImageOptions { skip_bad: true, ..opts };
+    let kept = Dataset::open_folder(&root, Split::Train, &skip).unwrap();
+    assert_eq!((kept.info().unwrap().count, kept.info().unwrap().skipped), (6, 1));
+    expect_err(
+        Dataset::open_folder(root.join("no-such-folder"), Split::Train, &opts),
+        Status::Io,
+        "no-such-folder",
+    );
+
+    // Data sets without names, and models not trained on image files, have none.
+    assert!(make_dataset(8, 1).class_names().unwrap().is_empty());
+    let teacher = Teacher::new("resnet18", 3).unwrap();
+    assert!(teacher.class_names().unwrap().is_empty());
+    assert_eq!(teacher.image_options().unwrap(), None);
+
+    // A student distilled on the folder keeps its names and image options through save/load.
+    let mut cfg = StudentConfig::preset("seed", 3).unwrap();
+    cfg.mlp_dim = 64;
+    let mut student = Student::new(&cfg, 0).unwrap();
+    student.set_device("cpu").unwrap();
+    assert!(student.class_names().unwrap().is_empty());
+    assert_eq!(student.image_options().unwrap(), None);
+    let train =
+        Dataset::open_folder(&root, Split::Train, &deit::ImageOptions { image_size: 28, ..skip }).unwrap();
+    let o =
+        DistillOptions { epochs: 1, batch_size: 4, distillation: Distillation::None, ..Default::default() };
+    student.distill(None, &train, &o).unwrap();
+    let path = root.join("student.safetensors");
+    student.save(&path).unwrap();
+    let loaded = Student::load(&path).unwrap();
+    assert_eq!(loaded.class_names().unwrap(), ["Zebra", "apple", "mango"]);
+    let got = loaded.image_options().unwrap().expect("trained on image files");
+    assert_eq!(
+        (got.image_size, got.crop_pct, got.filter, got.channels),
+        (28, 0.9, deit::ResizeFilter::Bilinear, 3)
+    );
+    let _ = std::fs::remove_dir_all(&root);
 }
