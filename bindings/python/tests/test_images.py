@@ -6,8 +6,12 @@ ToTensor()]); every stored image must equal it within 1/255.  The photographs ar
 samples (python3-skimage): RGB PNGs, a gray PNG, a JPEG, a JPEG re-save and an odd-sized crop.  Nothing
 is skipped: torchvision, PIL and skimage are installed by scripts/install-deps.sh, and a missing one
 fails here."""
+import json
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -15,14 +19,35 @@ import pytest
 import deit
 # Imported, not importorskip'd: the exactness tests must fail when the reference is missing.
 import skimage.data
-import torch
-import torchvision
 from PIL import Image
-from torchvision import transforms
-from torchvision.transforms import InterpolationMode
 
 PHOTOS = os.path.dirname(skimage.data.__file__)
-MODES = {"bilinear": InterpolationMode.BILINEAR, "bicubic": InterpolationMode.BICUBIC}
+
+
+def in_torch_process(code, **args):
+    """Runs `code` in a child Python with torch and torchvision imported, and returns the arrays it saves
+    (``save(name=array, ...)``).  Not in this process: deit may be built against another LibTorch (the CUDA
+    build's 2.11), and two LibTorch versions in one process abort."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.npz")
+        prelude = ("import json, sys\nimport numpy as np, torch, torchvision\nfrom PIL import Image\n"
+                   "from torchvision import transforms\nfrom torchvision.transforms import InterpolationMode\n"
+                   "args = json.loads(sys.argv[1])\n"
+                   "def save(**arrays): np.savez(sys.argv[2], **arrays)\n")
+        subprocess.run([sys.executable, "-c", prelude + code, json.dumps(args), out], check=True)
+        with np.load(out, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+
+REFERENCE = """
+modes = {"bilinear": InterpolationMode.BILINEAR, "bicubic": InterpolationMode.BICUBIC}
+t = transforms.Compose([transforms.Resize(int(args["size"] / args["crop_pct"]), interpolation=modes[args["filter"]]),
+                        transforms.CenterCrop(args["size"]), transforms.ToTensor()])
+kwargs = {"loader": lambda p: Image.open(p).convert("L")} if args["gray"] else {}
+ref = torchvision.datasets.ImageFolder(args["root"], transform=t, **kwargs)
+save(images=torch.stack([ref[i][0] for i in range(len(ref))]).numpy(), labels=np.array(ref.targets),
+     classes=np.array(ref.classes), paths=np.array([p for p, _ in ref.samples]))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +72,8 @@ def folder(tmp_path_factory):
 def reference(root, size, crop_pct, filter, gray=False):
     """torchvision's ImageFolder with the timm-style evaluation transform: (float images N x C x S x S,
     labels, classes, file paths)."""
-    t = transforms.Compose([transforms.Resize(int(size / crop_pct), interpolation=MODES[filter]),
-                            transforms.CenterCrop(size), transforms.ToTensor()])
-    loader = (lambda p: Image.open(p).convert("L")) if gray else None
-    kwargs = {"loader": loader} if loader else {}
-    ref = torchvision.datasets.ImageFolder(str(root), transform=t, **kwargs)
-    images = torch.stack([ref[i][0] for i in range(len(ref))]).numpy()
-    return images, np.array(ref.targets), ref.classes, [p for p, _ in ref.samples]
+    r = in_torch_process(REFERENCE, root=str(root), size=size, crop_pct=crop_pct, filter=filter, gray=gray)
+    return r["images"], r["labels"], r["classes"].tolist(), r["paths"].tolist()
 
 
 CASES = [  # image_size, crop_pct, filter
@@ -133,9 +153,12 @@ def test_downsampling_is_antialiased(folder):
     aliased = resize_shorter_no_antialias(img, 64).transpose(2, 0, 1)
     ours = deit.read_image(path, image_size=64, crop_pct=1.0, filter="bilinear").astype(np.float64)
     # The helper is right: without antialias torch's own resize agrees with it.
-    t = torch.from_numpy(img.transpose(2, 0, 1).astype(np.float32))[None]
-    torch_aliased = torch.nn.functional.interpolate(t, size=(64, 64), mode="bilinear", align_corners=False,
-                                                    antialias=False)[0].numpy()
+    torch_aliased = in_torch_process("""
+img = np.asarray(Image.open(args["path"]).convert("RGB"))
+t = torch.from_numpy(img.transpose(2, 0, 1).astype(np.float32))[None]
+save(out=torch.nn.functional.interpolate(t, size=(64, 64), mode="bilinear", align_corners=False,
+                                         antialias=False)[0].numpy())
+""", path=str(path))["out"]
     assert np.abs(torch_aliased - aliased).max() < 1e-3
     worst = np.abs(ours - aliased).max()
     print("libdeit vs a non-antialiased bilinear resize: max difference", round(worst, 1), "levels")
