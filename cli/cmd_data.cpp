@@ -59,11 +59,9 @@ int cmd_data(int argc, char** argv) {
         .set("histogram", h);
     std::string names;
     Json name_list = Json::array();
-    for (int32_t k = 0; k < info.num_classes; ++k) {
-      const std::string n = class_name(ds, k);
-      if (n.empty()) break;
+    for (const std::string& n : class_names(ds)) {
+      names += (names.empty() ? "" : ", ") + n;
       name_list.push(n);
-      names += (k ? ", " : "") + n;
     }
     if (!names.empty()) entry.set("class_names", name_list);
     if (info.skipped > 0) entry.set("skipped", info.skipped);

@@ -150,12 +150,13 @@ int cmd_eval(int argc, char** argv) {
                        std::to_string(info.num_classes) + " classes but the model " + path + " predicts " +
                        std::to_string(m.num_classes));
   // Named classes must mean the same on both sides, or the accuracy would be silently wrong.
-  for (int32_t k = 0; k < info.num_classes && !m.class_names.empty(); ++k) {
-    const std::string name = class_name(ds.get(), k);
-    if (!name.empty() && name != m.class_names[static_cast<size_t>(k)])
+  const std::vector<std::string> data_names = class_names(ds.get());
+  for (size_t k = 0; k < data_names.size() && !m.class_names.empty(); ++k) {
+    const std::string& name = data_names[k];
+    if (name != m.class_names[k])
       throw LibraryError(std::string(deit_status_str(DEIT_E_INVALID_ARG)) + ": " + data_dir + ": class " +
                          std::to_string(k) + " is \"" + name + "\" but the model's class " + std::to_string(k) +
-                         " is \"" + m.class_names[static_cast<size_t>(k)] + "\"");
+                         " is \"" + m.class_names[k] + "\"");
   }
 
   // The library's confusion matrix is the averaged head's (a teacher's only head).

@@ -84,11 +84,7 @@ void write_predictions(const std::string& path, deit_student* student, const Dat
   grid.predicted = predicted.data();
   grid.truth = truth.data();
   // The data set's own names (image folders), else Fashion-MNIST's when the directory says so.
-  for (int32_t k = 0; k < data.test_info.num_classes; ++k) {
-    const std::string name = class_name(data.test.get(), k);
-    if (name.empty()) break;
-    grid.class_names.push_back(name);
-  }
+  grid.class_names = class_names(data.test.get());
   if (grid.class_names.empty()) grid.class_names = class_names_for(data_dir, data.test_info.num_classes);
   write_predictions_png(path, grid, kGridColumns);
 }

@@ -61,10 +61,21 @@ DatasetPtr open_dataset(const std::string& path, deit_split split, const deit_im
   return DatasetPtr(raw);
 }
 
-std::string class_name(const deit_dataset* ds, int32_t index) {
-  char buf[1024];
-  check(deit_dataset_class_name(ds, index, buf, sizeof buf));
-  return buf;
+std::vector<std::string> class_names(int32_t n, const std::function<deit_status(int32_t, char*, size_t)>& name_at) {
+  std::vector<std::string> names;
+  for (int32_t k = 0; k < n; ++k) {
+    char buf[1024];
+    check(name_at(k, buf, sizeof buf));
+    if (buf[0] == '\0') return {};
+    names.emplace_back(buf);
+  }
+  return names;
+}
+
+std::vector<std::string> class_names(const deit_dataset* ds) {
+  return class_names(dataset_info(ds).num_classes, [ds](int32_t k, char* buf, size_t capacity) {
+    return deit_dataset_class_name(ds, k, buf, capacity);
+  });
 }
 
 DatasetPtr subset_fraction(const deit_dataset* ds, double fraction, uint64_t seed) {

@@ -5,6 +5,7 @@
 #include <deit/deit.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -57,8 +58,10 @@ using StudentPtr = std::unique_ptr<deit_student, StudentDeleter>;
 
 // An IDX/CIFAR directory, an image folder or a .csv list file (deit_dataset_open).
 DatasetPtr open_dataset(const std::string& path, deit_split split, const deit_image_options& images);
-// Class `index`'s name ("" when the data set has none).
-std::string class_name(const deit_dataset* ds, int32_t index);
+// Classes 0..n-1 named by a deit_*_class_name call (index, buf, capacity); empty when the data had no names
+// (the library names all classes or none).
+std::vector<std::string> class_names(int32_t n, const std::function<deit_status(int32_t, char*, size_t)>& name_at);
+std::vector<std::string> class_names(const deit_dataset* ds);
 DatasetPtr subset_fraction(const deit_dataset* ds, double fraction, uint64_t seed);
 // deit_dataset_split: {the random fraction, the rest}.
 std::pair<DatasetPtr, DatasetPtr> split_dataset(const deit_dataset* ds, double fraction, uint64_t seed);

@@ -206,17 +206,10 @@ Model load_model(const std::string& path, const std::string& device) {
     throw LibraryError(std::string(deit_status_str(DEIT_E_FORMAT)) + ": " + path + ": a '" + m.kind +
                        "' checkpoint; deitctl handles student and teacher checkpoints");
   }
-  // Class names: all or none.
-  for (int32_t k = 0; k < m.num_classes; ++k) {
-    char buf[1024];
-    check(m.student ? deit_student_class_name(m.student.get(), k, buf, sizeof buf)
-                    : deit_teacher_class_name(m.teacher.get(), k, buf, sizeof buf));
-    if (buf[0] == '\0') {
-      m.class_names.clear();
-      break;
-    }
-    m.class_names.emplace_back(buf);
-  }
+  m.class_names = class_names(m.num_classes, [&m](int32_t k, char* buf, size_t capacity) {
+    return m.student ? deit_student_class_name(m.student.get(), k, buf, capacity)
+                     : deit_teacher_class_name(m.teacher.get(), k, buf, capacity);
+  });
   deit_image_options_init(&m.image_options);
   const deit_status st = m.student ? deit_student_image_options(m.student.get(), &m.image_options)
                                    : deit_teacher_image_options(m.teacher.get(), &m.image_options);

@@ -11,14 +11,9 @@
 using deit::capi::guard;
 using deit::capi::require_arg;
 using deit::capi::reset_out;
+using deit::capi::wrap;
 
 namespace {
-
-deit_dataset* wrap(deit::data::Dataset&& ds) {
-  auto handle = std::make_unique<deit_dataset>();
-  handle->data = std::move(ds);
-  return handle.release();
-}
 
 // [start, start + count) must lie inside the data set.
 void check_range(const deit::data::Dataset& ds, int64_t start, int64_t count) {

@@ -1,6 +1,5 @@
 // Image files: deit_image_options, image-folder data sets, one preprocessed file, class names.
 #include <cstring>
-#include <memory>
 
 #include "capi/caller_struct.h"
 #include "capi/guard.h"
@@ -98,9 +97,7 @@ DEIT_API deit_status deit_dataset_open_folder(const char* path, deit_split split
   return guard(__func__, [&] {
     deit::capi::reset_out(out);
     require_arg(path, "path");
-    auto handle = std::make_unique<deit_dataset>();
-    handle->data = deit::data::open_folder(path, split, image_settings(options));
-    *out = handle.release();
+    *out = deit::capi::wrap(deit::data::open_folder(path, split, image_settings(options)));
   });
 }
 
@@ -109,9 +106,7 @@ DEIT_API deit_status deit_dataset_open(const char* path, deit_split split, const
   return guard(__func__, [&] {
     deit::capi::reset_out(out);
     require_arg(path, "path");
-    auto handle = std::make_unique<deit_dataset>();
-    handle->data = deit::data::open_any(path, split, image_settings(options));
-    *out = handle.release();
+    *out = deit::capi::wrap(deit::data::open_any(path, split, image_settings(options)));
   });
 }
 
