@@ -116,7 +116,8 @@ int cmd_teacher(int argc, char** argv) {
 int cmd_distill(int argc, char** argv) {
   cxxopts::Options options(
       "deitctl distill",
-      "Distill a saved teacher into a new DeiT student, evaluate it (all heads) on the test "
+      "Distill a saved teacher into a new DeiT student (or pretrained weights, --init), evaluate it "
+      "(all heads) on the test "
       "split and save it.");
   options.custom_help("--teacher FILE --out FILE [options]");
   add_data_options(options, "where to write the student checkpoint (.safetensors; required)");
@@ -127,6 +128,13 @@ int cmd_distill(int argc, char** argv) {
        cxxopts::value<std::string>(), "FILE");
   // clang-format on
   add_student_options(options, "", kNotebookDefaults, nullptr);
+  // clang-format off
+  options.add_options("Student")
+      ("init", "fine-tune pretrained weights instead of a new student: a safetensors state dict under "
+               "timm's names (deit_*_distilled_patch16_224, deit_*/vit_* patch16) or a libdeit student; "
+               "heads start afresh for the data's classes, pos_embed is resampled to its image size",
+       cxxopts::value<std::string>(), "FILE");
+  // clang-format on
   add_recipe_options(options, kNotebookDefaults, nullptr);
   add_state_options(options);
   add_image_options(options);
@@ -166,6 +174,14 @@ int cmd_distill(int argc, char** argv) {
                        std::to_string(data.train_info.num_classes));
   const deit_student_config config = make_student_config(ss, data.train_info);
   StudentPtr student = create_student(config, rt.seed, rt.device);
+  if (!ss.init.empty()) {
+    check(deit_student_load_weights(student.get(), ss.init.c_str()));
+    ss.preset = "from " + ss.init;  // what the summary and --json call the student
+    if (!rt.quiet)
+      std::fprintf(stderr, "student: weights from %s (%d px, patch %d, width %d, depth %d, %d heads)\n",
+                   ss.init.c_str(), config.img_size, config.patch_size, config.embed_dim, config.depth,
+                   config.num_heads);
+  }
   DistillTiming dt{0, 0};
   if (ss.distill.epochs > 0)
     dt = distill_student(student.get(), teacher.get(), data.train.get(), ss, progress, rt.seed);

@@ -458,6 +458,10 @@ StudentSettings student_settings(const cxxopts::ParseResult& args, const std::st
   StudentSettings s;
   s.preset = get_or<std::string>(args, prefix + "preset", d.student_preset);
   s.patch_size = get_or<int32_t>(args, "patch-size", 0);
+  s.init = get_or<std::string>(args, "init", "");
+  if (has(args, "init") && s.init.empty()) throw UsageError("--init: empty path");
+  if (!s.init.empty() && (has(args, prefix + "preset") || has(args, "patch-size")))
+    throw UsageError("--init: the architecture comes from the weights; leave out --" + prefix + "preset and --patch-size");
   deit_distill_options& o = s.distill;
   check(deit_distill_options_init(&o));
   o.epochs = get_or<int32_t>(args, prefix + "epochs", d.student_epochs);
@@ -495,6 +499,12 @@ StudentSettings student_settings(const cxxopts::ParseResult& args, const std::st
 
 deit_student_config make_student_config(const StudentSettings& s, const deit_dataset_info& data) {
   deit_student_config c;
+  if (!s.init.empty()) {
+    check(deit_student_config_from_weights(&c, s.init.c_str()));
+    c.num_classes = data.num_classes;  // heads of another class count start afresh
+    if (data.height == data.width && data.height != c.img_size) c.img_size = data.height;
+    return c;
+  }
   const deit_status st = deit_student_config_init(&c, s.preset.c_str(), data.num_classes);
   if (st == DEIT_E_INVALID_ARG)
     throw UsageError("student preset '" + s.preset + "' is not one of " + names_of(deit_student_preset_name));

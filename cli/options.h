@@ -126,6 +126,7 @@ void add_student_options(cxxopts::Options& options, const std::string& prefix, c
 struct StudentSettings {
   std::string preset;
   int32_t patch_size;  // 0: the preset's
+  std::string init;    // --init: pretrained weights (timm names or a libdeit student); the architecture is theirs
   deit_distill_options distill;
   RecipeSettings recipe;
   const deit_dataset* val = nullptr;  // validation at each epoch's end
@@ -135,8 +136,8 @@ struct StudentSettings {
 StudentSettings student_settings(const cxxopts::ParseResult& args, const std::string& prefix,
                                  const RunDefaults& d);
 
-// A student configuration from a preset, adapted to the data: class count, and the image size when the
-// images are square and differ from the preset's.
+// A student configuration from a preset (or, with --init, from the weights' tensors), adapted to the
+// data: class count, and the image size when the images are square and differ from the preset's.
 deit_student_config make_student_config(const StudentSettings& s, const deit_dataset_info& data);
 
 }  // namespace deitctl

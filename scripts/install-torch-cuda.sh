@@ -41,6 +41,7 @@ if [ ${#pip[@]} -eq 0 ]; then
 fi
 
 wheels="$dest/wheels"
+rm -rf "$wheels"  # stale wheels of other pins would be unpacked too
 mkdir -p "$wheels"
 echo "install-torch-cuda: downloading $want into $wheels (about 800 MB)" >&2
 # Binary wheels for the GPU machines' platform, whatever this interpreter is; no dependencies (the system
@@ -72,6 +73,6 @@ if [ -n "$missing" ]; then
   echo "$missing" >&2
   exit 1
 fi
-rm -rf "$wheels"
+# The wheels stay (git-ignored): scripts/install-python-venv.sh installs the same torch from them.
 echo "$want" >"$stamp"
 echo "$dest/torch/share/cmake"

@@ -13,6 +13,8 @@ if [ "${1:-}" = "--cuda" ]; then
   shift
 fi
 "$root/scripts/install-deps.sh"
+# The pretrained_* tests compare with the real timm/torchvision/safetensors from PyPI (torch 2.11).
+"$root/scripts/install-python-venv.sh" >/dev/null
 start=$(date +%s)
 "$root/scripts/build.sh" "${mode[@]}" -DDEIT_WERROR=ON -DDEIT_BUILD_TESTS=ON
 echo "test.sh: build took $(( $(date +%s) - start )) s" >&2

@@ -964,3 +964,53 @@ func TestValidation(t *testing.T) {
 		t.Fatalf("teacher: epoch-end validation %v, evaluate %+v, %v", tacc, got, err)
 	}
 }
+
+// Pretrained weights: PretrainedConfig reads the architecture (num_heads from the preset of that shape),
+// LoadWeights makes another student of it predict exactly what the saved one did, and a file that is no
+// ViT is refused naming the tensor it lacks.
+func TestPretrainedWeights(t *testing.T) {
+	cfg, err := deit.PresetConfig("small-image", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	original, err := deit.NewStudent(cfg, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer original.Close()
+	path := filepath.Join(t.TempDir(), "student.safetensors")
+	if err := original.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := deit.PretrainedConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.NumHeads != 4 || got.EmbedDim != 64 || got.NumClasses != 10 || got.Depth != 6 {
+		t.Fatalf("PretrainedConfig: %+v", got)
+	}
+	other, err := deit.NewStudent(got, 99)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	im, _ := makeTask(t, 3, 5)
+	want, err1 := original.Predict(im, deit.HeadAvg)
+	before, err2 := other.Predict(im, deit.HeadAvg)
+	if err1 != nil || err2 != nil || fmt.Sprint(want) == fmt.Sprint(before) {
+		t.Fatalf("two seeds predict the same (%v, %v)", err1, err2)
+	}
+	if err := other.LoadWeights(path); err != nil {
+		t.Fatal(err)
+	}
+	after, err := other.Predict(im, deit.HeadAvg)
+	if err != nil || fmt.Sprint(after) != fmt.Sprint(want) {
+		t.Fatalf("LoadWeights: predictions differ from the saved student's (%v)", err)
+	}
+	bad := filepath.Join(t.TempDir(), "no-vit.safetensors")
+	if err := os.WriteFile(bad, []byte("\x08\x00\x00\x00\x00\x00\x00\x00{}      "), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = deit.PretrainedConfig(bad)
+	wantError(t, err, deit.ErrFormat, "patch_embed.proj.weight")
+}

@@ -70,6 +70,22 @@ func PresetConfig(preset string, numClasses int) (StudentConfig, error) {
 	return configFromC(&o), nil
 }
 
+// PretrainedConfig reads the architecture of a weights file: a safetensors
+// state dict under timm's names (deit_*_distilled_patch16_224, deit_*/vit_*
+// patch16 layouts) or a libdeit student checkpoint.  Change NumClasses,
+// ImgSize or InChannels for a new task, then NewStudent and LoadWeights.
+func PretrainedConfig(path string) (StudentConfig, error) {
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	var o C.deit_student_config
+	if err := call("deit_student_config_from_weights", func() C.deit_status {
+		return C.deit_student_config_from_weights_sized(&o, C.size_t(unsafe.Sizeof(o)), cp)
+	}); err != nil {
+		return StudentConfig{}, err
+	}
+	return configFromC(&o), nil
+}
+
 // Student is a DeiT vision transformer with [CLS] and [DIST] tokens.
 type Student struct {
 	p *C.deit_student
@@ -131,6 +147,22 @@ func (s *Student) Save(path string) error {
 	cp := C.CString(path)
 	defer C.free(unsafe.Pointer(cp))
 	err = call(op, func() C.deit_status { return C.deit_student_save(p, cp) })
+	runtime.KeepAlive(s)
+	return err
+}
+
+// LoadWeights copies pretrained weights into the student, fitted to it:
+// heads of another class count stay fresh, pos_embed is resampled to its
+// image size, a non-distilled file starts [DIST] from [CLS].
+func (s *Student) LoadWeights(path string) error {
+	const op = "deit_student_load_weights"
+	p, err := s.ptr(op)
+	if err != nil {
+		return err
+	}
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	err = call(op, func() C.deit_status { return C.deit_student_load_weights(p, cp) })
 	runtime.KeepAlive(s)
 	return err
 }

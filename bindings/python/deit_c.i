@@ -376,6 +376,7 @@ DEIT_OUT_STRUCT(deit_runtime_options, options)
 %ignore deit_teacher_train_options_init_sized;
 %ignore deit_distill_options_init_sized;
 %ignore deit_student_config_init_sized;
+%ignore deit_student_config_from_weights_sized;
 %ignore deit_runtime_options_init_sized;
 /* The header's export macro means nothing to SWIG. */
 #define DEIT_API
@@ -388,6 +389,7 @@ DEIT_OUT_STRUCT(deit_runtime_options, options)
 #undef deit_teacher_train_options_init
 #undef deit_distill_options_init
 #undef deit_student_config_init
+#undef deit_student_config_from_weights
 #undef deit_runtime_options_init
 deit_status deit_runtime_options_init(deit_runtime_options *options);
 deit_status deit_group_options_init(deit_group_options *options);
@@ -396,6 +398,7 @@ deit_status deit_image_options_init(deit_image_options *options);
 deit_status deit_teacher_train_options_init(deit_teacher_train_options *options);
 deit_status deit_distill_options_init(deit_distill_options *options);
 deit_status deit_student_config_init(deit_student_config *config, const char *preset, int32_t num_classes);
+deit_status deit_student_config_from_weights(deit_student_config *config, const char *path);
 
 /* ---- training with a Python progress callable -------------------------- */
 %{

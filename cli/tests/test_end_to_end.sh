@@ -175,4 +175,34 @@ expect_rc 0 info t2.safetensors --json
 expect_rc 1 distill --teacher s2.safetensors --data tiny --out s3.safetensors --epochs 1 --quiet
 [ ! -e s3.safetensors ] && [ ! -e s3.safetensors.tmp ] || fail "a failed distill left an output"
 
+# --init: a saved student starts a new distillation; with 0 epochs it evaluates exactly as it did.
+expect_rc 0 distill --init out/student.safetensors --distillation none --data tiny --out s4.safetensors \
+  --epochs 0 --quiet --json
+cp out.txt init.json
+"$PY" -c '
+import json
+s, i = json.load(open("out/summary.json")), json.load(open("init.json"))
+assert i["accuracy"] == s["student"]["accuracy"], (i["accuracy"], s["student"]["accuracy"])
+assert i["preset"] == "from out/student.safetensors", i["preset"]' || fail "distill --init keeps the weights"
+# The same weights as a plain state dict (no libdeit metadata, as timm writes one) are read as timm's
+# layout; the seed's 32-wide embedding matches no preset and no 64-wide heads, so num_heads is unknown.
+"$PY" - <<'PY' || fail "writing plain.safetensors"
+import json, struct
+d = open("out/student.safetensors", "rb").read()
+n = struct.unpack("<Q", d[:8])[0]
+h = json.loads(d[8:8 + n])
+h.pop("__metadata__")
+b = json.dumps(h).encode()
+b += b" " * (-len(b) % 8)
+open("plain.safetensors", "wb").write(struct.pack("<Q", len(b)) + b + d[8 + n:])
+PY
+expect_rc 1 distill --init plain.safetensors --distillation none --data tiny --out s5.safetensors --epochs 1
+expect_in err.txt "num_heads cannot be told from the weights"
+expect_rc 2 distill --init plain.safetensors --preset seed --distillation none --data tiny --out s6.safetensors
+expect_in err.txt "the architecture comes from the weights"
+expect_rc 1 distill --init out/teacher.safetensors --distillation none --data tiny --out s6.safetensors
+expect_in err.txt "not a student checkpoint"
+[ ! -e s6.safetensors ] || fail "a failed distill --init left an output"
+pass "distill --init: a checkpoint keeps its accuracy; plain-file, usage and wrong-kind errors"
+
 done_checks

@@ -611,6 +611,27 @@ DEIT_API deit_status deit_student_set_device(deit_student *student, const char *
 DEIT_API deit_status deit_student_get_config(const deit_student *student,
                                              deit_student_config *config);
 DEIT_API deit_status deit_student_num_params(const deit_student *student, int64_t *out);
+/* Pretrained students (added in 0.2): a plain safetensors state dict under
+ * timm's names (timm's deit_{tiny,small,base}_distilled_patch16_224, the
+ * non-distilled deit_*_patch16_224 and vit_* layouts, as
+ * safetensors.torch.save_file(model.state_dict()) writes them), or a libdeit
+ * student checkpoint.  deit_student_config_from_weights reads the
+ * architecture from the tensors (num_heads, which weights do not store, from
+ * the preset of that shape, else embed_dim / 64; num_classes 0 when the file
+ * has no head); set num_classes, img_size, in_channels for the new task,
+ * create the student, then load the weights into it. */
+DEIT_API deit_status deit_student_config_from_weights_sized(deit_student_config *config,
+                                                            size_t struct_size, const char *path);
+#define deit_student_config_from_weights(config, path) \
+  deit_student_config_from_weights_sized((config), sizeof *(config), (path))
+/* Copies the file's weights into `student`, fitted to it: heads of another
+ * class count stay as initialised; a non-distilled file starts [DIST]'s
+ * token, position and head from [CLS]'s; pos_embed is resampled to the
+ * student's patch grid (bicubic with antialiasing, prefix tokens kept: timm's
+ * resample_abs_pos_embed); RGB patch weights are summed for 1 channel or
+ * repeated for more (timm's adapt_input_conv).  Any other difference is
+ * DEIT_E_FORMAT naming the tensor, and the student is unchanged. */
+DEIT_API deit_status deit_student_load_weights(deit_student *student, const char *path);
 
 typedef enum deit_distillation {
   DEIT_DISTILL_SOFT = 0, /* KL(teacher || student) at temperature T, x T^2 */

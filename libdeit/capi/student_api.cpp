@@ -15,6 +15,7 @@
 #include "capi/results.h"
 #include "core/c_enum.h"
 #include "models/checkpoint.h"
+#include "models/pretrained_student.h"
 #include "runtime/runtime.h"
 #include "train/feed.h"
 #include "train/train.h"
@@ -98,6 +99,22 @@ DEIT_API deit_status deit_student_load(const char* path, deit_student** out) {
     h->net->eval();
     h->net->to(runtime::resolve_device("auto"));
     *out = h.release();
+  });
+}
+
+DEIT_API deit_status deit_student_config_from_weights_sized(deit_student_config* config, size_t size,
+                                                            const char* path) {
+  return guard(__func__, [&] {
+    require_arg(path, "path");
+    capi::init_caller_struct(config, size, capi::to_c(models::student_config_from_weights(path)), "config");
+  });
+}
+
+DEIT_API deit_status deit_student_load_weights(deit_student* student, const char* path) {
+  return guard(__func__, [&] {
+    require_arg(student, "student");
+    require_arg(path, "path");
+    models::load_pretrained_weights(*student->net, path);
   });
 }
 

@@ -204,6 +204,12 @@ StudentCheckpoint load_student_checkpoint(const std::string& path) {
   return ck;
 }
 
+bool student_checkpoint_config(const LoadedTensors& src, const std::string& path, StudentConfig* out) {
+  if (src.metadata.find(kKind) == src.metadata.end()) return false;
+  *out = student_config_from_json(expect_checkpoint(src, path, "student"), path);
+  return true;
+}
+
 std::string describe_checkpoint(const std::string& path) {
   const LoadedTensors src = load_state_dict(path);
   const auto kind = src.metadata.find(kKind);

@@ -10,6 +10,7 @@
 #include "models/data_card.h"
 #include "models/student.h"
 #include "models/teacher.h"
+#include "models/weights.h"
 
 namespace deit::models {
 
@@ -27,6 +28,9 @@ struct StudentCheckpoint {
 void save_student_checkpoint(const StudentConfig& config, const DistilledViTImpl& net, const DataCard& card,
                              const std::string& path);
 StudentCheckpoint load_student_checkpoint(const std::string& path);
+// The configuration of `src` when it is a libdeit student checkpoint; false for a file without libdeit
+// metadata (a plain state dict).  Another libdeit kind or a bad configuration throws DEIT_E_FORMAT.
+bool student_checkpoint_config(const LoadedTensors& src, const std::string& path, StudentConfig* out);
 
 // JSON: {"kind", "format_version", "config", "data" (when the model has a DataCard), "params",
 // "tensors": [{"name","dtype","shape"}]}.

@@ -10,11 +10,19 @@
  *   student-init PRESET CLASSES SEED DROPOUT OUT.safetensors
  *       create a student (DROPOUT "keep", or a value for dropout and
  *       attn_dropout) and save it
+ *   student-from-weights FILE CLASSES IMG CHANNELS SEED OUT.safetensors
+ *       deit_student_config_from_weights(FILE), then CLASSES, IMG, CHANNELS
+ *       ("file": as read) set, deit_student_create with SEED,
+ *       deit_student_load_weights(FILE), saved; prints the configuration:
+ *       "img_size P patch_size P in_channels C num_classes K embed_dim D
+ *       depth L num_heads H mlp_dim M qkv_bias B"
  *   student-predict CKPT IMAGES.f32 N OUT.f32
  *       logits of the class, distillation and averaged heads, in that order
  *   teacher-init ARCH CLASSES OUT.safetensors
  *       create a ResNet teacher (seed 0) and save it
  *   teacher-predict TEACHER IMAGES.f32 N C H W OUT.f32
+ *   teacher-save TEACHER OUT.safetensors
+ *       a libdeit checkpoint of TEACHER (e.g. weights:ARCH:CLASSES:PATH)
  *   distill STUDENT TEACHER IMAGES.f32 LABELS.i64 N TYPE ALPHA T OPTIM LR OUT.safetensors [KEY=VALUE...]
  *       deit_distill with the N images as one batch, so every epoch is one
  *       step of OPTIM (adam, adamw, or sgd without momentum); prints one line
@@ -169,6 +177,25 @@ static int cmd_student_init(int argc, char** argv) {
   return 0;
 }
 
+static int cmd_student_from_weights(int argc, char** argv) {
+  if (argc != 6) usage("student-from-weights FILE CLASSES IMG CHANNELS SEED OUT");
+  deit_student_config cfg;
+  CHECK(deit_student_config_from_weights(&cfg, argv[0]));
+  if (strcmp(argv[1], "file") != 0) cfg.num_classes = (int32_t)parse_int(argv[1], "CLASSES");
+  if (strcmp(argv[2], "file") != 0) cfg.img_size = (int32_t)parse_int(argv[2], "IMG");
+  if (strcmp(argv[3], "file") != 0) cfg.in_channels = (int32_t)parse_int(argv[3], "CHANNELS");
+  deit_student* s = NULL;
+  CHECK(deit_student_create(&cfg, (uint64_t)parse_int(argv[4], "SEED"), &s));
+  CHECK(deit_student_load_weights(s, argv[0]));
+  CHECK(deit_student_save(s, argv[5]));
+  deit_student_free(s);
+  printf("img_size %d patch_size %d in_channels %d num_classes %d embed_dim %d depth %d num_heads %d mlp_dim %d "
+         "qkv_bias %d\n",
+         cfg.img_size, cfg.patch_size, cfg.in_channels, cfg.num_classes, cfg.embed_dim, cfg.depth,
+         cfg.num_heads, cfg.mlp_dim, cfg.qkv_bias);
+  return 0;
+}
+
 static int cmd_student_predict(int argc, char** argv) {
   if (argc != 4) usage("student-predict CKPT IMAGES N OUT");
   deit_student* s = NULL;
@@ -198,6 +225,15 @@ static int cmd_teacher_init(int argc, char** argv) {
   deit_teacher* t = NULL;
   CHECK(deit_teacher_create(argv[0], (int32_t)parse_int(argv[1], "CLASSES"), &t));
   CHECK(deit_teacher_save(t, argv[2]));
+  deit_teacher_free(t);
+  return 0;
+}
+
+static int cmd_teacher_save(int argc, char** argv) {
+  if (argc != 2) usage("teacher-save TEACHER OUT");
+  deit_teacher* t = open_teacher(argv[0]);
+  if (!t) usage("teacher-save needs a teacher");
+  CHECK(deit_teacher_save(t, argv[1]));
   deit_teacher_free(t);
   return 0;
 }
@@ -376,6 +412,8 @@ int main(int argc, char** argv) {
   argc -= 2;
   argv += 2;
   if (strcmp(cmd, "student-init") == 0) return cmd_student_init(argc, argv);
+  if (strcmp(cmd, "student-from-weights") == 0) return cmd_student_from_weights(argc, argv);
+  if (strcmp(cmd, "teacher-save") == 0) return cmd_teacher_save(argc, argv);
   if (strcmp(cmd, "student-predict") == 0) return cmd_student_predict(argc, argv);
   if (strcmp(cmd, "teacher-init") == 0) return cmd_teacher_init(argc, argv);
   if (strcmp(cmd, "teacher-predict") == 0) return cmd_teacher_predict(argc, argv);

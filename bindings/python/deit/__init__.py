@@ -474,6 +474,30 @@ class Student(_Handle):
     def load(cls, path):
         return cls(_ptr=_c.deit_student_load(str(path)))
 
+    @classmethod
+    def from_pretrained(cls, path, num_classes=None, seed=0, **config):
+        """A student fine-tunable from pretrained weights: a safetensors state dict under timm's names
+        (deit_*_distilled_patch16_224, deit_*/vit_* patch16 layouts) or a libdeit student checkpoint.
+        The architecture is read from the tensors (pretrained_config); num_classes and keyword fields
+        (img_size, in_channels, ...) change it for the new task: heads of another class count start
+        afresh, pos_embed is resampled to another img_size (deit_student_load_weights)."""
+        cfg = _c.deit_student_config_from_weights(str(path))
+        if num_classes is not None:
+            cfg.num_classes = num_classes
+        cfg = _set_fields(cfg, config, "Student.from_pretrained")
+        s = cls(_ptr=_c.deit_student_create(cfg, seed))
+        s.load_weights(path)
+        return s
+
+    @staticmethod
+    def pretrained_config(path):
+        """The architecture a weights file holds (deit_student_config_from_weights), as a dict."""
+        return _as_dict(_c.deit_student_config_from_weights(str(path)))
+
+    def load_weights(self, path):
+        """Copy pretrained weights into this student, fitted to it (deit_student_load_weights)."""
+        _c.deit_student_load_weights(self._h, str(path))
+
     def save(self, path):
         _c.deit_student_save(self._h, str(path))
 

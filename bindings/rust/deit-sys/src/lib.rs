@@ -518,6 +518,12 @@ extern "C" {
         config: *mut deit_student_config,
     ) -> deit_status;
     pub fn deit_student_num_params(student: *const deit_student, out: *mut i64) -> deit_status;
+    pub fn deit_student_config_from_weights_sized(
+        config: *mut deit_student_config,
+        struct_size: usize,
+        path: *const c_char,
+    ) -> deit_status;
+    pub fn deit_student_load_weights(student: *mut deit_student, path: *const c_char) -> deit_status;
     /// deit.h's `deit_distill_options_init(o)` is a macro passing `sizeof *o`.
     pub fn deit_distill_options_init_sized(
         options: *mut deit_distill_options,

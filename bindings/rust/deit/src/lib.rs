@@ -1793,6 +1793,20 @@ impl StudentConfig {
         Ok(Self::from_raw(&c))
     }
 
+    /// The architecture of a weights file: a safetensors state dict under
+    /// timm's names (deit_*_distilled_patch16_224, deit_*/vit_* patch16
+    /// layouts) or a libdeit student checkpoint.  Change `num_classes`,
+    /// `img_size` or `in_channels` for a new task, then [`Student::new`] and
+    /// [`Student::load_weights`].
+    pub fn from_weights(path: impl AsRef<Path>) -> Result<StudentConfig> {
+        const OP: &str = "deit_student_config_from_weights";
+        let p = cpath(OP, path.as_ref())?;
+        let mut c = sys::deit_student_config::default();
+        let size = std::mem::size_of::<sys::deit_student_config>();
+        check(OP, unsafe { sys::deit_student_config_from_weights_sized(&mut c, size, p.as_ptr()) })?;
+        Ok(Self::from_raw(&c))
+    }
+
     fn from_raw(c: &sys::deit_student_config) -> StudentConfig {
         StudentConfig {
             img_size: c.img_size,
@@ -1870,6 +1884,15 @@ impl Student {
         let mut p = ptr::null_mut();
         let st = unsafe { sys::deit_student_load(c.as_ptr(), &mut p) };
         Self::wrap(OP, st, p)
+    }
+
+    /// Copies pretrained weights into the student, fitted to it: heads of
+    /// another class count stay fresh, `pos_embed` is resampled to its image
+    /// size, a non-distilled file starts [DIST] from [CLS].
+    pub fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        const OP: &str = "deit_student_load_weights";
+        let c = cpath(OP, path.as_ref())?;
+        check(OP, unsafe { sys::deit_student_load_weights(self.raw.as_ptr(), c.as_ptr()) })
     }
 
     /// Writes a .safetensors checkpoint atomically.

@@ -748,3 +748,28 @@ fn image_folder_labels_and_class_names() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Pretrained weights: `StudentConfig::from_weights` reads the architecture
+/// (num_heads from the preset of that shape), `load_weights` makes another
+/// student of it predict exactly what the saved one did, and a file that is
+/// no ViT is refused naming the tensor it lacks.
+#[test]
+fn pretrained_weights() {
+    let dir = temp_dir("pretrained");
+    let path = dir.join("student.safetensors");
+    let cfg = StudentConfig::preset("small-image", 10).unwrap();
+    let mut original = Student::new(&cfg, 3).unwrap();
+    original.save(&path).unwrap();
+    let got = StudentConfig::from_weights(&path).unwrap();
+    assert_eq!((got.num_heads, got.embed_dim, got.num_classes, got.depth), (4, 64, 10, 6));
+    let (pix, _) = make_task(3, 5);
+    let probe = Images::u8(&pix, 3, 1, SIDE, SIDE).unwrap();
+    let want = original.predict(&probe, Head::Avg).unwrap();
+    let mut other = Student::new(&got, 99).unwrap();
+    assert_ne!(other.predict(&probe, Head::Avg).unwrap(), want);
+    other.load_weights(&path).unwrap();
+    assert_eq!(other.predict(&probe, Head::Avg).unwrap(), want);
+    let bad = dir.join("no-vit.safetensors");
+    std::fs::write(&bad, b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ").unwrap();
+    expect_err(StudentConfig::from_weights(&bad), Status::Format, "patch_embed.proj.weight");
+}

@@ -1,0 +1,166 @@
+"""Pretrained students: timm's own models (PyPI timm, torch 2.11, in the venv of
+scripts/install-python-venv.sh), on random initialisation, saved with
+safetensors' own save_file -- no libdeit metadata -- and loaded by libdeit's
+C API (deit_student_config_from_weights + deit_student_load_weights, through
+deit_conformance_driver).  Same logits in eval mode, and libdeit's checkpoints
+load back into timm with load_state_dict(strict=True).
+
+The fitting to a new task is compared with timm's own code for the same step:
+vision_transformer.checkpoint_filter_fn (which calls resample_abs_pos_embed)
+for another image size, _manipulate.adapt_input_conv for gray input."""
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
+import conformance_common as cc  # noqa: E402  (first: exits 77 without torch)
+
+try:
+    import safetensors.torch as st
+    import timm
+    from timm.models._manipulate import adapt_input_conv
+    from timm.models.vision_transformer import checkpoint_filter_fn
+except ImportError as e:
+    print(f"skipped: {sys.executable} cannot import {e.name} (run scripts/install-python-venv.sh)", file=sys.stderr)
+    sys.exit(77)
+
+import torch  # noqa: E402
+
+# torch 2.11's timm runs attention through scaled_dot_product_attention, libdeit its own kernels
+# (measured: 7.5e-7 relative at most).
+RTOL = 1e-5
+N = 2
+
+
+def timm_model(name, seed, **kwargs):
+    """timm.create_model(name) on random weights, every parameter moved off timm's init (LayerNorm 1/0,
+    zero biases, tiny tokens) so that no part is the identity and a swapped tensor shows."""
+    torch.manual_seed(seed)
+    m = timm.create_model(name, pretrained=False, **kwargs)
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for n, p in m.named_parameters():
+            if n.endswith("norm1.weight") or n.endswith("norm2.weight") or n == "norm.weight":
+                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=g))
+            elif n.endswith(".bias"):
+                p.copy_(0.05 * torch.randn(p.shape, generator=g))
+            elif n in ("cls_token", "dist_token", "pos_embed"):
+                p.copy_(0.3 * torch.randn(p.shape, generator=g))
+    return m.eval()
+
+
+def timm_heads(m, x):
+    """(class head, distillation head, their mean) of a distilled timm model in eval mode."""
+    with torch.no_grad():
+        f = m.forward_features(x)
+        cls, dist = m.head(f[:, 0]), m.head_dist(f[:, 1])
+        return cls, dist, m(x)
+
+
+class TimmStudents(unittest.TestCase):
+    def setUp(self):
+        self.dir = cc.tmp_dir("timm")
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def load_in_libdeit(self, state, classes="file", img="file", channels="file"):
+        """Saves `state` with safetensors.torch.save_file, loads it through the C API; returns (config
+        line as a dict, path of libdeit's checkpoint)."""
+        src, out = self.path("timm.safetensors"), self.path("libdeit.safetensors")
+        st.save_file({k: v.contiguous() for k, v in state.items()}, src)
+        line = cc.run_driver("student-from-weights", src, classes, img, channels, 0, out).split()
+        return {line[i]: int(line[i + 1]) for i in range(0, len(line), 2)}, out
+
+    def libdeit_heads(self, ckpt, x):
+        cc.write_f32(self.path("x.f32"), x)
+        cc.run_driver("student-predict", ckpt, self.path("x.f32"), x.shape[0], self.path("y.f32"))
+        y = cc.read_f32(self.path("y.f32"), (3, x.shape[0], -1))
+        return y[0], y[1], y[2]
+
+    def compare(self, ref, x, ckpt, what):
+        for head, got, want in zip(("cls", "dist", "avg"), self.libdeit_heads(ckpt, x), timm_heads(ref, x)):
+            cc.assert_close(self, got, want, RTOL, f"{what} {head}")
+
+    def test_distilled_presets_load_as_they_are(self):
+        for name, dim, heads in (("deit_tiny_distilled_patch16_224", 192, 3),
+                                 ("deit_small_distilled_patch16_224", 384, 6)):
+            with self.subTest(name):
+                m = timm_model(name, seed=1)
+                cfg, ckpt = self.load_in_libdeit(m.state_dict())
+                self.assertEqual((cfg["embed_dim"], cfg["num_heads"], cfg["depth"], cfg["img_size"],
+                                  cfg["patch_size"], cfg["num_classes"], cfg["mlp_dim"]),
+                                 (dim, heads, 12, 224, 16, 1000, 4 * dim))
+                x = torch.rand(N, 3, 224, 224, generator=torch.Generator().manual_seed(5))
+                self.compare(m, x, ckpt, name)
+                # ... and back: libdeit's checkpoint into timm's model, strictly, the same tensors.
+                back = timm.create_model(name, pretrained=False).eval()
+                back.load_state_dict(st.load_file(ckpt), strict=True)
+                for k, v in m.state_dict().items():
+                    self.assertTrue(torch.equal(back.state_dict()[k], v), k)
+
+    def test_non_distilled_vit_starts_dist_from_cls(self):
+        vit = timm_model("vit_tiny_patch16_224", seed=2)
+        cfg, ckpt = self.load_in_libdeit(vit.state_dict())
+        self.assertEqual((cfg["embed_dim"], cfg["num_heads"], cfg["num_classes"]), (192, 3, 1000))
+        # The documented mapping, built with timm's distilled model: [DIST] = [CLS] (token and position),
+        # head_dist = head.
+        s = vit.state_dict()
+        s["dist_token"] = s["cls_token"].clone()
+        s["pos_embed"] = torch.cat([s["pos_embed"][:, :1], s["pos_embed"]], 1)
+        s["head_dist.weight"], s["head_dist.bias"] = s["head.weight"].clone(), s["head.bias"].clone()
+        ref = timm.create_model("deit_tiny_distilled_patch16_224", pretrained=False).eval()
+        ref.load_state_dict(s, strict=True)
+        x = torch.rand(N, 3, 224, 224, generator=torch.Generator().manual_seed(6))
+        self.compare(ref, x, ckpt, "vit_tiny as distilled")
+
+    def test_new_task_resamples_pos_embed_and_adapts_channels(self):
+        # 112 px: a 7x7 grid from 14x14 (antialiasing matters); 288 px: 18x18 (upsampling).
+        for img, channels in ((112, 1), (288, 3)):
+            with self.subTest(img=img, channels=channels):
+                m = timm_model("deit_tiny_distilled_patch16_224", seed=3)
+                cfg, ckpt = self.load_in_libdeit(m.state_dict(), classes=10, img=img, channels=channels)
+                self.assertEqual((cfg["img_size"], cfg["num_classes"], cfg["in_channels"]), (img, 10, channels))
+                mine = st.load_file(ckpt)
+                # timm's own fine-tuning path for the same model: checkpoint_filter_fn resamples pos_embed,
+                # adapt_input_conv fits the patch embedding; the new heads are libdeit's fresh ones.
+                ref = timm.create_model("deit_tiny_distilled_patch16_224", pretrained=False, num_classes=10,
+                                        img_size=img, in_chans=channels).eval()
+                s = {k: v for k, v in m.state_dict().items() if not k.startswith("head")}
+                s = checkpoint_filter_fn(s, ref)
+                s["patch_embed.proj.weight"] = adapt_input_conv(channels, s["patch_embed.proj.weight"])
+                for k in ("head.weight", "head.bias", "head_dist.weight", "head_dist.bias"):
+                    s[k] = mine[k]
+                ref.load_state_dict(s, strict=True)
+                cc.assert_close(self, mine["pos_embed"], s["pos_embed"], 1e-6, f"pos_embed resampled to {img} px")
+                x = torch.rand(N, channels, img, img, generator=torch.Generator().manual_seed(7))
+                self.compare(ref, x, ckpt, f"deit_tiny at {img} px, {channels} channel(s), 10 classes")
+
+    def failing_load(self, state, channels="file"):
+        src = self.path("bad.safetensors")
+        st.save_file({k: v.contiguous() for k, v in state.items()}, src)
+        r = subprocess.run([cc.DRIVER, "student-from-weights", src, "file", "file", str(channels), "0",
+                            self.path("never.safetensors")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertFalse(os.path.exists(self.path("never.safetensors")))
+        return r.stderr
+
+    def test_mismatches_are_named(self):
+        s = timm_model("deit_tiny_distilled_patch16_224", seed=4).state_dict()
+        missing = dict(s)
+        del missing["blocks.3.mlp.fc2.weight"]
+        self.assertIn("blocks.3.mlp.fc2.weight", self.failing_load(missing))
+        odd = dict(s)
+        odd["blocks.0.attn.qkv.weight"] = odd["blocks.0.attn.qkv.weight"][:500]
+        self.assertIn("blocks.0.attn.qkv.weight", self.failing_load(odd))
+        two = dict(s)
+        two["patch_embed.proj.weight"] = two["patch_embed.proj.weight"][:, :2]
+        self.assertIn("only RGB weights", self.failing_load(two, channels=1))
+        no_vit = {"conv1.weight": torch.zeros(8, 3, 3, 3)}
+        self.assertIn("patch_embed.proj.weight", self.failing_load(no_vit))
+
+
+if __name__ == "__main__":
+    unittest.main()
