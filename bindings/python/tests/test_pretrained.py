@@ -55,3 +55,20 @@ def test_bad_file_is_named(tmp_path):
     with pytest.raises(deit.Error, match="patch_embed.proj.weight") as e:
         deit.Student.from_pretrained(bad)
     assert e.value.status == deit.E_FORMAT
+
+
+def test_refused_weights_leave_the_student_unchanged(tmp_path):
+    x = np.random.default_rng(1).random((2, 1, 28, 28), dtype=np.float32)
+    with deit.Student("seed", 10, seed=1) as post_norm, deit.Student("small-image", 10, mlp_dim=256) as wider:
+        post_norm.save(tmp_path / "seed.safetensors")
+        wider.save(tmp_path / "wider.safetensors")
+    with deit.Student("small-image", 10, seed=2) as s:
+        before = s.predict(x)
+        # A libdeit checkpoint's stored layout must match (the seed is post-norm) ...
+        with pytest.raises(deit.Error, match="pre_norm") as e:
+            s.load_weights(tmp_path / "seed.safetensors")
+        assert e.value.status == deit.E_FORMAT
+        # ... and every tensor's shape: nothing is copied when one differs.
+        with pytest.raises(deit.Error, match=r"blocks\.0\.mlp\.fc1\.weight"):
+            s.load_weights(tmp_path / "wider.safetensors")
+        np.testing.assert_array_equal(s.predict(x), before)
