@@ -4,23 +4,13 @@ random BatchNorm statistics, state_dict() saved by safetensors' save_file and
 loaded by deit_teacher_create + deit_teacher_load_weights: the same logits in
 eval mode, and libdeit's checkpoint loads back strictly into both."""
 import os
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
-import conformance_common as cc  # noqa: E402  (first: exits 77 without torch)
+from pretrained_common import RTOL, cc, st, timm  # first: exits 77 without the venv's packages
 
-try:
-    import safetensors.torch as st
-    import timm
-    import torchvision
-except ImportError as e:
-    print(f"skipped: {sys.executable} cannot import {e.name} (run scripts/install-python-venv.sh)", file=sys.stderr)
-    sys.exit(77)
+import torch
+import torchvision
 
-import torch  # noqa: E402
-
-RTOL = 1e-5
 N, SIZE = 2, 64
 
 

@@ -10,26 +10,14 @@ vision_transformer.checkpoint_filter_fn (which calls resample_abs_pos_embed)
 for another image size, _manipulate.adapt_input_conv for gray input."""
 import os
 import subprocess
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
-import conformance_common as cc  # noqa: E402  (first: exits 77 without torch)
+from pretrained_common import RTOL, cc, st, timm  # first: exits 77 without the venv's packages
 
-try:
-    import safetensors.torch as st
-    import timm
-    from timm.models._manipulate import adapt_input_conv
-    from timm.models.vision_transformer import checkpoint_filter_fn
-except ImportError as e:
-    print(f"skipped: {sys.executable} cannot import {e.name} (run scripts/install-python-venv.sh)", file=sys.stderr)
-    sys.exit(77)
+import torch
+from timm.models._manipulate import adapt_input_conv
+from timm.models.vision_transformer import checkpoint_filter_fn
 
-import torch  # noqa: E402
-
-# torch 2.11's timm runs attention through scaled_dot_product_attention, libdeit its own kernels
-# (measured: 7.5e-7 relative at most).
-RTOL = 1e-5
 N = 2
 
 
