@@ -54,7 +54,12 @@ Json expect_checkpoint(const LoadedTensors& src, const std::string& path, const 
     return it == src.metadata.end() ? nullptr : &it->second;
   };
   const std::string* k = get(kKind);
-  if (!k) fail(DEIT_E_FORMAT, path + ": not a libdeit checkpoint (no '" + std::string(kKind) + "' in __metadata__)");
+  if (!k)
+    fail(DEIT_E_FORMAT, path + ": not a libdeit checkpoint (no '" + std::string(kKind) + "' in __metadata__)" +
+                            (kind == "student" ? "; plain timm weights load with deit_student_config_from_weights "
+                                                 "and deit_student_load_weights"
+                                               : "; plain torchvision/timm weights load with deit_teacher_create "
+                                                 "and deit_teacher_load_weights"));
   if (*k != kind)
     fail(DEIT_E_FORMAT, path + ": a libdeit " + printable(*k) + " checkpoint, not a " + kind + " checkpoint");
   const std::string* v = get(kFormat);
