@@ -16,12 +16,6 @@
 namespace deit::models {
 namespace {
 
-std::string shape_of(const at::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + "]";
-}
-
 // sqrt(n) when n is a positive square, else 0.
 int64_t square_side(int64_t n) {
   if (n < 1) return 0;
@@ -35,7 +29,7 @@ const at::Tensor& require_tensor(const LoadedTensors& src, const std::string& na
   if (!t)
     fail(DEIT_E_FORMAT, path + ": no tensor '" + name + "': not a timm ViT/DeiT state dict");
   if (t->dim() != dim)
-    fail(DEIT_E_FORMAT, path + ": tensor '" + name + "' has shape " + shape_of(*t) + "; expected " +
+    fail(DEIT_E_FORMAT, path + ": tensor '" + name + "' has shape " + shape_str(t->sizes()) + "; expected " +
                             std::to_string(dim) + " dimensions");
   return *t;
 }
@@ -49,8 +43,17 @@ void put(LoadedTensors& src, const std::string& name, at::Tensor value) {
   src.tensors.emplace_back(name, std::move(value));
 }
 
-// The prefix rows of pos_embed: [CLS] (and [DIST]) when the file's grid part is a square.
+// The prefix rows of pos_embed: [CLS], and [DIST] when the file has a distillation token.
 int64_t prefix_rows(const LoadedTensors& src) { return src.find("dist_token") ? 2 : 1; }
+
+// The side of pos_embed's square patch grid after `prefix` rows.
+int64_t grid_side(const at::Tensor& pos, int64_t prefix, const std::string& path) {
+  const int64_t side = square_side(pos.size(1) - prefix);
+  if (side == 0)
+    fail(DEIT_E_FORMAT, path + ": pos_embed has " + std::to_string(pos.size(1)) + " rows: not " +
+                            std::to_string(prefix) + " prefix tokens and a square patch grid");
+  return side;
+}
 
 }  // namespace
 
@@ -61,21 +64,17 @@ StudentConfig student_config_from_weights(const std::string& path) {
 
   const at::Tensor& proj = require_tensor(src, "patch_embed.proj.weight", 4, path);
   if (proj.size(2) != proj.size(3))
-    fail(DEIT_E_FORMAT, path + ": tensor 'patch_embed.proj.weight' has shape " + shape_of(proj) +
+    fail(DEIT_E_FORMAT, path + ": tensor 'patch_embed.proj.weight' has shape " + shape_str(proj.sizes()) +
                             "; libdeit's patches are square");
   StudentConfig c = student_preset("deit-tiny", 1);  // timm's layout: pre-norm, GELU, eps 1e-6, timm init
   c.embed_dim = proj.size(0);
   c.in_channels = proj.size(1);
   c.patch_size = proj.size(2);
   const at::Tensor& pos = require_tensor(src, "pos_embed", 3, path);
-  const int64_t side = square_side(pos.size(1) - prefix_rows(src));
-  if (side == 0)
-    fail(DEIT_E_FORMAT, path + ": pos_embed has " + std::to_string(pos.size(1)) + " rows: not " +
-                            std::to_string(prefix_rows(src)) + " prefix tokens and a square patch grid");
-  c.img_size = side * c.patch_size;
-  c.depth = 0;
+  c.img_size = grid_side(pos, prefix_rows(src), path) * c.patch_size;
+  require_tensor(src, "blocks.0.attn.qkv.weight", 2, path);
+  c.depth = 1;
   while (src.find("blocks." + std::to_string(c.depth) + ".attn.qkv.weight")) ++c.depth;
-  if (c.depth == 0) fail(DEIT_E_FORMAT, path + ": no tensor 'blocks.0.attn.qkv.weight': not a timm ViT/DeiT state dict");
   c.mlp_dim = require_tensor(src, "blocks.0.mlp.fc1.weight", 2, path).size(0);
   c.qkv_bias = src.find("blocks.0.attn.qkv.bias") != nullptr;
   if (!src.find("norm.weight"))
@@ -136,11 +135,8 @@ PretrainedFit load_pretrained_weights(DistilledViTImpl& net, const std::string& 
   // pos_embed: prefix rows kept ([DIST] from [CLS] when the file has none), the grid resampled.
   if (const at::Tensor* pos = src.find("pos_embed");
       pos && pos->dim() == 3 && pos->size(0) == 1 && pos->size(2) == c.embed_dim) {
-    const int64_t side = square_side(pos->size(1) - file_prefix);
+    const int64_t side = grid_side(*pos, file_prefix, path);
     const int64_t want = c.img_size / c.patch_size;
-    if (side == 0)
-      fail(DEIT_E_FORMAT, path + ": pos_embed has " + std::to_string(pos->size(1)) + " rows: not " +
-                              std::to_string(file_prefix) + " prefix tokens and a square patch grid");
     at::Tensor p = pos->to(at::kFloat);
     at::Tensor prefix = p.narrow(1, 0, file_prefix);
     if (file_prefix == 1) prefix = at::cat({prefix, prefix}, 1);

@@ -25,15 +25,6 @@ constexpr DtypePair kPairs[] = {
     {c10::ScalarType::Byte, Dtype::U8},       {c10::ScalarType::Bool, Dtype::BOOL},
 };
 
-std::string shape_str(at::IntArrayRef shape) {
-  std::string s = "[";
-  for (size_t k = 0; k < shape.size(); ++k) {
-    if (k) s += ", ";
-    s += std::to_string(shape[k]);
-  }
-  return s + "]";
-}
-
 bool has_prefix(const std::string& s, const std::string& prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
@@ -46,6 +37,16 @@ bool is_batch_counter(const std::string& name) {
 }
 
 }  // namespace
+
+std::string shape_str(at::IntArrayRef shape) {
+  std::string s = "[";
+  for (size_t k = 0; k < shape.size(); ++k) {
+    if (k) s += ", ";
+    s += std::to_string(shape[k]);
+  }
+  return s + "]";
+}
+
 
 Dtype to_safetensors_dtype(c10::ScalarType type, const std::string& what) {
   for (const auto& p : kPairs) {

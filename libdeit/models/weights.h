@@ -26,6 +26,8 @@ Dtype to_safetensors_dtype(c10::ScalarType type, const std::string& what);
 c10::ScalarType to_scalar_type(Dtype dtype);
 // The safetensors name ("F32") of a scalar type, or c10's name when it has none.
 std::string dtype_label(c10::ScalarType type);
+// "[1000, 2048]": a shape as the loading errors print it.
+std::string shape_str(at::IntArrayRef shape);
 
 // Writes `tensors` (any device; copied to CPU and made contiguous) in the
 // order given, atomically.  Duplicate names throw DEIT_E_INVALID_ARG.
