@@ -7,7 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <climits>
+#include <cstdio>
+#include <random>
 #include <system_error>
 
 #include "core/error.h"
@@ -151,7 +154,96 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const std::string& p
   return out;
 }
 
+// Writes all `n` bytes; returns 0 or the errno of the failure.
+int write_all(int fd, const void* src, size_t n) {
+  const auto* p = static_cast<const uint8_t*>(src);
+  while (n > 0) {
+    const size_t chunk = std::min<size_t>(n, size_t{1} << 30);
+    const ssize_t put = ::write(fd, p, chunk);
+    if (put < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    p += put;
+    n -= static_cast<size_t>(put);
+  }
+  return 0;
+}
+
+// Removes the temp file unless it was renamed into place, whatever throws.
+struct TempFile {
+  std::string path;
+  int fd = -1;
+  bool committed = false;
+  ~TempFile() {
+    if (fd >= 0) ::close(fd);
+    if (!path.empty() && !committed) ::unlink(path.c_str());
+  }
+};
+
+uint64_t random_suffix() {
+  uint64_t r = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  try {
+    std::random_device rd;
+    r ^= (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  } catch (...) {
+    // No entropy source: the clock (and O_EXCL below) still keep names apart.
+  }
+  return r;
+}
+
+[[noreturn]] void write_error(const std::string& path, const char* step, int err) {
+  fail(DEIT_E_IO, path + ": " + step + ": " + errno_text(err));
+}
+
 }  // namespace
+
+void write_file_atomic(const std::string& path, const std::vector<ByteSpan>& parts) {
+  // A temp file in the same directory, so that rename() is atomic.
+  TempFile tmp;
+  int err = 0;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    char suffix[64];
+    std::snprintf(suffix, sizeof(suffix), ".tmp-%ld-%016llx", static_cast<long>(::getpid()),
+                  static_cast<unsigned long long>(random_suffix()));
+    const std::string name = path + suffix;
+    const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) {
+      tmp.fd = fd;
+      tmp.path = name;
+      break;
+    }
+    err = errno;
+    if (err != EEXIST) break;
+  }
+  if (tmp.fd < 0) write_error(path, "cannot create a temporary file beside it", err);
+
+  err = 0;  // an EEXIST of an earlier attempt
+  const char* step = "cannot write";
+  for (size_t k = 0; k < parts.size() && !err; ++k) err = write_all(tmp.fd, parts[k].data, parts[k].size);
+  if (!err && ::fsync(tmp.fd) != 0) {
+    err = errno;
+    step = "cannot flush to disk";
+  }
+  const int fd = tmp.fd;
+  tmp.fd = -1;
+  if (::close(fd) != 0 && !err) err = errno;
+  if (!err && ::rename(tmp.path.c_str(), path.c_str()) != 0) {
+    err = errno;
+    step = "cannot rename the temporary file over it";
+  }
+  if (err) write_error(path, step, err);  // ~TempFile removes the temp file
+  tmp.committed = true;
+
+  // Make the rename itself durable; best effort (some file systems refuse).
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
+}
 
 std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
   std::vector<uint8_t> raw = read_raw(path, max_bytes);

@@ -1,4 +1,4 @@
-// Whole-file reads with transparent gunzip, and bounds-checked header parsing.
+// Whole-file reads with transparent gunzip, atomic whole-file writes, and bounds-checked header parsing.
 // Torch-free like the rest of data/: the readers are plain byte crunching.
 #pragma once
 
@@ -19,6 +19,17 @@ constexpr uint64_t kMaxDecompressedBytes = uint64_t{4} << 30;
 // DEIT_E_FORMAT for a corrupt or truncated gzip stream, or a file (raw or
 // inflated) larger than `max_bytes`.
 std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes = kMaxDecompressedBytes);
+
+// A borrowed range of bytes to write.
+struct ByteSpan {
+  const void* data;
+  size_t size;
+};
+
+// Writes `parts`, in order, as the file `path`, atomically: a temp file beside it (exclusive, random
+// name), fsync, rename over `path`, then a best-effort fsync of the directory.  Throws DEIT_E_IO naming
+// `path` and the step that failed; `path` is then as it was and no temp file is left.
+void write_file_atomic(const std::string& path, const std::vector<ByteSpan>& parts);
 
 bool is_regular_file(const std::string& path);
 bool is_directory(const std::string& path);

@@ -6,14 +6,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <random>
 #include <set>
 
 #include "core/error.h"
 #include "core/json.h"
+#include "data/file_io.h"
 
 // Tensor bytes are stored little-endian and copied as they are.
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -280,44 +279,6 @@ bool read_at(int fd, uint8_t* dst, uint64_t n, uint64_t offset, const std::strin
   return true;
 }
 
-// Writes all `n` bytes; returns 0 or the errno of the failure.
-int write_all(int fd, const void* src, size_t n) {
-  const auto* p = static_cast<const uint8_t*>(src);
-  while (n > 0) {
-    const size_t chunk = std::min<size_t>(n, size_t{1} << 30);
-    const ssize_t put = ::write(fd, p, chunk);
-    if (put < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    p += put;
-    n -= static_cast<size_t>(put);
-  }
-  return 0;
-}
-
-// Removes the temp file unless it was renamed into place, whatever throws.
-struct TempFile {
-  std::string path;
-  int fd = -1;
-  bool committed = false;
-  ~TempFile() {
-    if (fd >= 0) ::close(fd);
-    if (!path.empty() && !committed) ::unlink(path.c_str());
-  }
-};
-
-uint64_t random_suffix() {
-  uint64_t r = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  try {
-    std::random_device rd;
-    r ^= (static_cast<uint64_t>(rd()) << 32) ^ rd();
-  } catch (...) {
-    // No entropy source: the clock (and O_EXCL below) still keep names apart.
-  }
-  return r;
-}
-
 }  // namespace
 
 const char* dtype_name(Dtype dtype) {
@@ -448,52 +409,9 @@ void write_safetensors_atomic(const std::string& path, const std::map<std::strin
   uint8_t prefix[8];
   for (int k = 0; k < 8; ++k) prefix[k] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * k));
 
-  // A temp file in the same directory, so that rename() is atomic.
-  TempFile tmp;
-  int err = 0;
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    char suffix[64];
-    std::snprintf(suffix, sizeof(suffix), ".tmp-%ld-%016llx", static_cast<long>(::getpid()),
-                  static_cast<unsigned long long>(random_suffix()));
-    const std::string name = path + suffix;
-    const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd >= 0) {
-      tmp.fd = fd;
-      tmp.path = name;
-      break;
-    }
-    err = errno;
-    if (err != EEXIST) break;
-  }
-  if (tmp.fd < 0) io_error(path, "cannot create a temporary file beside it", err);
-
-  const char* step = "cannot write";
-  err = write_all(tmp.fd, prefix, sizeof(prefix));
-  if (!err) err = write_all(tmp.fd, text.data(), text.size());
-  for (size_t k = 0; k < tensors.size() && !err; ++k)
-    err = write_all(tmp.fd, tensors[k].data, tensors[k].nbytes);
-  if (!err && ::fsync(tmp.fd) != 0) {
-    err = errno;
-    step = "cannot flush to disk";
-  }
-  const int fd = tmp.fd;
-  tmp.fd = -1;
-  if (::close(fd) != 0 && !err) err = errno;
-  if (!err && ::rename(tmp.path.c_str(), path.c_str()) != 0) {
-    err = errno;
-    step = "cannot rename the temporary file over it";
-  }
-  if (err) io_error(path, step, err);  // ~TempFile removes the temp file
-  tmp.committed = true;
-
-  // Make the rename itself durable; best effort (some file systems refuse).
-  const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
+  std::vector<data::ByteSpan> parts{{prefix, sizeof(prefix)}, {text.data(), text.size()}};
+  for (const SafetensorView& t : tensors) parts.push_back({t.data, t.nbytes});
+  data::write_file_atomic(path, parts);
 }
 
 }  // namespace deit::models
