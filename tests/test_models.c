@@ -857,6 +857,64 @@ static void test_student_checkpoint_round_trip(void **state) {
   deit_student_free(loaded);
 }
 
+/* ONNX export's contract in C (tests/pretrained/test_onnx_export.py runs the files in onnxruntime):
+ * options NULL or as newer headers make them, bad arguments refused before anything is written, and a
+ * path that cannot be written leaves nothing behind. */
+static void test_onnx_export(void **state) {
+  (void)state;
+  deit_student *s = make_student(23);
+  const char *path = deit_test_path("student.onnx");
+  assert_ok(deit_student_export_onnx(s, path, NULL));
+  int64_t params = 0;
+  assert_ok(deit_student_num_params(s, &params));
+  const long avg_size = file_size(path);
+  assert_true(avg_size > params * 4); /* every weight, as float32 */
+
+  /* A one-head model leaves the other head's weights out; a newer header's larger struct is read up to
+   * the fields this library knows. */
+  struct {
+    deit_onnx_options o;
+    unsigned char newer_fields[64];
+  } big;
+  memset(&big, 0x5A, sizeof big);
+  assert_ok(deit_onnx_options_init_sized(&big.o, sizeof big));
+  assert_int_equal(big.o.struct_size, sizeof big);
+  assert_int_equal(big.o.head, DEIT_HEAD_AVG);
+  big.o.head = DEIT_HEAD_CLS;
+  assert_ok(deit_student_export_onnx(s, path, &big.o));
+  const long cls_size = file_size(path);
+  assert_true(cls_size > 0 && cls_size < avg_size);
+
+  /* Refused before anything is written. */
+  const char *never = deit_test_path("never.onnx");
+  deit_onnx_options o;
+  assert_ok(deit_onnx_options_init(&o));
+  o.head = (deit_head)7;
+  assert_status_msg(deit_student_export_onnx(s, never, &o), DEIT_E_INVALID_ARG, "options->head");
+  o.head = DEIT_HEAD_AVG;
+  o.struct_size = 0;
+  assert_status_msg(deit_student_export_onnx(s, never, &o), DEIT_E_INVALID_ARG, "struct_size");
+  assert_status_msg(deit_student_export_onnx(NULL, never, NULL), DEIT_E_INVALID_ARG, "student");
+  assert_status_msg(deit_student_export_onnx(s, NULL, NULL), DEIT_E_INVALID_ARG, "path");
+  assert_status_msg(deit_onnx_options_init_sized(NULL, sizeof o), DEIT_E_INVALID_ARG, "options");
+  assert_int_equal(file_size(never), -1);
+
+  /* Paths that cannot be written: DEIT_E_IO naming the path, and no file or temp file left. */
+  const char *missing_dir = deit_test_path("no-such-dir/student.onnx");
+  assert_status_msg(deit_student_export_onnx(s, missing_dir, NULL), DEIT_E_IO, missing_dir);
+  const char *a_dir = deit_test_path("a-directory");
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s'", a_dir);
+  assert_int_equal(system(cmd), 0);
+  assert_status_msg(deit_student_export_onnx(s, a_dir, NULL), DEIT_E_IO, a_dir);
+  snprintf(cmd, sizeof cmd, "test -d '%s' && test -z \"$(ls -A '%s')\" && test -z \"$(ls -A '%s' | grep tmp)\"",
+           a_dir, a_dir, deit_test_dir());
+  assert_int_equal(system(cmd), 0);
+  /* The model written before is still whole. */
+  assert_int_equal(file_size(path), cls_size);
+  deit_student_free(s);
+}
+
 static void test_teacher_checkpoint_and_pretrained_weights(void **state) {
   (void)state;
   assert_non_null(g_teacher);
@@ -1053,6 +1111,7 @@ int main(void) {
       cmocka_unit_test(test_cancel_keeps_last_full_step),
       cmocka_unit_test(test_dist_head_learns_the_teacher),
       cmocka_unit_test(test_student_checkpoint_round_trip),
+      cmocka_unit_test(test_onnx_export),
       cmocka_unit_test(test_teacher_checkpoint_and_pretrained_weights),
       cmocka_unit_test(test_bad_arguments),
   };

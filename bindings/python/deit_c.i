@@ -344,6 +344,7 @@ DEIT_OUT_STRUCT(deit_distill_options, options)
 DEIT_OUT_STRUCT(deit_student_config, config)
 DEIT_OUT_STRUCT(deit_group_options, options)
 DEIT_OUT_STRUCT(deit_runtime_options, options)
+DEIT_OUT_STRUCT(deit_onnx_options, options)
 %apply int *OUTPUT { int *applied };
 %apply int32_t *out { int32_t *rank, int32_t *world_size };
 
@@ -378,6 +379,7 @@ DEIT_OUT_STRUCT(deit_runtime_options, options)
 %ignore deit_student_config_init_sized;
 %ignore deit_student_config_from_weights_sized;
 %ignore deit_runtime_options_init_sized;
+%ignore deit_onnx_options_init_sized;
 /* The header's export macro means nothing to SWIG. */
 #define DEIT_API
 
@@ -391,7 +393,9 @@ DEIT_OUT_STRUCT(deit_runtime_options, options)
 #undef deit_student_config_init
 #undef deit_student_config_from_weights
 #undef deit_runtime_options_init
+#undef deit_onnx_options_init
 deit_status deit_runtime_options_init(deit_runtime_options *options);
+deit_status deit_onnx_options_init(deit_onnx_options *options);
 deit_status deit_group_options_init(deit_group_options *options);
 deit_status deit_augment_options_init(deit_augment_options *options);
 deit_status deit_image_options_init(deit_image_options *options);

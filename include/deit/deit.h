@@ -749,6 +749,28 @@ DEIT_API deit_status deit_student_classify(deit_student *student, const deit_ima
                                            deit_head head, int32_t *classes, size_t capacity);
 
 /* ------------------------------------------------------------------------ */
+/* ONNX export (added in 0.2)                                               */
+/* ------------------------------------------------------------------------ */
+typedef struct deit_onnx_options {
+  uint32_t struct_size;
+  deit_head head; /* AVG: the output is DeiT's averaged head; CLS / DIST: that head's */
+} deit_onnx_options;
+
+DEIT_API deit_status deit_onnx_options_init_sized(deit_onnx_options *options, size_t struct_size);
+#define deit_onnx_options_init(options) deit_onnx_options_init_sized((options), sizeof *(options))
+/* Writes the student's inference (eval mode) as an ONNX model, opset 17:
+ * input "images", float32 [batch, in_channels, img_size, img_size], the
+ * values deit_student_predict takes as F32 NCHW (pixels / 255); output
+ * "logits", float32 [batch, num_classes]; batch is a symbolic dimension.
+ * The weights are initializers under their checkpoint (timm) names.  The
+ * model passes ONNX's checker and strict shape inference before it is
+ * written, atomically (a file that cannot be written is DEIT_E_IO and leaves
+ * nothing at path).  options NULL: the defaults.  docs/INTEROP.md lists the
+ * operators. */
+DEIT_API deit_status deit_student_export_onnx(const deit_student *student, const char *path,
+                                              const deit_onnx_options *options);
+
+/* ------------------------------------------------------------------------ */
 /* Checkpoint inspection                                                    */
 /* ------------------------------------------------------------------------ */
 /* Writes a JSON description of a libdeit checkpoint (kind, configuration,

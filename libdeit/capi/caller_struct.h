@@ -33,6 +33,8 @@ inline constexpr size_t kFirstRelease<deit_augment_options> = sizeof(deit_augmen
 template <>
 inline constexpr size_t kFirstRelease<deit_image_options> = sizeof(deit_image_options);
 template <>
+inline constexpr size_t kFirstRelease<deit_onnx_options> = sizeof(deit_onnx_options);
+template <>
 inline constexpr size_t kFirstRelease<deit_teacher_train_options> =
     offsetof(deit_teacher_train_options, state_path);
 template <>

@@ -96,6 +96,9 @@ namespace deit::capi {
   X(single_threaded_blas, 1)     \
   X(tune_malloc, 1)
 
+#define DEIT_ONNX_OPTIONS(X) \
+  X(head, DEIT_HEAD_AVG)
+
 template <class S>
 S option_defaults();
 
@@ -114,6 +117,7 @@ DEIT_DEFAULTS_OF(deit_augment_options, DEIT_AUGMENT_OPTIONS)
 DEIT_DEFAULTS_OF(deit_image_options, DEIT_IMAGE_OPTIONS)
 DEIT_DEFAULTS_OF(deit_group_options, DEIT_GROUP_OPTIONS)
 DEIT_DEFAULTS_OF(deit_runtime_options, DEIT_RUNTIME_OPTIONS)
+DEIT_DEFAULTS_OF(deit_onnx_options, DEIT_ONNX_OPTIONS)
 #undef DEIT_DEFAULTS_OF
 #undef DEIT_SET_DEFAULT
 

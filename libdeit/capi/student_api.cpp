@@ -14,6 +14,7 @@
 #include "capi/recipe_options.h"
 #include "capi/results.h"
 #include "core/c_enum.h"
+#include "export/student_onnx.h"
 #include "models/checkpoint.h"
 #include "models/pretrained_student.h"
 #include "runtime/runtime.h"
@@ -284,6 +285,27 @@ DEIT_API deit_status deit_student_evaluate_group(deit_student* student, const de
   return guard(__func__, [&] {
     require_arg(group, "group");
     evaluate_student(student, data, group->group.get(), result, confusion, confusion_capacity);
+  });
+}
+
+DEIT_API deit_status deit_onnx_options_init_sized(deit_onnx_options* o, size_t size) {
+  return guard(__func__, [&] {
+    capi::init_caller_struct(o, size, capi::option_defaults<deit_onnx_options>(), "options");
+  });
+}
+
+DEIT_API deit_status deit_student_export_onnx(const deit_student* student, const char* path,
+                                              const deit_onnx_options* options) {
+  return guard(__func__, [&] {
+    require_arg(student, "student");
+    require_arg(path, "path");
+    const deit_onnx_options defaults = capi::option_defaults<deit_onnx_options>();
+    const deit_onnx_options o = options ? capi::read_caller_struct(options, defaults, "options") : defaults;
+    const deit_head head = checked_enum(o.head, "options->head");
+    static const char* const kHeadNames[] = {"avg", "cls", "dist"};
+    std::vector<std::pair<std::string, std::string>> metadata{{"libdeit.head", kHeadNames[head]}};
+    if (!student->card.empty()) metadata.emplace_back("libdeit.data_card", models::card_json(student->card).dump());
+    onnx_export::export_student(student->net, head, path, metadata);
   });
 }
 

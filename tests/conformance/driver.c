@@ -220,6 +220,24 @@ static int cmd_student_predict(int argc, char** argv) {
   return 0;
 }
 
+static int cmd_student_export_onnx(int argc, char** argv) {
+  if (argc != 3) usage("student-export-onnx CKPT HEAD OUT (HEAD: avg, cls or dist)");
+  deit_onnx_options o;
+  CHECK(deit_onnx_options_init(&o));
+  if (strcmp(argv[1], "cls") == 0) {
+    o.head = DEIT_HEAD_CLS;
+  } else if (strcmp(argv[1], "dist") == 0) {
+    o.head = DEIT_HEAD_DIST;
+  } else if (strcmp(argv[1], "avg") != 0) {
+    usage("HEAD is avg, cls or dist");
+  }
+  deit_student* s = NULL;
+  CHECK(deit_student_load(argv[0], &s));
+  CHECK(deit_student_export_onnx(s, argv[2], &o));
+  deit_student_free(s);
+  return 0;
+}
+
 static int cmd_teacher_init(int argc, char** argv) {
   if (argc != 3) usage("teacher-init ARCH CLASSES OUT");
   deit_teacher* t = NULL;
@@ -415,6 +433,7 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "student-from-weights") == 0) return cmd_student_from_weights(argc, argv);
   if (strcmp(cmd, "teacher-save") == 0) return cmd_teacher_save(argc, argv);
   if (strcmp(cmd, "student-predict") == 0) return cmd_student_predict(argc, argv);
+  if (strcmp(cmd, "student-export-onnx") == 0) return cmd_student_export_onnx(argc, argv);
   if (strcmp(cmd, "teacher-init") == 0) return cmd_teacher_init(argc, argv);
   if (strcmp(cmd, "teacher-predict") == 0) return cmd_teacher_predict(argc, argv);
   if (strcmp(cmd, "distill") == 0) return cmd_distill(argc, argv);

@@ -501,6 +501,13 @@ class Student(_Handle):
     def save(self, path):
         _c.deit_student_save(self._h, str(path))
 
+    def export_onnx(self, path, head="avg"):
+        """Write the inference of a head ("avg", "cls", "dist") as an ONNX model (opset 17): input "images"
+        float32 [batch, C, H, W] with pixels / 255, output "logits" [batch, num_classes]."""
+        o = _c.deit_onnx_options_init()
+        o.head = _enum("head", head)
+        _c.deit_student_export_onnx(self._h, str(path), o)
+
     def to(self, device):
         _c.deit_student_set_device(self._h, device)
         return self

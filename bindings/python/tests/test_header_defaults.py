@@ -16,6 +16,7 @@ STRUCTS = {  # struct -> its init, as Python calls it
     "deit_image_options": _c.deit_image_options_init,
     "deit_group_options": _c.deit_group_options_init,
     "deit_runtime_options": _c.deit_runtime_options_init,
+    "deit_onnx_options": _c.deit_onnx_options_init,
 }
 # Not reachable from deit_c (deit_c.i ignores them; the Python layer sets them per call).
 UNWRAPPED = {"progress", "user_data", "device"}

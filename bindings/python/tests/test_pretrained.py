@@ -72,3 +72,20 @@ def test_refused_weights_leave_the_student_unchanged(tmp_path):
         with pytest.raises(deit.Error, match=r"blocks\.0\.mlp\.fc1\.weight"):
             s.load_weights(tmp_path / "wider.safetensors")
         np.testing.assert_array_equal(s.predict(x), before)
+
+
+def test_export_onnx(tmp_path):
+    """Student.export_onnx writes the model (onnxruntime runs it in tests/pretrained/test_onnx_export.py);
+    a one-head model leaves the other head out, and bad arguments or paths raise with nothing written."""
+    with deit.Student("small-image", 10, seed=3) as s:
+        s.export_onnx(tmp_path / "avg.onnx")
+        s.export_onnx(tmp_path / "cls.onnx", head="cls")
+        params = s.num_params
+        assert (tmp_path / "avg.onnx").stat().st_size > 4 * params
+        assert 0 < (tmp_path / "cls.onnx").stat().st_size < (tmp_path / "avg.onnx").stat().st_size
+        with pytest.raises(ValueError, match="head"):
+            s.export_onnx(tmp_path / "bad.onnx", head="mean")
+        with pytest.raises(deit.Error) as e:
+            s.export_onnx(tmp_path / "missing" / "x.onnx")
+        assert e.value.status == deit.E_IO and "missing" in e.value.message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["avg.onnx", "cls.onnx"]
