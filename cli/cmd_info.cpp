@@ -7,6 +7,7 @@
 #include "common.h"
 #include "json.h"
 #include "options.h"
+#include "pipeline.h"
 
 namespace deitctl {
 
@@ -45,18 +46,11 @@ int cmd_info(int argc, char** argv) {
   }
   if (!has(args, "file")) throw UsageError("FILE is required");
   const std::string path = get<std::string>(args, "file");
-  const std::string text = describe_checkpoint(path);
   if (has(args, "json")) {
-    std::printf("%s\n", text.c_str());
+    std::printf("%s\n", describe_checkpoint(path).c_str());
     return kExitOk;
   }
-  Json d;
-  try {
-    d = Json::parse(text);
-  } catch (const std::exception& e) {
-    throw LibraryError(std::string(deit_status_str(DEIT_E_INTERNAL)) + ": deit_checkpoint_describe(" + path +
-                       ") returned malformed JSON: " + e.what());
-  }
+  const Json d = checkpoint_description(path);
   auto field = [&](const char* key) { return d.find(key) ? scalar_text(*d.find(key)) : std::string("?"); };
   std::printf("%-12s %s\n", "file", path.c_str());
   std::printf("%-12s %s\n", "kind", field("kind").c_str());

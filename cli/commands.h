@@ -11,6 +11,7 @@ int cmd_distill(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_predict(int argc, char** argv);
 int cmd_info(int argc, char** argv);
+int cmd_export(int argc, char** argv);
 int cmd_version(int argc, char** argv);
 int cmd_launch(int argc, char** argv);
 

@@ -33,6 +33,8 @@ const Command kCommands[] = {
     {"predict", "MODEL IMAGE... | MODEL --idx FILE [--limit N] [--json]", "classify images",
      deitctl::cmd_predict},
     {"info", "FILE [--json]", "describe a checkpoint", deitctl::cmd_info},
+    {"export", "MODEL --onnx OUT [--head avg|cls|dist] [--json]",
+     "write a student's inference as an ONNX model", deitctl::cmd_export},
     {"version", "[--json]", "print versions and devices", deitctl::cmd_version},
     {"launch", "--nproc N [options] -- COMMAND [ARGS...]",
      "run a command as N data-parallel processes (torchrun's environment)", deitctl::cmd_launch},

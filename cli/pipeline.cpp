@@ -175,15 +175,19 @@ Evaluation evaluate_student(deit_student* student, const deit_dataset* data, boo
                   });
 }
 
-Model load_model(const std::string& path, const std::string& device) {
-  Model m;
+Json checkpoint_description(const std::string& path) {
   const std::string text = describe_checkpoint(path);
   try {
-    m.description = Json::parse(text);
+    return Json::parse(text);
   } catch (const std::exception& e) {
     throw LibraryError(std::string(deit_status_str(DEIT_E_INTERNAL)) + ": deit_checkpoint_describe(" + path +
                        ") returned malformed JSON: " + e.what());
   }
+}
+
+Model load_model(const std::string& path, const std::string& device) {
+  Model m;
+  m.description = checkpoint_description(path);
   const Json* kind = m.description.find("kind");
   m.kind = kind ? kind->str() : "";
   if (m.kind == "student") {

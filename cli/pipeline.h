@@ -84,6 +84,8 @@ struct Model {
   deit_image_options image_options{};
 };
 Model load_model(const std::string& path, const std::string& device);
+// deit_checkpoint_describe's JSON, parsed.
+Json checkpoint_description(const std::string& path);
 
 // metrics.jsonl lines.
 Json epoch_metrics_json(const EpochMetrics& m);

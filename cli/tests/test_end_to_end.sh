@@ -205,4 +205,31 @@ expect_in err.txt "not a student checkpoint"
 [ ! -e s6.safetensors ] || fail "a failed distill --init left an output"
 pass "distill --init: a checkpoint keeps its accuracy; plain-file, usage and wrong-kind errors"
 
+# export: the student's inference as ONNX (onnxruntime runs such files in tests/pretrained/test_onnx_export.py).
+expect_rc 0 export out/student.safetensors --onnx student.onnx --json
+python3 -c '
+import json, os
+j = json.load(open("out.txt"))
+assert j["opset"] == 17 and j["head"] == "avg", j
+assert j["input"] == ["batch", 3, 28, 28] and j["output"] == ["batch", 4], j
+assert j["bytes"] == os.path.getsize("student.onnx") > 0, j' || fail "export --json describes the file"
+cp student.onnx student-avg.onnx
+expect_rc 0 export out/student.safetensors --onnx cls.onnx --head cls
+expect_in out.txt "cls head"
+[ "$(stat -c %s cls.onnx)" -lt "$(stat -c %s student.onnx)" ] || fail "a one-head model leaves the other head out"
+# Bad input: clear errors, nothing written, an existing file left as it was.
+expect_rc 1 export out/teacher.safetensors --onnx student.onnx
+expect_in err.txt "is a teacher checkpoint; deitctl export writes students"
+expect_rc 1 export no-such.safetensors --onnx student.onnx
+expect_in err.txt "no-such.safetensors: cannot open"
+expect_rc 1 export out/student.safetensors --onnx out/teacher.safetensors/x.onnx
+expect_in err.txt "out/teacher.safetensors/x.onnx: cannot create a temporary file beside it"
+expect_rc 1 export out/student.safetensors --onnx missing-dir/x.onnx
+expect_rc 2 export out/student.safetensors
+expect_in err.txt "--onnx OUT is required"
+expect_rc 2 export out/student.safetensors --onnx student.onnx --head mean
+cmp -s student.onnx student-avg.onnx || fail "a failed export changed the existing file"
+[ -z "$(ls -A . out | grep -E 'tmp|^x.onnx$')" ] || fail "a failed export left a file: $(ls -A . out)"
+pass "export: ONNX written with --json and --head; teacher, missing, unwritable and usage errors leave nothing"
+
 done_checks
