@@ -1014,3 +1014,40 @@ func TestPretrainedWeights(t *testing.T) {
 	_, err = deit.PretrainedConfig(bad)
 	wantError(t, err, deit.ErrFormat, "patch_embed.proj.weight")
 }
+
+// ExportONNX writes the model (onnxruntime runs such files in tests/pretrained/test_onnx_export.py); a
+// one-head model leaves the other head out; a bad head or path is an error and writes nothing.
+func TestExportONNX(t *testing.T) {
+	cfg, err := deit.PresetConfig("small-image", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := deit.NewStudent(cfg, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dir := t.TempDir()
+	avg, cls := filepath.Join(dir, "avg.onnx"), filepath.Join(dir, "cls.onnx")
+	if err := s.ExportONNX(avg, deit.HeadAvg); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ExportONNX(cls, deit.HeadCls); err != nil {
+		t.Fatal(err)
+	}
+	a, err1 := os.Stat(avg)
+	c, err2 := os.Stat(cls)
+	params, err3 := s.NumParams()
+	if err1 != nil || err2 != nil || err3 != nil {
+		t.Fatal(err1, err2, err3)
+	}
+	if a.Size() < 4*params || c.Size() >= a.Size() {
+		t.Fatalf("sizes: avg %d, cls %d bytes for %d parameters", a.Size(), c.Size(), params)
+	}
+	wantError(t, s.ExportONNX(filepath.Join(dir, "bad.onnx"), deit.Head(9)), deit.ErrInvalidArg, "head")
+	wantError(t, s.ExportONNX(filepath.Join(dir, "missing", "x.onnx"), deit.HeadAvg), deit.ErrIO, "missing")
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Fatalf("a failed export left files: %v", entries)
+	}
+}

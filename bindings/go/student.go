@@ -167,6 +167,25 @@ func (s *Student) LoadWeights(path string) error {
 	return err
 }
 
+// ExportONNX writes the chosen head's inference as an ONNX model (opset 17):
+// input "images" float32 [batch, C, H, W] with pixels / 255, output "logits"
+// float32 [batch, classes]; written atomically.
+func (s *Student) ExportONNX(path string, head Head) error {
+	const op = "deit_student_export_onnx"
+	p, err := s.ptr(op)
+	if err != nil {
+		return err
+	}
+	var o C.deit_onnx_options
+	C.deit_onnx_options_init_sized(&o, C.size_t(unsafe.Sizeof(o))) // cannot fail on a valid pointer
+	o.head = C.deit_head(head)
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	err = call(op, func() C.deit_status { return C.deit_student_export_onnx(p, cp, &o) })
+	runtime.KeepAlive(s)
+	return err
+}
+
 // SetDevice moves the student to "auto", "cpu", "cuda" or "cuda:N".
 func (s *Student) SetDevice(device string) error {
 	const op = "deit_student_set_device"

@@ -228,6 +228,13 @@ pub struct deit_teacher_train_options {
 
 #[repr(C)]
 #[derive(Debug, Copy, Clone, Default, PartialEq)]
+pub struct deit_onnx_options {
+    pub struct_size: u32,
+    pub head: deit_head,
+}
+
+#[repr(C)]
+#[derive(Debug, Copy, Clone, Default, PartialEq)]
 pub struct deit_runtime_options {
     pub struct_size: u32,
     pub num_threads: i32,
@@ -524,6 +531,13 @@ extern "C" {
         path: *const c_char,
     ) -> deit_status;
     pub fn deit_student_load_weights(student: *mut deit_student, path: *const c_char) -> deit_status;
+    /// deit.h's `deit_onnx_options_init(o)` is a macro passing `sizeof *o`.
+    pub fn deit_onnx_options_init_sized(options: *mut deit_onnx_options, struct_size: usize) -> deit_status;
+    pub fn deit_student_export_onnx(
+        student: *const deit_student,
+        path: *const c_char,
+        options: *const deit_onnx_options,
+    ) -> deit_status;
     /// deit.h's `deit_distill_options_init(o)` is a macro passing `sizeof *o`.
     pub fn deit_distill_options_init_sized(
         options: *mut deit_distill_options,

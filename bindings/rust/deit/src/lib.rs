@@ -1886,6 +1886,18 @@ impl Student {
         Self::wrap(OP, st, p)
     }
 
+    /// Writes the chosen head's inference as an ONNX model (opset 17): input
+    /// "images" f32 [batch, C, H, W] with pixels / 255, output "logits" f32
+    /// [batch, classes]; written atomically.
+    pub fn export_onnx(&self, path: impl AsRef<Path>, head: Head) -> Result<()> {
+        const OP: &str = "deit_student_export_onnx";
+        let c = cpath(OP, path.as_ref())?;
+        let mut o = sys::deit_onnx_options::default();
+        check(OP, unsafe { sys::deit_onnx_options_init_sized(&mut o, std::mem::size_of::<sys::deit_onnx_options>()) })?;
+        o.head = head.raw();
+        check(OP, unsafe { sys::deit_student_export_onnx(self.raw.as_ptr(), c.as_ptr(), &o) })
+    }
+
     /// Copies pretrained weights into the student, fitted to it: heads of
     /// another class count stay fresh, `pos_embed` is resampled to its image
     /// size, a non-distilled file starts [DIST] from [CLS].

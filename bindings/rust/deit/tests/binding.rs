@@ -773,3 +773,22 @@ fn pretrained_weights() {
     std::fs::write(&bad, b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ").unwrap();
     expect_err(StudentConfig::from_weights(&bad), Status::Format, "patch_embed.proj.weight");
 }
+
+/// export_onnx writes the model (onnxruntime runs such files in tests/pretrained/test_onnx_export.py); a
+/// one-head model leaves the other head out; a path that cannot be written is an error and writes nothing.
+#[test]
+fn export_onnx() {
+    let dir = temp_dir("onnx");
+    let cfg = StudentConfig::preset("small-image", 10).unwrap();
+    let s = Student::new(&cfg, 3).unwrap();
+    let (avg, cls) = (dir.join("avg.onnx"), dir.join("cls.onnx"));
+    s.export_onnx(&avg, Head::Avg).unwrap();
+    s.export_onnx(&cls, Head::Cls).unwrap();
+    let size = |p: &std::path::Path| std::fs::metadata(p).unwrap().len() as i64;
+    assert!(size(&avg) > 4 * s.num_params().unwrap());
+    assert!(size(&cls) < size(&avg), "a one-head model leaves the other head out");
+    expect_err(s.export_onnx(dir.join("missing").join("x.onnx"), Head::Avg), Status::Io, "missing");
+    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names, ["avg.onnx", "cls.onnx"]);
+}
