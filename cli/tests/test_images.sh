@@ -89,6 +89,26 @@ PY
 done
 pass "info --json: class names and preprocessing (image size 32) in both checkpoints"
 
+# export: the ONNX model carries the checkpoint's data card (class names, preprocessing) in its metadata.
+expect_rc 0 export out/student.safetensors --onnx student.onnx
+"$PY" - "$NAMES" <<'PY' || fail "the ONNX metadata holds the data card"
+import json, sys
+b = open("student.onnx", "rb").read()
+key = b"libdeit.data_card"
+at = b.index(key) + len(key)  # StringStringEntryProto: key (field 1), then value (field 2, length-delimited)
+assert b[at] == 0x12, b[at]
+n, shift, at = 0, 0, at + 1
+while True:
+    n |= (b[at] & 0x7F) << shift
+    shift, at = shift + 7, at + 1
+    if b[at - 1] < 0x80:
+        break
+card = json.loads(b[at:at + n])
+assert card["class_names"] == json.loads(sys.argv[1]), card
+assert card["preprocess"]["image_size"] == 32, card
+PY
+pass "export: the ONNX metadata keeps the class names and preprocessing"
+
 # A whole photograph of any size: resized and centre-cropped as the training images were.
 expect_rc 0 predict out/student.safetensors full/coffee.jpg --top 3 --threads 1
 "$PY" - "$NAMES" <<'PY' || fail "predict --top 3 text line: $(cat out.txt)"
