@@ -13,30 +13,6 @@
 
 namespace deit::onnx_export {
 
-Attribute Attribute::integer(std::string name, int64_t v) {
-  Attribute a;
-  a.name = std::move(name);
-  a.kind = Kind::Int;
-  a.i = v;
-  return a;
-}
-
-Attribute Attribute::integers(std::string name, std::vector<int64_t> v) {
-  Attribute a;
-  a.name = std::move(name);
-  a.kind = Kind::Ints;
-  a.ints = std::move(v);
-  return a;
-}
-
-Attribute Attribute::real(std::string name, float v) {
-  Attribute a;
-  a.name = std::move(name);
-  a.kind = Kind::Float;
-  a.f = v;
-  return a;
-}
-
 struct GraphBuilder::Impl {
   ::onnx::ModelProto model;
   ::onnx::GraphProto* graph = model.mutable_graph();

@@ -24,9 +24,11 @@ struct Attribute {
   std::vector<int64_t> ints;
   float f = 0;
 
-  static Attribute integer(std::string name, int64_t v);
-  static Attribute integers(std::string name, std::vector<int64_t> v);
-  static Attribute real(std::string name, float v);
+  static Attribute integer(std::string name, int64_t v) { return {std::move(name), Kind::Int, v, {}, 0}; }
+  static Attribute integers(std::string name, std::vector<int64_t> v) {
+    return {std::move(name), Kind::Ints, 0, std::move(v), 0};
+  }
+  static Attribute real(std::string name, float v) { return {std::move(name), Kind::Float, 0, {}, v}; }
 };
 
 // Builds one float32 graph.  Names are the caller's: a node is named after its single output, and the
