@@ -8,8 +8,10 @@ load back into timm with load_state_dict(strict=True).
 The fitting to a new task is compared with timm's own code for the same step:
 vision_transformer.checkpoint_filter_fn (which calls resample_abs_pos_embed)
 for another image size, _manipulate.adapt_input_conv for gray input."""
+import math
 import os
 import subprocess
+import sys
 import unittest
 
 from pretrained_common import RTOL, cc, st, timm  # first: exits 77 without the venv's packages
@@ -53,10 +55,10 @@ class TimmStudents(unittest.TestCase):
     def path(self, name):
         return os.path.join(self.dir, name)
 
-    def load_in_libdeit(self, state, classes="file", img="file", channels="file"):
+    def load_in_libdeit(self, state, classes="file", img="file", channels="file", out="libdeit.safetensors"):
         """Saves `state` with safetensors.torch.save_file, loads it through the C API; returns (config
-        line as a dict, path of libdeit's checkpoint)."""
-        src, out = self.path("timm.safetensors"), self.path("libdeit.safetensors")
+        line as a dict, path of libdeit's checkpoint `out`)."""
+        src, out = self.path("timm.safetensors"), self.path(out)
         st.save_file({k: v.contiguous() for k, v in state.items()}, src)
         line = cc.run_driver("student-from-weights", src, classes, img, channels, 0, out).split()
         return {line[i]: int(line[i + 1]) for i in range(0, len(line), 2)}, out
@@ -124,6 +126,65 @@ class TimmStudents(unittest.TestCase):
                 cc.assert_close(self, mine["pos_embed"], s["pos_embed"], 1e-6, f"pos_embed resampled to {img} px")
                 x = torch.rand(N, channels, img, img, generator=torch.Generator().manual_seed(7))
                 self.compare(ref, x, ckpt, f"deit_tiny at {img} px, {channels} channel(s), 10 classes")
+
+    def test_resampled_positions_keep_their_meaning(self):
+        """The issue's target for fine-tuning at another resolution.  Same grid: pos_embed copied exactly.
+        Another grid: a pos_embed that is a smooth field over the 14x14 patch grid (as trained ones are)
+        comes out as the same field sampled on the new grid, to interpolation error; a grid read transposed
+        or flipped, the classic resampling bug, misses it by 30x more.  And on a smooth image the fitted
+        model's logits stay close to the 224 px model's on the same image (relative to how far apart two
+        different images' logits are; with random weights the positions sway the logits little, so that
+        part guards gross breakage, and the field check is the one that catches a wrong resample)."""
+        dim, n = 192, 14
+
+        def field(side):  # [side*side, dim]: cos(pi (fy y + fx x) + phase) at the cell centres
+            g = torch.Generator().manual_seed(5)
+            fy, fx = torch.rand(dim, generator=g), torch.rand(dim, generator=g)
+            phase = 2 * math.pi * torch.rand(dim, generator=g)
+            c = (torch.arange(side, dtype=torch.float64) + 0.5) / side
+            y, x = torch.meshgrid(c, c, indexing="ij")
+            f = torch.cos(math.pi * (fy[:, None, None] * y + fx[:, None, None] * x) + phase[:, None, None])
+            return f.flatten(1).T.float()
+
+        m = timm_model("deit_tiny_distilled_patch16_224", seed=6)
+        with torch.no_grad():
+            m.pos_embed[0, 2:] = field(n)
+        _, same = self.load_in_libdeit(m.state_dict(), out="same.safetensors")
+        self.assertTrue(torch.equal(st.load_file(same)["pos_embed"], m.pos_embed.detach()), "same grid: exact")
+        for img, limit in ((288, 0.04), (112, 0.04)):  # measured 0.027 and 0.021 (bicubic at the edges)
+            side = img // 16
+            _, ckpt = self.load_in_libdeit(m.state_dict(), img=img, out=f"{img}.safetensors")
+            got = st.load_file(ckpt)["pos_embed"][0]
+            self.assertTrue(torch.equal(got[:2], m.pos_embed[0, :2].detach()), "prefix rows kept")
+            want = field(side)
+            err = (got[2:] - want).abs().max().item()
+            t = want.reshape(side, side, dim)
+            bug = min((got[2:] - t.transpose(0, 1).reshape(-1, dim)).abs().max().item(),
+                      (got[2:] - t.flip(0).reshape(-1, dim)).abs().max().item())
+            print(f"{img} px: field error {err:.3g} (limit {limit}); transposed/flipped grid {bug:.3g}",
+                  file=sys.stderr)
+            self.assertLessEqual(err, limit, f"{img} px: the resampled pos_embed is not the field")
+            self.assertGreater(bug, 30 * err, f"{img} px: the check cannot tell a transposed grid")
+
+        # Whole model on smooth images: the 288 px student on the image resized to 288 (bicubic, antialiased)
+        # against the 224 px one on the original, next to two different images at 224 px.
+        big = self.path("288.safetensors")
+        c = torch.linspace(0, 1, 224)
+        yy, xx = torch.meshgrid(c, c, indexing="ij")
+        g = torch.Generator().manual_seed(8)
+        images = []
+        for _ in range(4):
+            a = torch.rand(3, 3, generator=g)
+            images.append(torch.stack([0.5 + 0.4 * torch.sin(2 * math.pi * (a[k, 0] * xx + a[k, 1] * yy) + 6 * a[k, 2])
+                                       for k in range(3)]))
+        x = torch.stack(images)
+        x288 = torch.nn.functional.interpolate(x, size=(288, 288), mode="bicubic", antialias=True, align_corners=False)
+        y224 = self.libdeit_heads(same, x)[2]
+        y288 = self.libdeit_heads(big, x288)[2]
+        moved = cc.rel_err(y288, y224)
+        apart = cc.rel_err(y224.roll(1, 0), y224)  # each image's logits against another image's
+        print(f"288 px vs 224 px logits: {moved:.3g} relative; two different images: {apart:.3g}", file=sys.stderr)
+        self.assertLess(moved, apart / 5, "the fitted model's logits moved as far as another image's")
 
     def failing_load(self, state, channels="file"):
         src = self.path("bad.safetensors")
