@@ -3,6 +3,8 @@
 usage: make_tiny_data.py idx DIR --train N --test N --classes K [--size S] [--gzip] [--seed N]
        make_tiny_data.py images DIR   (gray.png, rgb.png, gray.pgm at 28x28, big.pgm at 32x32)
        make_tiny_data.py broken DIR   (an IDX pair whose image header claims more images than it has)
+       make_tiny_data.py photos DIR   (DIR/photos/{train,val}/<class>/ from scikit-image's photographs, and
+                                       DIR/full/: whole photographs; needs PIL and python3-skimage)
 """
 import argparse
 import gzip
@@ -87,9 +89,43 @@ def make_broken(a):
         write(os.path.join(a.dir, prefix + "-labels-idx1-ubyte"), idx_bytes(labels, 1), False)
 
 
+SKIMAGE_DATA = "/usr/lib/python3/dist-packages/skimage/data"
+PHOTOS = {"rocket": "rocket.jpg", "cat": "chelsea.png", "coffee": "coffee.png", "astronaut": "astronaut.png"}
+
+
+def make_photos(a):
+    """photos/{train,val}/<class>/: 10 training and 4 validation images a class, random crops of 40-300 px
+    of one photograph, as .jpg .png .bmp and .JPEG in turn, every fifth one gray; a notes.txt that is no
+    image.  full/: whole photographs."""
+    import random
+    from PIL import Image
+    rng = random.Random(0)
+    exts = [".jpg", ".png", ".bmp", ".JPEG"]
+    # Not in sorted order: the labels come from the sorted folder names, not from the order of creation.
+    for cls, name in PHOTOS.items():
+        src = Image.open(os.path.join(SKIMAGE_DATA, name)).convert("RGB")
+        for split, n in (("train", 10), ("val", 4)):
+            d = os.path.join(a.dir, "photos", split, cls)
+            os.makedirs(d)
+            for i in range(n):
+                w, h = rng.randint(40, 300), rng.randint(40, 300)
+                x, y = rng.randint(0, src.width - w), rng.randint(0, src.height - h)
+                im = src.crop((x, y, x + w, y + h))
+                if i % 5 == 4:
+                    im = im.convert("L")
+                ext = exts[i % len(exts)]
+                im.save(os.path.join(d, f"{i:02d}{ext}"), **({"quality": 90} if ext.lower() in (".jpg", ".jpeg") else {}))
+    open(os.path.join(a.dir, "photos/train/cat/notes.txt"), "w").write("not an image\n")
+    full = os.path.join(a.dir, "full")
+    os.makedirs(full)
+    Image.open(os.path.join(SKIMAGE_DATA, "coffee.png")).convert("RGB").save(os.path.join(full, "coffee.jpg"), quality=90)  # 600 x 400
+    Image.open(os.path.join(SKIMAGE_DATA, "astronaut.png")).save(os.path.join(full, "astronaut.png"))  # 512 x 512
+    Image.open(os.path.join(SKIMAGE_DATA, "rocket.jpg")).save(os.path.join(full, "rocket.bmp"))  # 640 x 427
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("what", choices=["idx", "images", "broken"])
+    p.add_argument("what", choices=["idx", "images", "broken", "photos"])
     p.add_argument("dir")
     p.add_argument("--train", type=int, default=128)
     p.add_argument("--test", type=int, default=64)
@@ -98,7 +134,7 @@ def main():
     p.add_argument("--gzip", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
-    {"idx": make_idx, "images": make_images, "broken": make_broken}[a.what](a)
+    {"idx": make_idx, "images": make_images, "broken": make_broken, "photos": make_photos}[a.what](a)
 
 
 if __name__ == "__main__":

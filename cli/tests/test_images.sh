@@ -12,36 +12,8 @@ for f in astronaut.png chelsea.png coffee.png rocket.jpg; do
 done
 "$PY" -c 'import PIL' 2>/dev/null || { echo "SKIP: $PY has no PIL (apt-get install python3-pil)"; exit 77; }
 
-# photos/{train,val}/<class>/: 10 training and 4 validation images a class, random crops of 40-300 px of
-# one photograph, as .jpg .png .bmp and .JPEG in turn, every fifth one gray; a notes.txt that is no image.
-# full/: whole photographs, for predict.
-"$PY" - "$SK" <<'PY' || fail "making the image folders"
-import os, random, sys
-from PIL import Image
-sk = sys.argv[1]
-rng = random.Random(0)
-# Not in sorted order: the labels come from the sorted folder names, not from the order of creation.
-classes = {"rocket": "rocket.jpg", "cat": "chelsea.png", "coffee": "coffee.png", "astronaut": "astronaut.png"}
-exts = [".jpg", ".png", ".bmp", ".JPEG"]
-for cls, name in classes.items():
-    src = Image.open(os.path.join(sk, name)).convert("RGB")
-    for split, n in (("train", 10), ("val", 4)):
-        d = os.path.join("photos", split, cls)
-        os.makedirs(d)
-        for i in range(n):
-            w, h = rng.randint(40, 300), rng.randint(40, 300)
-            x, y = rng.randint(0, src.width - w), rng.randint(0, src.height - h)
-            im = src.crop((x, y, x + w, y + h))
-            if i % 5 == 4:
-                im = im.convert("L")
-            ext = exts[i % len(exts)]
-            im.save(os.path.join(d, f"{i:02d}{ext}"), **({"quality": 90} if ext.lower() in (".jpg", ".jpeg") else {}))
-open("photos/train/cat/notes.txt", "w").write("not an image\n")
-os.makedirs("full")
-Image.open(os.path.join(sk, "coffee.png")).convert("RGB").save("full/coffee.jpg", quality=90)  # 600 x 400
-Image.open(os.path.join(sk, "astronaut.png")).save("full/astronaut.png")                         # 512 x 512
-Image.open(os.path.join(sk, "rocket.jpg")).save("full/rocket.bmp")                               # 640 x 427
-PY
+# photos/{train,val}/<class>/ (crops of the photographs, several formats, some gray, a notes.txt) and full/.
+"$PY" "$HERE/make_tiny_data.py" photos . || fail "making the image folders"
 NAMES='["astronaut", "cat", "coffee", "rocket"]'
 
 # --- deitctl data on train/ + val/
