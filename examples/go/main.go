@@ -1,7 +1,9 @@
 // Trains a tiny ResNet-18 teacher and a DeiT "seed" student through the Go
 // binding (or loads a student checkpoint), then prints accuracy and a few
 // predictions. Data: the first images of Fashion-MNIST when it is installed
-// (apt-get install dataset-fashion-mnist), else (or with -synthetic) a
+// (apt-get install dataset-fashion-mnist), a folder of image class folders
+// (-data DIR: train/ + val/, or the classes themselves, made 28 x 28 for the
+// seed student and named after their folders), else (or with -synthetic) a
 // synthetic 4-class task that trains in seconds.
 package main
 
@@ -19,7 +21,7 @@ var fashionNames = []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat
 	"Sneaker", "Bag", "Ankle boot"}
 
 func main() {
-	dataDir := flag.String("data", "/usr/share/datasets/fashion-mnist", "IDX or CIFAR directory")
+	dataDir := flag.String("data", "/usr/share/datasets/fashion-mnist", "IDX or CIFAR directory, or image class folders")
 	synth := flag.Bool("synthetic", false, "use the synthetic task even if -data exists")
 	load := flag.String("student", "", "load this student checkpoint instead of training")
 	save := flag.String("save", "", "save the trained student here")
@@ -170,18 +172,32 @@ func openData(dir string) (train, test *deit.Dataset, names func(int) string, p 
 		return train, test, names, p, nil
 	}
 	p = plan{nTrain: 1000, nTest: 500, teacherEpochs: 2, studentEpochs: 5, teacherBatch: 32, studentBatch: 32}
-	names = func(k int) string {
-		if k < len(fashionNames) {
-			return fashionNames[k]
-		}
-		return fmt.Sprint(k)
+	// Image class folders are decoded and made 28 x 28 RGB for the seed student; IDX and CIFAR as stored.
+	folder, err := isImageFolder(dir)
+	if err != nil {
+		return nil, nil, nil, p, err
 	}
+	imageOptions := deit.DefaultImageOptions()
+	imageOptions.ImageSize, imageOptions.CropPct = 28, 1
 	open := func(split deit.Split, n int) (*deit.Dataset, error) {
-		full, err := deit.OpenDir(dir, split)
+		var full *deit.Dataset
+		var err error
+		if folder {
+			full, err = deit.OpenFolder(dir, split, &imageOptions)
+		} else {
+			full, err = deit.OpenDir(dir, split)
+		}
 		if err != nil {
 			return nil, err
 		}
 		defer full.Close()
+		info, err := full.Info()
+		if err != nil {
+			return nil, err
+		}
+		if info.Count < n {
+			n = info.Count
+		}
 		return full.SubsetFirst(n)
 	}
 	if train, err = open(deit.SplitTrain, p.nTrain); err != nil {
@@ -191,8 +207,44 @@ func openData(dir string) (train, test *deit.Dataset, names func(int) string, p 
 		train.Close()
 		return nil, nil, nil, p, err
 	}
-	fmt.Printf("data: %s, %d train / %d test images\n", dir, p.nTrain, p.nTest)
+	// Class names: the folders' (libdeit keeps them in the data set and the models), else Fashion-MNIST's.
+	classNames, err := train.ClassNames()
+	if err != nil {
+		return nil, nil, nil, p, err
+	}
+	if len(classNames) == 0 {
+		classNames = fashionNames
+	}
+	names = func(k int) string {
+		if k < len(classNames) {
+			return classNames[k]
+		}
+		return fmt.Sprint(k)
+	}
+	trainInfo, err := train.Info()
+	if err != nil {
+		return nil, nil, nil, p, err
+	}
+	testInfo, err := test.Info()
+	if err != nil {
+		return nil, nil, nil, p, err
+	}
+	fmt.Printf("data: %s, %d train / %d test images\n", dir, trainInfo.Count, testInfo.Count)
 	return train, test, names, p, nil
+}
+
+// isImageFolder: dir holds class folders (or train/ and val/ of them) rather than IDX or CIFAR files.
+func isImageFolder(dir string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			return false, nil // IDX and CIFAR directories hold files
+		}
+	}
+	return len(entries) > 0, nil
 }
 
 // synthetic makes n 28x28 images of four noisy textures (stripes three ways

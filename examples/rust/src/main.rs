@@ -1,14 +1,16 @@
 //! Trains a tiny ResNet-18 teacher and a DeiT "seed" student through the Rust
 //! binding (or loads a student checkpoint), then prints accuracy and a few
 //! predictions. Data: the first images of Fashion-MNIST when it is installed
-//! (apt-get install dataset-fashion-mnist), else (or with --synthetic) a
+//! (apt-get install dataset-fashion-mnist), a folder of image class folders
+//! (--data DIR: train/ + val/, or the classes themselves, made 28 x 28 for the
+//! seed student and named after their folders), else (or with --synthetic) a
 //! synthetic 4-class task that trains in seconds.
 //!
 //! Usage: deit-example [--data DIR] [--synthetic] [--student CKPT] [--save CKPT]
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use deit::{Dataset, DistillOptions, Head, Images, Progress, Split, Student, StudentConfig, Teacher};
+use deit::{Dataset, DistillOptions, Head, ImageOptions, Images, Progress, Split, Student, StudentConfig, Teacher};
 
 const FASHION: [&str; 10] = [
     "T-shirt/top",
@@ -147,7 +149,7 @@ fn print_epoch(what: &str, p: &Progress) -> ControlFlow<()> {
 
 /// The first images of the directory's splits, or the synthetic task when
 /// `dir` is None or absent, with a plan that suits them.
-fn open_data(dir: Option<&Path>) -> deit::Result<(Dataset, Dataset, &'static [&'static str], Plan)> {
+fn open_data(dir: Option<&Path>) -> deit::Result<(Dataset, Dataset, Vec<String>, Plan)> {
     match dir {
         Some(dir) if dir.exists() => {
             let plan = Plan {
@@ -158,10 +160,22 @@ fn open_data(dir: Option<&Path>) -> deit::Result<(Dataset, Dataset, &'static [&'
                 student_epochs: 5,
                 student_batch: 32,
             };
-            let train = Dataset::open_dir(dir, Split::Train)?.subset_first(plan.n_train)?;
-            let test = Dataset::open_dir(dir, Split::Test)?.subset_first(plan.n_test)?;
-            println!("data: {}, {} train / {} test images", dir.display(), plan.n_train, plan.n_test);
-            Ok((train, test, &FASHION, plan))
+            // Image class folders are decoded and made 28 x 28 RGB for the seed student; IDX and CIFAR as stored.
+            let folder = is_image_folder(dir);
+            let images = ImageOptions { image_size: 28, crop_pct: 1.0, ..Default::default() };
+            let open = |split: Split, n: usize| -> deit::Result<Dataset> {
+                let full =
+                    if folder { Dataset::open_folder(dir, split, &images)? } else { Dataset::open_dir(dir, split)? };
+                full.subset_first(n.min(full.info()?.count))
+            };
+            let (train, test) = (open(Split::Train, plan.n_train)?, open(Split::Test, plan.n_test)?);
+            // Class names: the folders' (libdeit keeps them in the data set and the models), else Fashion-MNIST's.
+            let mut names = train.class_names()?;
+            if names.is_empty() {
+                names = FASHION.iter().map(|s| s.to_string()).collect();
+            }
+            println!("data: {}, {} train / {} test images", dir.display(), train.info()?.count, test.info()?.count);
+            Ok((train, test, names, plan))
         }
         _ => {
             if let Some(dir) = dir {
@@ -176,9 +190,20 @@ fn open_data(dir: Option<&Path>) -> deit::Result<(Dataset, Dataset, &'static [&'
                 student_epochs: 5,
                 student_batch: 8,
             };
-            Ok((synthetic(plan.n_train, 1)?, synthetic(plan.n_test, 2)?, &SYNTHETIC, plan))
+            let names = SYNTHETIC.iter().map(|s| s.to_string()).collect();
+            Ok((synthetic(plan.n_train, 1)?, synthetic(plan.n_test, 2)?, names, plan))
         }
     }
+}
+
+/// `dir` holds class folders (or train/ and val/ of them) rather than IDX or CIFAR files.
+/// (An unreadable `dir` is left to libdeit, whose error names it.)
+fn is_image_folder(dir: &Path) -> bool {
+    let entries: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok()).collect(),
+        Err(_) => return false,
+    };
+    !entries.is_empty() && entries.iter().all(|e| e.path().is_dir())
 }
 
 /// n 28x28 images of four noisy textures (stripes three ways and a
