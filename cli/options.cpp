@@ -182,7 +182,7 @@ RuntimeSettings apply_runtime_options(const cxxopts::ParseResult& args) {
 // ---- image files ----------------------------------------------------------------------------------
 
 namespace {
-const char* const kImageOptionNames[] = {"image-size", "crop-pct", "resize-filter", "gray", "skip-bad"};
+const char* const kImageOptionNames[] = {"image-size", "crop-pct", "resize-filter", "gray", "skip-bad", "normalize"};
 }  // namespace
 
 void add_image_options(cxxopts::Options& options) {
@@ -196,7 +196,10 @@ void add_image_options(cxxopts::Options& options) {
        format_number(d.crop_pct) + ", timm's; 1 = no margin)", cxxopts::value<double>(), "F")
       ("resize-filter", "bilinear or bicubic (default bicubic)", cxxopts::value<std::string>(), "NAME")
       ("gray", "store gray images (1 channel) instead of RGB")
-      ("skip-bad", "skip unreadable image files with a warning instead of failing");
+      ("skip-bad", "skip unreadable image files with a warning instead of failing")
+      ("normalize", "none or imagenet: the input normalisation of the models trained on these images, kept in "
+       "their checkpoints (imagenet for pretrained timm/torchvision weights; default none)",
+       cxxopts::value<std::string>(), "NAME");
   // clang-format on
 }
 
@@ -221,6 +224,11 @@ deit_image_options image_options(const cxxopts::ParseResult& args, const deit_im
   }
   if (has(args, "gray")) o.channels = 1;
   if (has(args, "skip-bad")) o.skip_bad = 1;
+  if (has(args, "normalize")) {
+    const std::string n = get<std::string>(args, "normalize");
+    if (n != "none" && n != "imagenet") throw UsageError("--normalize: none or imagenet, not '" + n + "'");
+    o.normalize = n == "imagenet" ? DEIT_NORMALIZE_IMAGENET : DEIT_NORMALIZE_NONE;
+  }
   return o;
 }
 

@@ -38,12 +38,14 @@ print("pretrained ImageNet weights" if pretrained else "random weights (PRETRAIN
 PY
 
 echo "== 2. the teacher: ResNet-18 weights fine-tuned on $data"
-"$deitctl" teacher --data "$data" --image-size "$size" --arch resnet18 --weights resnet18.safetensors \
+# --normalize imagenet: both models take the input their ImageNet weights were trained on (kept in their
+# checkpoints and the ONNX model, which normalise by themselves).
+"$deitctl" teacher --data "$data" --image-size "$size" --normalize imagenet --arch resnet18 --weights resnet18.safetensors \
   --epochs 1 --batch-size 16 --out teacher.safetensors
 
 echo "== 3. the student: DeiT-tiny's weights fine-tuned against the teacher, distillation on"
 "$deitctl" distill --init deit-tiny.safetensors --teacher teacher.safetensors --data "$data" \
-  --image-size "$size" --epochs 1 --batch-size 16 --out student.safetensors
+  --image-size "$size" --normalize imagenet --epochs 1 --batch-size 16 --out student.safetensors
 
 echo "== 4. the student as ONNX"
 "$deitctl" export student.safetensors --onnx student.onnx
@@ -59,6 +61,7 @@ from PIL import Image
 from torchvision import transforms
 
 # The model carries its checkpoint's data card: class names and the preprocessing of its training images.
+# Its input is pixels / 255 (ToTensor): the ImageNet normalisation is inside the graph.
 meta = {p.key: p.value for p in onnx.load("student.onnx").metadata_props}
 card = json.loads(meta["libdeit.data_card"])
 pre, names = card["preprocess"], card["class_names"]

@@ -5,6 +5,7 @@
  * through the resize, so the stored pixels identify the file); the decoders and the resampling are checked
  * against PIL on real photographs in tests/image. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -434,11 +435,116 @@ static void test_model_card(void **state) {
   deit_dataset_free(ds);
 }
 
+/* The largest |a - b| over n values, relative to the largest |b|. */
+static double rel_diff(const float *a, const float *b, size_t n) {
+  double d = 0, scale = 0;
+  for (size_t k = 0; k < n; ++k) {
+    const double e = fabs((double)a[k] - (double)b[k]);
+    if (e > d) d = e;
+    if (fabs((double)b[k]) > scale) scale = fabs((double)b[k]);
+  }
+  return d / (scale > 0 ? scale : 1);
+}
+
+/* DEIT_NORMALIZE_IMAGENET: models trained on such images keep the normalisation and apply it to every
+ * input.  Oracle: the same weights in a model without it (deit_*_load_weights copies weights only) on
+ * inputs normalised here by hand give the same logits; on the raw inputs they differ. */
+static void test_input_normalization(void **state) {
+  (void)state;
+  const char *const names[] = {"apple", "pear"};
+  for (int k = 0; k < 8; ++k) {
+    char rel[128];
+    snprintf(rel, sizeof rel, "norm/%s/%d.ppm", names[k % 2], k);
+    write_ppm(rel, 30 + k, 28, (uint8_t)(k % 2 ? 220 : 30), (uint8_t)(20 * k), (uint8_t)(90 + 10 * k));
+  }
+  deit_image_options o = small_options();
+  deit_dataset *ds = NULL;
+  o.normalize = (deit_normalize)7;
+  assert_status_msg(deit_dataset_open_folder(under_test_dir("norm"), DEIT_SPLIT_TRAIN, &o, &ds), DEIT_E_INVALID_ARG,
+                    "options->normalize");
+  assert_null(ds);
+  o.normalize = DEIT_NORMALIZE_IMAGENET;
+  assert_ok(deit_dataset_open_folder(under_test_dir("norm"), DEIT_SPLIT_TRAIN, &o, &ds));
+
+  /* Inputs: the stored pixels / 255, and the same normalised by hand. */
+  enum { N = 4, PIXELS = 3 * SIDE * SIDE };
+  static uint8_t px[N * PIXELS];
+  static float raw[N * PIXELS], normed[N * PIXELS];
+  assert_ok(deit_dataset_copy_images(ds, 0, N, px, sizeof px));
+  const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+  for (size_t k = 0; k < sizeof px; ++k) {
+    const int c = (int)((k / (SIDE * SIDE)) % 3);
+    raw[k] = (float)px[k] / 255.0f;
+    normed[k] = (raw[k] - mean[c]) / sd[c];
+  }
+  const deit_images im_raw = {raw, DEIT_DTYPE_F32, DEIT_LAYOUT_NCHW, N, 3, SIDE, SIDE};
+  const deit_images im_normed = {normed, DEIT_DTYPE_F32, DEIT_LAYOUT_NCHW, N, 3, SIDE, SIDE};
+  float a[N * 2], b[N * 2], c[N * 2];
+
+  deit_teacher *teacher = NULL, *plain_teacher = NULL;
+  assert_ok(deit_teacher_create("resnet18", 2, &teacher));
+  deit_teacher_train_options t;
+  assert_ok(deit_teacher_train_options_init(&t));
+  t.epochs = 1;
+  t.batch_size = 8;
+  t.device = "cpu";
+  assert_ok(deit_teacher_train(teacher, ds, &t));
+  const char *tpath = under_test_dir("norm-teacher.safetensors");
+  assert_ok(deit_teacher_save(teacher, tpath));
+  deit_teacher_free(teacher);
+  assert_ok(deit_teacher_load(tpath, &teacher));
+  deit_image_options got;
+  assert_ok(deit_image_options_init(&got));
+  assert_ok(deit_teacher_image_options(teacher, &got));
+  assert_int_equal(got.normalize, DEIT_NORMALIZE_IMAGENET);
+  assert_ok(deit_teacher_create("resnet18", 2, &plain_teacher));
+  assert_ok(deit_teacher_load_weights(plain_teacher, tpath));
+  assert_ok(deit_teacher_predict(teacher, &im_raw, a, N * 2));
+  assert_ok(deit_teacher_predict(plain_teacher, &im_normed, b, N * 2));
+  assert_ok(deit_teacher_predict(plain_teacher, &im_raw, c, N * 2));
+  assert_true(rel_diff(a, b, N * 2) < 1e-5);
+  assert_true(rel_diff(a, c, N * 2) > 1e-3);
+
+  deit_student_config cfg;
+  assert_ok(deit_student_config_init(&cfg, "seed", 2));
+  cfg.img_size = SIDE;
+  deit_student *student = NULL, *plain_student = NULL;
+  assert_ok(deit_student_create(&cfg, 1, &student));
+  assert_ok(deit_student_set_device(student, "cpu"));
+  deit_distill_options d;
+  assert_ok(deit_distill_options_init(&d));
+  d.epochs = 1;
+  d.batch_size = 8;
+  assert_ok(deit_distill(student, teacher, ds, &d));
+  const char *spath = under_test_dir("norm-student.safetensors");
+  assert_ok(deit_student_save(student, spath));
+  deit_student_free(student);
+  assert_ok(deit_student_load(spath, &student));
+  assert_ok(deit_student_image_options(student, &got));
+  assert_int_equal(got.normalize, DEIT_NORMALIZE_IMAGENET);
+  static char description[1 << 16];
+  assert_ok(deit_checkpoint_describe(spath, description, sizeof description, NULL));
+  assert_non_null(strstr(description, "\"normalize\":\"imagenet\""));
+  assert_ok(deit_student_create(&cfg, 2, &plain_student));
+  assert_ok(deit_student_load_weights(plain_student, spath));
+  assert_ok(deit_student_predict(student, &im_raw, DEIT_HEAD_AVG, a, N * 2));
+  assert_ok(deit_student_predict(plain_student, &im_normed, DEIT_HEAD_AVG, b, N * 2));
+  assert_ok(deit_student_predict(plain_student, &im_raw, DEIT_HEAD_AVG, c, N * 2));
+  assert_true(rel_diff(a, b, N * 2) < 1e-5);
+  assert_true(rel_diff(a, c, N * 2) > 1e-3);
+
+  deit_student_free(plain_student);
+  deit_student_free(student);
+  deit_teacher_free(plain_teacher);
+  deit_teacher_free(teacher);
+  deit_dataset_free(ds);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_class_folder), cmocka_unit_test(test_split_folders), cmocka_unit_test(test_list_file),
       cmocka_unit_test(test_bad_files),    cmocka_unit_test(test_options),       cmocka_unit_test(test_read_file),
-      cmocka_unit_test(test_model_card),
+      cmocka_unit_test(test_model_card), cmocka_unit_test(test_input_normalization),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

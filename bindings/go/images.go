@@ -19,6 +19,16 @@ const (
 	ResizeBicubic  ResizeFilter = C.DEIT_RESIZE_BICUBIC // timm's DeiT evaluation
 )
 
+// Normalize is the input normalisation of the models trained on the images:
+// kept in their checkpoints and applied by them to every input (pixels / 255).
+type Normalize int32
+
+// Input normalisations.
+const (
+	NormalizeNone     Normalize = C.DEIT_NORMALIZE_NONE
+	NormalizeImageNet Normalize = C.DEIT_NORMALIZE_IMAGENET // ImageNet's mean and std: pretrained timm/torchvision weights
+)
+
 // ImageOptions says how image files become stored images, the way
 // torchvision's Resize(floor(ImageSize/CropPct)) + CenterCrop(ImageSize) +
 // ToTensor make them from PIL images (deit_image_options in deit.h); start
@@ -31,11 +41,13 @@ type ImageOptions struct {
 	Threads   int          // decoding threads; 0: the runtime's thread count
 	SkipBad   bool         // false: an unreadable image fails the open; true: it is skipped (DatasetInfo.Skipped)
 	MaxPixels int64        // larger images are refused before their pixels are allocated
+	Normalize Normalize    // NormalizeNone by default
 }
 
 func imageOptionsFromC(o *C.deit_image_options) ImageOptions {
 	return ImageOptions{ImageSize: int(o.image_size), CropPct: float64(o.crop_pct), Filter: ResizeFilter(o.filter),
-		Channels: int(o.channels), Threads: int(o.threads), SkipBad: o.skip_bad != 0, MaxPixels: int64(o.max_pixels)}
+		Channels: int(o.channels), Threads: int(o.threads), SkipBad: o.skip_bad != 0, MaxPixels: int64(o.max_pixels),
+		Normalize: Normalize(o.normalize)}
 }
 
 // DefaultImageOptions returns libdeit's defaults (224 px, crop_pct 0.875,
@@ -54,7 +66,7 @@ func (options *ImageOptions) toC() C.deit_image_options {
 		o.image_size, o.crop_pct, o.filter = C.int32_t(options.ImageSize), C.double(options.CropPct),
 			C.deit_resize_filter(options.Filter)
 		o.channels, o.threads, o.skip_bad = C.int32_t(options.Channels), C.int32_t(options.Threads), b2i(options.SkipBad)
-		o.max_pixels = C.int64_t(options.MaxPixels)
+		o.max_pixels, o.normalize = C.int64_t(options.MaxPixels), C.deit_normalize(options.Normalize)
 	}
 	return o
 }

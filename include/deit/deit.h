@@ -230,6 +230,19 @@ typedef enum deit_resize_filter {
   DEIT_RESIZE_BICUBIC = 1 /* timm's DeiT evaluation */
 } deit_resize_filter;
 
+/* How a model trained on image files normalises its input.  The data set
+ * stores pixels; the model keeps the normalisation in its checkpoint and
+ * applies it to every input it gets: in training and evaluation, in
+ * deit_*_predict (whose F32 input stays pixels / 255) and in the ONNX export. */
+typedef enum deit_normalize {
+  DEIT_NORMALIZE_NONE = 0,    /* the model sees pixels / 255 */
+  DEIT_NORMALIZE_IMAGENET = 1 /* (pixels / 255 - mean) / std with ImageNet's
+                                 mean (0.485, 0.456, 0.406) and std (0.229,
+                                 0.224, 0.225) per RGB channel (their averages
+                                 0.449 / 0.226 for 1 channel): the input of
+                                 timm's and torchvision's pretrained models */
+} deit_normalize;
+
 typedef struct deit_image_options {
   uint32_t struct_size;
   int32_t image_size;        /* 224: side of the stored square images */
@@ -245,6 +258,10 @@ typedef struct deit_image_options {
                                 (DEIT_LOG_WARN) and the rest are kept */
   int64_t max_pixels;        /* 89478485 (PIL's bomb limit): larger images are
                                 refused before their pixels are allocated */
+  /* Added after max_pixels (a smaller struct_size leaves it off). */
+  deit_normalize normalize;  /* NONE: the input normalisation of the models
+                                trained on these images (IMAGENET for
+                                pretrained timm/torchvision weights) */
 } deit_image_options;
 
 DEIT_API deit_status deit_image_options_init_sized(deit_image_options *options, size_t struct_size);

@@ -31,7 +31,7 @@ inline constexpr size_t kFirstRelease<deit_runtime_options> = sizeof(deit_runtim
 template <>
 inline constexpr size_t kFirstRelease<deit_augment_options> = sizeof(deit_augment_options);
 template <>
-inline constexpr size_t kFirstRelease<deit_image_options> = sizeof(deit_image_options);
+inline constexpr size_t kFirstRelease<deit_image_options> = offsetof(deit_image_options, normalize);
 template <>
 inline constexpr size_t kFirstRelease<deit_onnx_options> = sizeof(deit_onnx_options);
 template <>

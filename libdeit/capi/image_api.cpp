@@ -7,6 +7,7 @@
 #include "capi/model_handles.h"
 #include "capi/option_defaults.h"
 #include "capi/results.h"
+#include "core/c_enum.h"
 #include "data/image_folder.h"
 #include "runtime/runtime.h"
 
@@ -27,6 +28,7 @@ deit::data::ImageSettings image_settings(const deit_image_options* options) {
   s.threads = o.threads;
   s.skip_bad = o.skip_bad != 0;
   s.max_pixels = o.max_pixels;
+  s.normalize = deit::checked_enum(o.normalize, "options->normalize");
   deit::data::validate(s);
   if (s.threads == 0) s.threads = deit::runtime::num_threads();
   return s;
@@ -49,6 +51,7 @@ void write_image_options(const deit::models::DataCard& card, deit_image_options*
   o.crop_pct = p.crop_pct;
   o.filter = p.filter;
   o.channels = p.channels;
+  o.normalize = p.normalize;
   deit::capi::write_caller_struct(options, o, "options");
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <utility>
 
 #include "models/student.h"
 #include "models/teacher.h"
@@ -18,4 +19,9 @@ struct deit_student {
 
 namespace deit::capi {
 c10::Device device_of(const deit_student& s);
+// The student's data card, and with it the input normalisation its network applies.
+inline void set_card(deit_student& s, deit::models::DataCard card) {
+  s.net->input_norm = card.preprocess.normalize;
+  s.card = std::move(card);
+}
 }

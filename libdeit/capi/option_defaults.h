@@ -80,7 +80,8 @@ namespace deit::capi {
   X(channels, data::ImageSettings{}.channels)                 \
   X(threads, data::ImageSettings{}.threads)                   \
   X(skip_bad, data::ImageSettings{}.skip_bad ? 1 : 0)         \
-  X(max_pixels, data::ImageSettings{}.max_pixels)
+  X(max_pixels, data::ImageSettings{}.max_pixels)              \
+  X(normalize, data::ImageSettings{}.normalize)
 
 #define DEIT_GROUP_OPTIONS(X)    \
   X(rank, 0)                     \

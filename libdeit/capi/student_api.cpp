@@ -96,7 +96,7 @@ DEIT_API deit_status deit_student_load(const char* path, deit_student** out) {
     models::StudentCheckpoint ck = models::load_student_checkpoint(path);
     h->config = ck.config;
     h->net = ck.net;
-    h->card = ck.card;
+    capi::set_card(*h, ck.card);
     h->net->eval();
     h->net->to(runtime::resolve_device("auto"));
     *out = h.release();
@@ -184,7 +184,7 @@ DEIT_API deit_status deit_distill(deit_student* student, deit_teacher* teacher, 
     s.cache_teacher_logits = o.cache_teacher_logits != 0;
     s.progress = {o.progress, o.user_data};
     if (o.device) student->net->to(runtime::resolve_device(o.device));
-    student->card = models::card_of(train_set->data);
+    capi::set_card(*student, models::card_of(train_set->data));
     s.card = student->card;
     train::distill(student->net, student->config, teacher ? teacher->teacher.get() : nullptr, train_set->data,
                    s);

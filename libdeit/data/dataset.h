@@ -17,6 +17,7 @@ struct Preprocess {
   double crop_pct = 0;
   deit_resize_filter filter = DEIT_RESIZE_BICUBIC;
   int32_t channels = 0;
+  deit_normalize normalize = DEIT_NORMALIZE_NONE;  // applied by the models to their input (models/input_norm.h)
 };
 
 struct Dataset {

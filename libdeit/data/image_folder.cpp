@@ -315,7 +315,7 @@ Dataset open_folder(const std::string& path, deit_split split, const ImageSettin
   ds.height = ds.width = s.image_size;
   ds.num_classes = listing.num_classes;
   ds.class_names = listing.class_names;
-  ds.preprocess = {s.image_size, s.crop_pct, s.filter, s.channels};
+  ds.preprocess = {s.image_size, s.crop_pct, s.filter, s.channels, s.normalize};
   ds.format = DEIT_FORMAT_FOLDER;
   ds.dtype = DEIT_DTYPE_U8;
   const auto per = static_cast<size_t>(ds.image_size());

@@ -23,6 +23,7 @@ struct ImageSettings {
   int32_t threads = 0;  // 0: the hardware's threads
   bool skip_bad = false;
   int64_t max_pixels = image::kDefaultMaxPixels;
+  deit_normalize normalize = DEIT_NORMALIZE_NONE;  // the models', not the stored pixels' (models/input_norm.h)
 
   // floor(image_size / crop_pct), timm's scale_size: the shorter side before the centre crop.
   int32_t resize_size() const;

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "export/onnx_writer.h"
+#include "models/input_norm.h"
 
 namespace deit::onnx_export {
 namespace {
@@ -17,14 +18,27 @@ using Names = std::vector<std::string>;
 // become initializers when first used, so the head left out of a one-head export is not in the file.
 class StudentGraph {
  public:
-  StudentGraph(const models::DistilledViTImpl& net, GraphBuilder& g) : c_(net.config()), g_(g) {
+  StudentGraph(const models::DistilledViTImpl& net, GraphBuilder& g)
+      : c_(net.config()), input_norm_(net.input_norm), g_(g) {
     for (const auto& p : net.named_parameters()) params_.emplace(p.key(), p.value());
   }
 
   std::string logits(const std::string& images, deit_head head) {
     const int64_t D = c_.embed_dim, p = c_.patch_size;
+    // The student's input normalisation (models/input_norm.h): (images - mean) / std, per channel.
+    std::string in = images;
+    const auto [mean, std] = models::normalization_constants(input_norm_, c_.in_channels);
+    if (!mean.empty()) {
+      auto channel_constant = [&](const std::string& name, const std::vector<double>& v) {
+        const std::vector<float> f(v.begin(), v.end());
+        if (!g_.has_initializer(name)) g_.add_float(name, {1, c_.in_channels, 1, 1}, f.data());
+        return name;
+      };
+      in = g_.node("Sub", {in, channel_constant("normalize/mean", mean)}, "images/centred");
+      in = g_.node("Div", {in, channel_constant("normalize/std", std)}, "images/normalized");
+    }
     // Patch embedding: a conv with kernel = stride = patch, then [B, D, g, g] -> [B, N, D].
-    std::string x = g_.node("Conv", {images, param("patch_embed.proj.weight"), param("patch_embed.proj.bias")},
+    std::string x = g_.node("Conv", {in, param("patch_embed.proj.weight"), param("patch_embed.proj.bias")},
                             "patch_embed/conv",
                             {Attribute::integers("kernel_shape", {p, p}), Attribute::integers("strides", {p, p})});
     x = g_.node("Reshape", {x, ints("shape/patches", {0, D, -1})}, "patch_embed/flatten");
@@ -163,6 +177,7 @@ class StudentGraph {
   }
 
   const models::StudentConfig& c_;
+  deit_normalize input_norm_;
   GraphBuilder& g_;
   std::map<std::string, at::Tensor> params_;
 };

@@ -21,6 +21,7 @@ Json card_json(const DataCard& card) {
     pre.set("crop_pct", p.crop_pct);
     pre.set("filter", p.filter == DEIT_RESIZE_BILINEAR ? "bilinear" : "bicubic");
     pre.set("channels", p.channels);
+    if (p.normalize == DEIT_NORMALIZE_IMAGENET) pre.set("normalize", "imagenet");  // absent: none (older cards)
     j.set("preprocess", pre);
   }
   return j;
@@ -43,6 +44,11 @@ DataCard card_from_json(const Json& j, int64_t num_classes, const std::string& p
       if (filter != "bilinear" && filter != "bicubic") fail(DEIT_E_FORMAT, "unknown filter '" + printable(filter) + "'");
       p.filter = filter == "bilinear" ? DEIT_RESIZE_BILINEAR : DEIT_RESIZE_BICUBIC;
       p.channels = static_cast<int32_t>(pre->get_int("channels"));
+      if (pre->find("normalize")) {
+        const std::string n = pre->get_string("normalize");
+        if (n != "imagenet" && n != "none") fail(DEIT_E_FORMAT, "unknown normalize '" + printable(n) + "'");
+        p.normalize = n == "imagenet" ? DEIT_NORMALIZE_IMAGENET : DEIT_NORMALIZE_NONE;
+      }
       data::ImageSettings settings;  // the bounds deit_image_options has
       settings.image_size = p.image_size;
       settings.crop_pct = p.crop_pct;

@@ -150,6 +150,11 @@ class DistilledViTImpl : public torch::nn::Module {
   // its branches with probability rate * i / (d - 1), as timm's drop_path_rate.  0 turns it off.
   void set_drop_path(double rate);
 
+  // The input normalisation of the images it was trained on (models/input_norm.h), applied first in
+  // forward_features; set with the student's data card (capi/model_handles.h set_card).  Not a parameter or
+  // buffer: the state dict stays timm's.
+  deit_normalize input_norm = DEIT_NORMALIZE_NONE;
+
   // The last block only needs the [CLS] and [DIST] rows after attention (queries for 2 tokens, MLP on
   // 2 rows): the same logits and gradients for fewer FLOPs.  Off only to compare against the full path.
   bool last_block_prefix_only = true;

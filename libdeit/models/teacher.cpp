@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "models/input_norm.h"
 #include "runtime/runtime.h"
 #include "models/resnet.h"
 #include "models/weights.h"
@@ -55,10 +56,14 @@ void load_pretrained_weights(Teacher& teacher, const std::string& path) {
   teacher.pretrained = true;
 }
 
+at::Tensor Teacher::forward(const at::Tensor& x) {
+  return net->forward(normalize_input(x, card.preprocess.normalize));
+}
+
 at::Tensor teacher_logits(Teacher& teacher, const at::Tensor& x) {
   runtime::ensure_threads();  // a prediction may be the process's first tensor work
   torch::NoGradGuard no_grad;
-  return teacher.net->forward(x);
+  return teacher.forward(x);
 }
 
 }  // namespace deit::models

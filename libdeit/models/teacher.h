@@ -42,6 +42,8 @@ struct Teacher {
   DataCard card;  // of the data it was last trained on (saved in its checkpoint)
 
   bool is_torchscript() const { return arch == "torchscript"; }
+  // The network on x (pixels / 255), normalised first as its card says (models/input_norm.h).
+  at::Tensor forward(const at::Tensor& x);
   void to(c10::Device d) {
     net->to(d);
     device = d;

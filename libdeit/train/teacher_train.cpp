@@ -110,7 +110,7 @@ void train_teacher(models::Teacher& teacher, const data::Dataset& ds, const Teac
   run_training_loop(s.epochs, steps, ds.count, s.seed, teacher.device, optim, *opt, par, state, progress,
                     [&](const TrainStep& ts) {
     const augment::Batch batch = training_batch(data, ts, s.recipe.augment, s.seed, par);
-    const at::Tensor logits = teacher.net->forward(to_model_input(batch.images, 3));
+    const at::Tensor logits = teacher.forward(to_model_input(batch.images, 3));
     const at::Tensor loss =
         cross_entropy(logits, Targets(batch.labels, batch.mixed_with, batch.lam), s.label_smoothing);
     opt->zero_grad();

@@ -153,6 +153,9 @@ std::map<std::string, std::string> RunIdentity::finish(uint64_t seed, const data
   more["seed"] = std::to_string(seed);
   more["images"] = std::to_string(ds.count);
   more["data_checksum"] = std::to_string(data_checksum(ds));
+  // The models normalise their input as the data says: a resume must not switch it (absent: none, as in
+  // states written before the option).
+  if (ds.preprocess.normalize == DEIT_NORMALIZE_IMAGENET) more["normalize"] = "imagenet";
   return more;
 }
 

@@ -26,8 +26,8 @@ import torch
 RTOL = 1e-5
 OPSET = 17
 # docs/INTEROP.md lists these; a new operator in the graph is a documentation change.
-DOCUMENTED_OPS = {"Add", "Concat", "Conv", "Erf", "Expand", "Gather", "Gemm", "LayerNormalization", "MatMul",
-                  "Mul", "Relu", "Reshape", "Shape", "Slice", "Softmax", "Transpose"}
+DOCUMENTED_OPS = {"Add", "Concat", "Conv", "Div", "Erf", "Expand", "Gather", "Gemm", "LayerNormalization",
+                  "MatMul", "Mul", "Relu", "Reshape", "Shape", "Slice", "Softmax", "Sub", "Transpose"}
 HEADS = ("cls", "dist", "avg")  # the order of student-predict's output
 
 

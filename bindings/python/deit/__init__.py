@@ -21,7 +21,8 @@ A thin layer over the SWIG module ``deit.deit_c`` (extension ``deit._deit_c``), 
 - image files (JPEG, PNG, BMP, PGM/PPM) are read as torchvision's Resize + CenterCrop + ToTensor would
   (``Dataset.open_folder``, ``Dataset.open``, ``read_image``); their keyword arguments are the
   deit_image_options fields (image_size, crop_pct, filter="bicubic"/"bilinear", channels, threads,
-  skip_bad, max_pixels), each left out or None taking libdeit's default (``image_options_defaults()``).
+  skip_bad, max_pixels, normalize="none"/"imagenet": how the models trained on them normalise their
+  input), each left out or None taking libdeit's default (``image_options_defaults()``).
   ``Dataset.class_names``, ``Teacher.class_names`` and ``Student.class_names`` give the class folder
   names, and a model's ``image_options`` how its training images were made.
 """
@@ -82,7 +83,8 @@ _PHASES = {getattr(_c, n): n[len("DEIT_PHASE_"):].lower() for n in dir(_c) if n.
 # Enum-valued option fields accept the enum's name in lower case, e.g. optimizer="adamw".
 _ENUM_PREFIX = {"optimizer": "DEIT_OPTIM_", "schedule": "DEIT_SCHEDULE_", "distillation": "DEIT_DISTILL_",
                 "trainable": "DEIT_TRAIN_", "head": "DEIT_HEAD_", "split": "DEIT_SPLIT_",
-                "layout": "DEIT_LAYOUT_", "level": "DEIT_LOG_", "filter": "DEIT_RESIZE_"}
+                "layout": "DEIT_LAYOUT_", "level": "DEIT_LOG_", "filter": "DEIT_RESIZE_",
+                "normalize": "DEIT_NORMALIZE_"}
 
 
 def _enum(field, value):
@@ -138,6 +140,7 @@ def _image_options_dict(o):
     """dict of a deit_image_options, filter by name ("bicubic"), so that it can be passed back as **kwargs."""
     d = _as_dict(o)
     d["filter"] = _enum_name("filter", o.filter)
+    d["normalize"] = _enum_name("normalize", o.normalize)
     d["skip_bad"] = bool(o.skip_bad)
     return d
 
@@ -152,7 +155,7 @@ def _enum_name(field, value):
 
 def image_options_defaults():
     """dict of the deit_image_options fields as deit_image_options_init gives them (image_size,
-    crop_pct, filter, channels, threads, skip_bad, max_pixels): what the image readers use for an
+    crop_pct, filter, channels, threads, skip_bad, max_pixels, normalize): what the image readers use for an
     option that is not given."""
     return _image_options_dict(_c.deit_image_options_init())
 

@@ -118,7 +118,7 @@ def test_default_options_are_libdeit_defaults(folder):
     defaults = deit.image_options_defaults()
     assert (defaults["image_size"], defaults["crop_pct"], defaults["filter"], defaults["channels"]) == (
         224, 0.875, "bicubic", 3)
-    assert defaults["skip_bad"] is False and defaults["max_pixels"] > 0
+    assert defaults["skip_bad"] is False and defaults["max_pixels"] > 0 and defaults["normalize"] == "none"
     one = folder / "Cat" / "chelsea.png"
     ref = reference(folder, 224, 0.875, "bicubic")[0][0]  # Cat/chelsea.png is the first sample
     ours = deit.read_image(one)

@@ -60,6 +60,9 @@ pub const DEIT_FORMAT_CIFAR100: deit_dataset_format = 2;
 pub const DEIT_FORMAT_MEMORY: deit_dataset_format = 3;
 pub const DEIT_FORMAT_FOLDER: deit_dataset_format = 4;
 
+pub type deit_normalize = c_int;
+pub const DEIT_NORMALIZE_NONE: deit_normalize = 0;
+pub const DEIT_NORMALIZE_IMAGENET: deit_normalize = 1;
 pub type deit_resize_filter = c_int;
 pub const DEIT_RESIZE_BILINEAR: deit_resize_filter = 0;
 pub const DEIT_RESIZE_BICUBIC: deit_resize_filter = 1;
@@ -149,6 +152,7 @@ pub struct deit_image_options {
     pub threads: i32,
     pub skip_bad: i32,
     pub max_pixels: i64,
+    pub normalize: deit_normalize,
 }
 
 #[repr(C)]

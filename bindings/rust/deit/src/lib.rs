@@ -553,6 +553,30 @@ impl ResizeFilter {
     }
 }
 
+/// The input normalisation of the models trained on the images: kept in their
+/// checkpoints and applied by them to every input (pixels / 255).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Normalize {
+    None,
+    /// ImageNet's mean and std: the input of pretrained timm/torchvision weights.
+    ImageNet,
+}
+
+impl Normalize {
+    fn raw(self) -> sys::deit_normalize {
+        match self {
+            Normalize::None => sys::DEIT_NORMALIZE_NONE,
+            Normalize::ImageNet => sys::DEIT_NORMALIZE_IMAGENET,
+        }
+    }
+    fn from_raw(n: sys::deit_normalize) -> Normalize {
+        match n {
+            sys::DEIT_NORMALIZE_IMAGENET => Normalize::ImageNet,
+            _ => Normalize::None,
+        }
+    }
+}
+
 /// How image files become stored images, the way torchvision's
 /// Resize(floor(image_size / crop_pct)) + CenterCrop(image_size) + ToTensor
 /// make them from PIL images (`deit_image_options` in deit.h); `Default` gives
@@ -573,6 +597,8 @@ pub struct ImageOptions {
     pub skip_bad: bool,
     /// Larger images are refused before their pixels are allocated.
     pub max_pixels: i64,
+    /// How the models trained on these images normalise their input.
+    pub normalize: Normalize,
 }
 
 impl ImageOptions {
@@ -592,6 +618,7 @@ impl ImageOptions {
             threads: self.threads,
             skip_bad: self.skip_bad as i32,
             max_pixels: self.max_pixels,
+            normalize: self.normalize.raw(),
             ..Self::raw_defaults()
         }
     }
@@ -605,6 +632,7 @@ impl ImageOptions {
             threads: o.threads,
             skip_bad: o.skip_bad != 0,
             max_pixels: o.max_pixels,
+            normalize: Normalize::from_raw(o.normalize),
         }
     }
 }
