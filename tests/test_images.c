@@ -533,6 +533,17 @@ static void test_input_normalization(void **state) {
   assert_true(rel_diff(a, b, N * 2) < 1e-5);
   assert_true(rel_diff(a, c, N * 2) > 1e-3);
 
+  /* A training state written on normalised images does not resume on the same images without it. */
+  const char *state_path = under_test_dir("norm-state.safetensors");
+  d.state_path = state_path;
+  assert_ok(deit_distill(student, teacher, ds, &d));
+  deit_dataset *plain_ds = NULL;
+  o.normalize = DEIT_NORMALIZE_NONE;
+  assert_ok(deit_dataset_open_folder(under_test_dir("norm"), DEIT_SPLIT_TRAIN, &o, &plain_ds));
+  d.resume = 1;
+  assert_status_msg(deit_distill(student, teacher, plain_ds, &d), DEIT_E_INVALID_ARG, "normalize was imagenet, now none");
+  deit_dataset_free(plain_ds);
+
   deit_student_free(plain_student);
   deit_student_free(student);
   deit_teacher_free(plain_teacher);

@@ -153,9 +153,10 @@ std::map<std::string, std::string> RunIdentity::finish(uint64_t seed, const data
   more["seed"] = std::to_string(seed);
   more["images"] = std::to_string(ds.count);
   more["data_checksum"] = std::to_string(data_checksum(ds));
-  // The models normalise their input as the data says: a resume must not switch it (absent: none, as in
-  // states written before the option).
-  if (ds.preprocess.normalize == DEIT_NORMALIZE_IMAGENET) more["normalize"] = "imagenet";
+  // Models trained on image files normalise their input as the data says: a resume must not switch it.
+  // (IDX, CIFAR and memory data sets keep the description they had.)
+  if (ds.preprocess.image_size > 0)
+    more["normalize"] = ds.preprocess.normalize == DEIT_NORMALIZE_IMAGENET ? "imagenet" : "none";
   return more;
 }
 
