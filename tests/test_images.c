@@ -355,14 +355,39 @@ static void test_read_file(void **state) {
 
 /* Models keep the class names and the preprocessing of the folder they learnt from, through their
  * checkpoints; a model trained on other data has neither. */
-static void test_model_card(void **state) {
-  (void)state;
+/* card/apple/ and card/pear/ style folders under the test dir: 8 small PPMs, the classes told apart by red. */
+static void write_fruit_folder(const char *dir) {
   const char *const names[] = {"apple", "pear"};
   for (int k = 0; k < 8; ++k) {
     char rel[128];
-    snprintf(rel, sizeof rel, "card/%s/%d.ppm", names[k % 2], k);
-    write_ppm(rel, 30 + k, 28, (uint8_t)(k % 2 ? 220 : 30), (uint8_t)(20 * k), 90);
+    snprintf(rel, sizeof rel, "%s/%s/%d.ppm", dir, names[k % 2], k);
+    write_ppm(rel, 30 + k, 28, (uint8_t)(k % 2 ? 220 : 30), (uint8_t)(20 * k), (uint8_t)(90 + 10 * k));
   }
+}
+
+/* The notebook's student for 2 classes of SIDE x SIDE RGB images, on the CPU. */
+static deit_student *seed_student(uint64_t seed) {
+  deit_student_config cfg;
+  assert_ok(deit_student_config_init(&cfg, "seed", 2));
+  cfg.img_size = SIDE;
+  cfg.in_channels = 3;
+  deit_student *student = NULL;
+  assert_ok(deit_student_create(&cfg, seed, &student));
+  assert_ok(deit_student_set_device(student, "cpu"));
+  return student;
+}
+
+static deit_distill_options one_epoch_distill(void) {
+  deit_distill_options d;
+  assert_ok(deit_distill_options_init(&d));
+  d.epochs = 1;
+  d.batch_size = 8;
+  return d;
+}
+
+static void test_model_card(void **state) {
+  (void)state;
+  write_fruit_folder("card");
   const deit_image_options o = small_options();
   deit_dataset *ds = NULL;
   assert_ok(deit_dataset_open_folder(under_test_dir("card"), DEIT_SPLIT_TRAIN, &o, &ds));
@@ -393,17 +418,8 @@ static void test_model_card(void **state) {
   assert_int_equal(got.channels, 3);
   assert_int_equal(got.filter, DEIT_RESIZE_BICUBIC);
 
-  deit_student_config cfg;
-  assert_ok(deit_student_config_init(&cfg, "seed", 2));
-  cfg.img_size = SIDE;
-  cfg.in_channels = 3;
-  deit_student *student = NULL;
-  assert_ok(deit_student_create(&cfg, 1, &student));
-  assert_ok(deit_student_set_device(student, "cpu"));
-  deit_distill_options d;
-  assert_ok(deit_distill_options_init(&d));
-  d.epochs = 1;
-  d.batch_size = 8;
+  deit_student *student = seed_student(1);
+  deit_distill_options d = one_epoch_distill();
   assert_ok(deit_distill(student, teacher, ds, &d));
   const char *spath = under_test_dir("card-student.safetensors");
   assert_ok(deit_student_save(student, spath));
@@ -451,12 +467,7 @@ static double rel_diff(const float *a, const float *b, size_t n) {
  * inputs normalised here by hand give the same logits; on the raw inputs they differ. */
 static void test_input_normalization(void **state) {
   (void)state;
-  const char *const names[] = {"apple", "pear"};
-  for (int k = 0; k < 8; ++k) {
-    char rel[128];
-    snprintf(rel, sizeof rel, "norm/%s/%d.ppm", names[k % 2], k);
-    write_ppm(rel, 30 + k, 28, (uint8_t)(k % 2 ? 220 : 30), (uint8_t)(20 * k), (uint8_t)(90 + 10 * k));
-  }
+  write_fruit_folder("norm");
   deit_image_options o = small_options();
   deit_dataset *ds = NULL;
   o.normalize = (deit_normalize)7;
@@ -505,16 +516,8 @@ static void test_input_normalization(void **state) {
   assert_true(rel_diff(a, b, N * 2) < 1e-5);
   assert_true(rel_diff(a, c, N * 2) > 1e-3);
 
-  deit_student_config cfg;
-  assert_ok(deit_student_config_init(&cfg, "seed", 2));
-  cfg.img_size = SIDE;
-  deit_student *student = NULL, *plain_student = NULL;
-  assert_ok(deit_student_create(&cfg, 1, &student));
-  assert_ok(deit_student_set_device(student, "cpu"));
-  deit_distill_options d;
-  assert_ok(deit_distill_options_init(&d));
-  d.epochs = 1;
-  d.batch_size = 8;
+  deit_student *student = seed_student(1);
+  deit_distill_options d = one_epoch_distill();
   assert_ok(deit_distill(student, teacher, ds, &d));
   const char *spath = under_test_dir("norm-student.safetensors");
   assert_ok(deit_student_save(student, spath));
@@ -525,7 +528,7 @@ static void test_input_normalization(void **state) {
   static char description[1 << 16];
   assert_ok(deit_checkpoint_describe(spath, description, sizeof description, NULL));
   assert_non_null(strstr(description, "\"normalize\":\"imagenet\""));
-  assert_ok(deit_student_create(&cfg, 2, &plain_student));
+  deit_student *plain_student = seed_student(2);
   assert_ok(deit_student_load_weights(plain_student, spath));
   assert_ok(deit_student_predict(student, &im_raw, DEIT_HEAD_AVG, a, N * 2));
   assert_ok(deit_student_predict(plain_student, &im_normed, DEIT_HEAD_AVG, b, N * 2));
