@@ -69,6 +69,8 @@ constexpr std::pair<const char*, deit_trainable> kTrainables[] = {
     {"auto", DEIT_TRAIN_AUTO}, {"head", DEIT_TRAIN_HEAD}, {"all", DEIT_TRAIN_ALL}};
 constexpr std::pair<const char*, deit_head> kHeads[] = {
     {"avg", DEIT_HEAD_AVG}, {"cls", DEIT_HEAD_CLS}, {"dist", DEIT_HEAD_DIST}};
+constexpr std::pair<const char*, deit_normalize> kNormalizations[] = {
+    {"none", DEIT_NORMALIZE_NONE}, {"imagenet", DEIT_NORMALIZE_IMAGENET}, {"inception", DEIT_NORMALIZE_INCEPTION}};
 constexpr std::pair<const char*, deit_split> kSplits[] = {{"test", DEIT_SPLIT_TEST},
                                                           {"train", DEIT_SPLIT_TRAIN}};
 
@@ -197,8 +199,9 @@ void add_image_options(cxxopts::Options& options) {
       ("resize-filter", "bilinear or bicubic (default bicubic)", cxxopts::value<std::string>(), "NAME")
       ("gray", "store gray images (1 channel) instead of RGB")
       ("skip-bad", "skip unreadable image files with a warning instead of failing")
-      ("normalize", "none or imagenet: the input normalisation of the models trained on these images, kept in "
-       "their checkpoints (imagenet for pretrained timm/torchvision weights; default none)",
+      ("normalize", "none, imagenet or inception: the input normalisation of the models trained on these "
+       "images, kept in their checkpoints (imagenet for torchvision's and timm's deit/resnet weights, inception "
+       "(0.5, 0.5) for timm's vit weights; default none)",
        cxxopts::value<std::string>(), "NAME");
   // clang-format on
 }
@@ -224,11 +227,7 @@ deit_image_options image_options(const cxxopts::ParseResult& args, const deit_im
   }
   if (has(args, "gray")) o.channels = 1;
   if (has(args, "skip-bad")) o.skip_bad = 1;
-  if (has(args, "normalize")) {
-    const std::string n = get<std::string>(args, "normalize");
-    if (n != "none" && n != "imagenet") throw UsageError("--normalize: none or imagenet, not '" + n + "'");
-    o.normalize = n == "imagenet" ? DEIT_NORMALIZE_IMAGENET : DEIT_NORMALIZE_NONE;
-  }
+  if (has(args, "normalize")) o.normalize = parse_enum("normalize", get<std::string>(args, "normalize"), kNormalizations);
   return o;
 }
 

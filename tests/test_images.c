@@ -462,19 +462,15 @@ static double rel_diff(const float *a, const float *b, size_t n) {
   return d / (scale > 0 ? scale : 1);
 }
 
-/* DEIT_NORMALIZE_IMAGENET: models trained on such images keep the normalisation and apply it to every
- * input.  Oracle: the same weights in a model without it (deit_*_load_weights copies weights only) on
- * inputs normalised here by hand give the same logits; on the raw inputs they differ. */
-static void test_input_normalization(void **state) {
-  (void)state;
+/* Models trained on images opened with normalisation `n` (called `name`: mean, sd per RGB channel) keep it
+ * and apply it to every input.  Oracle: the same weights in a model without it (deit_*_load_weights copies
+ * weights only) on inputs normalised here by hand give the same logits; on the raw inputs they differ. */
+static void check_input_normalization(deit_normalize n, const char *name, const float mean[3], const float sd[3]) {
+  char file[128];
   write_fruit_folder("norm");
   deit_image_options o = small_options();
   deit_dataset *ds = NULL;
-  o.normalize = (deit_normalize)7;
-  assert_status_msg(deit_dataset_open_folder(under_test_dir("norm"), DEIT_SPLIT_TRAIN, &o, &ds), DEIT_E_INVALID_ARG,
-                    "options->normalize");
-  assert_null(ds);
-  o.normalize = DEIT_NORMALIZE_IMAGENET;
+  o.normalize = n;
   assert_ok(deit_dataset_open_folder(under_test_dir("norm"), DEIT_SPLIT_TRAIN, &o, &ds));
 
   /* Inputs: the stored pixels / 255, and the same normalised by hand. */
@@ -482,7 +478,6 @@ static void test_input_normalization(void **state) {
   static uint8_t px[N * PIXELS];
   static float raw[N * PIXELS], normed[N * PIXELS];
   assert_ok(deit_dataset_copy_images(ds, 0, N, px, sizeof px));
-  const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
   for (size_t k = 0; k < sizeof px; ++k) {
     const int c = (int)((k / (SIDE * SIDE)) % 3);
     raw[k] = (float)px[k] / 255.0f;
@@ -500,14 +495,15 @@ static void test_input_normalization(void **state) {
   t.batch_size = 8;
   t.device = "cpu";
   assert_ok(deit_teacher_train(teacher, ds, &t));
-  const char *tpath = under_test_dir("norm-teacher.safetensors");
+  snprintf(file, sizeof file, "norm-teacher-%s.safetensors", name);
+  const char *tpath = under_test_dir(file);
   assert_ok(deit_teacher_save(teacher, tpath));
   deit_teacher_free(teacher);
   assert_ok(deit_teacher_load(tpath, &teacher));
   deit_image_options got;
   assert_ok(deit_image_options_init(&got));
   assert_ok(deit_teacher_image_options(teacher, &got));
-  assert_int_equal(got.normalize, DEIT_NORMALIZE_IMAGENET);
+  assert_int_equal(got.normalize, n);
   assert_ok(deit_teacher_create("resnet18", 2, &plain_teacher));
   assert_ok(deit_teacher_load_weights(plain_teacher, tpath));
   assert_ok(deit_teacher_predict(teacher, &im_raw, a, N * 2));
@@ -519,15 +515,18 @@ static void test_input_normalization(void **state) {
   deit_student *student = seed_student(1);
   deit_distill_options d = one_epoch_distill();
   assert_ok(deit_distill(student, teacher, ds, &d));
-  const char *spath = under_test_dir("norm-student.safetensors");
+  snprintf(file, sizeof file, "norm-student-%s.safetensors", name);
+  const char *spath = under_test_dir(file);
   assert_ok(deit_student_save(student, spath));
   deit_student_free(student);
   assert_ok(deit_student_load(spath, &student));
   assert_ok(deit_student_image_options(student, &got));
-  assert_int_equal(got.normalize, DEIT_NORMALIZE_IMAGENET);
+  assert_int_equal(got.normalize, n);
   static char description[1 << 16];
   assert_ok(deit_checkpoint_describe(spath, description, sizeof description, NULL));
-  assert_non_null(strstr(description, "\"normalize\":\"imagenet\""));
+  char card_entry[64];
+  snprintf(card_entry, sizeof card_entry, "\"normalize\":\"%s\"", name);
+  assert_non_null(strstr(description, card_entry));
   deit_student *plain_student = seed_student(2);
   assert_ok(deit_student_load_weights(plain_student, spath));
   assert_ok(deit_student_predict(student, &im_raw, DEIT_HEAD_AVG, a, N * 2));
@@ -537,14 +536,17 @@ static void test_input_normalization(void **state) {
   assert_true(rel_diff(a, c, N * 2) > 1e-3);
 
   /* A training state written on normalised images does not resume on the same images without it. */
-  const char *state_path = under_test_dir("norm-state.safetensors");
+  snprintf(file, sizeof file, "norm-state-%s.safetensors", name);
+  const char *state_path = under_test_dir(file);
   d.state_path = state_path;
   assert_ok(deit_distill(student, teacher, ds, &d));
   deit_dataset *plain_ds = NULL;
   o.normalize = DEIT_NORMALIZE_NONE;
   assert_ok(deit_dataset_open_folder(under_test_dir("norm"), DEIT_SPLIT_TRAIN, &o, &plain_ds));
   d.resume = 1;
-  assert_status_msg(deit_distill(student, teacher, plain_ds, &d), DEIT_E_INVALID_ARG, "normalize was imagenet, now none");
+  char message[64];
+  snprintf(message, sizeof message, "normalize was %s, now none", name);
+  assert_status_msg(deit_distill(student, teacher, plain_ds, &d), DEIT_E_INVALID_ARG, message);
   deit_dataset_free(plain_ds);
 
   deit_student_free(plain_student);
@@ -552,6 +554,21 @@ static void test_input_normalization(void **state) {
   deit_teacher_free(plain_teacher);
   deit_teacher_free(teacher);
   deit_dataset_free(ds);
+}
+
+static void test_input_normalization(void **state) {
+  (void)state;
+  write_fruit_folder("norm");
+  deit_image_options o = small_options();
+  o.normalize = (deit_normalize)7;
+  deit_dataset *ds = NULL;
+  assert_status_msg(deit_dataset_open_folder(under_test_dir("norm"), DEIT_SPLIT_TRAIN, &o, &ds), DEIT_E_INVALID_ARG,
+                    "options->normalize");
+  assert_null(ds);
+  const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f}, imagenet_std[3] = {0.229f, 0.224f, 0.225f};
+  check_input_normalization(DEIT_NORMALIZE_IMAGENET, "imagenet", imagenet_mean, imagenet_std);
+  const float half[3] = {0.5f, 0.5f, 0.5f};
+  check_input_normalization(DEIT_NORMALIZE_INCEPTION, "inception", half, half);
 }
 
 int main(void) {

@@ -25,8 +25,9 @@ type Normalize int32
 
 // Input normalisations.
 const (
-	NormalizeNone     Normalize = C.DEIT_NORMALIZE_NONE
-	NormalizeImageNet Normalize = C.DEIT_NORMALIZE_IMAGENET // ImageNet's mean and std: pretrained timm/torchvision weights
+	NormalizeNone      Normalize = C.DEIT_NORMALIZE_NONE
+	NormalizeImageNet  Normalize = C.DEIT_NORMALIZE_IMAGENET  // ImageNet's mean and std: torchvision's, timm's deit/resnet weights
+	NormalizeInception Normalize = C.DEIT_NORMALIZE_INCEPTION // 0.5 and 0.5: timm's vit weights
 )
 
 // ImageOptions says how image files become stored images, the way

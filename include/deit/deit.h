@@ -235,12 +235,15 @@ typedef enum deit_resize_filter {
  * applies it to every input it gets: in training and evaluation, in
  * deit_*_predict (whose F32 input stays pixels / 255) and in the ONNX export. */
 typedef enum deit_normalize {
-  DEIT_NORMALIZE_NONE = 0,    /* the model sees pixels / 255 */
-  DEIT_NORMALIZE_IMAGENET = 1 /* (pixels / 255 - mean) / std with ImageNet's
-                                 mean (0.485, 0.456, 0.406) and std (0.229,
-                                 0.224, 0.225) per RGB channel (their averages
-                                 0.449 / 0.226 for 1 channel): the input of
-                                 timm's and torchvision's pretrained models */
+  DEIT_NORMALIZE_NONE = 0,     /* the model sees pixels / 255 */
+  DEIT_NORMALIZE_IMAGENET = 1, /* (pixels / 255 - mean) / std with ImageNet's
+                                  mean (0.485, 0.456, 0.406) and std (0.229,
+                                  0.224, 0.225) per RGB channel (their averages
+                                  0.449 / 0.226 for 1 channel): the input of
+                                  torchvision's and timm's deit_* and resnet*
+                                  pretrained weights */
+  DEIT_NORMALIZE_INCEPTION = 2 /* (pixels / 255 - 0.5) / 0.5: timm's vit_*
+                                  (augreg) weights */
 } deit_normalize;
 
 typedef struct deit_image_options {

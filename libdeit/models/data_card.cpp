@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "data/image_folder.h"
+#include "models/input_norm.h"
 
 namespace deit::models {
 
@@ -21,7 +22,7 @@ Json card_json(const DataCard& card) {
     pre.set("crop_pct", p.crop_pct);
     pre.set("filter", p.filter == DEIT_RESIZE_BILINEAR ? "bilinear" : "bicubic");
     pre.set("channels", p.channels);
-    if (p.normalize == DEIT_NORMALIZE_IMAGENET) pre.set("normalize", "imagenet");  // absent: none (older cards)
+    if (p.normalize != DEIT_NORMALIZE_NONE) pre.set("normalize", normalization(p.normalize).name);  // absent: none
     j.set("preprocess", pre);
   }
   return j;
@@ -46,8 +47,7 @@ DataCard card_from_json(const Json& j, int64_t num_classes, const std::string& p
       p.channels = static_cast<int32_t>(pre->get_int("channels"));
       if (pre->find("normalize")) {
         const std::string n = pre->get_string("normalize");
-        if (n != "imagenet" && n != "none") fail(DEIT_E_FORMAT, "unknown normalize '" + printable(n) + "'");
-        p.normalize = n == "imagenet" ? DEIT_NORMALIZE_IMAGENET : DEIT_NORMALIZE_NONE;
+        if (!normalization_named(n, &p.normalize)) fail(DEIT_E_FORMAT, "unknown normalize '" + printable(n) + "'");
       }
       data::ImageSettings settings;  // the bounds deit_image_options has
       settings.image_size = p.image_size;

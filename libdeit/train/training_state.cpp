@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "models/input_norm.h"
 #include "models/weights.h"
 
 namespace deit::train {
@@ -156,7 +157,7 @@ std::map<std::string, std::string> RunIdentity::finish(uint64_t seed, const data
   // Models trained on image files normalise their input as the data says: a resume must not switch it.
   // (IDX, CIFAR and memory data sets keep the description they had.)
   if (ds.preprocess.image_size > 0)
-    more["normalize"] = ds.preprocess.normalize == DEIT_NORMALIZE_IMAGENET ? "imagenet" : "none";
+    more["normalize"] = models::normalization(ds.preprocess.normalize).name;
   return more;
 }
 

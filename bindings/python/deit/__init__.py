@@ -21,7 +21,7 @@ A thin layer over the SWIG module ``deit.deit_c`` (extension ``deit._deit_c``), 
 - image files (JPEG, PNG, BMP, PGM/PPM) are read as torchvision's Resize + CenterCrop + ToTensor would
   (``Dataset.open_folder``, ``Dataset.open``, ``read_image``); their keyword arguments are the
   deit_image_options fields (image_size, crop_pct, filter="bicubic"/"bilinear", channels, threads,
-  skip_bad, max_pixels, normalize="none"/"imagenet": how the models trained on them normalise their
+  skip_bad, max_pixels, normalize="none"/"imagenet"/"inception": how the models trained on them normalise their
   input), each left out or None taking libdeit's default (``image_options_defaults()``).
   ``Dataset.class_names``, ``Teacher.class_names`` and ``Student.class_names`` give the class folder
   names, and a model's ``image_options`` how its training images were made.

@@ -63,6 +63,7 @@ pub const DEIT_FORMAT_FOLDER: deit_dataset_format = 4;
 pub type deit_normalize = c_int;
 pub const DEIT_NORMALIZE_NONE: deit_normalize = 0;
 pub const DEIT_NORMALIZE_IMAGENET: deit_normalize = 1;
+pub const DEIT_NORMALIZE_INCEPTION: deit_normalize = 2;
 pub type deit_resize_filter = c_int;
 pub const DEIT_RESIZE_BILINEAR: deit_resize_filter = 0;
 pub const DEIT_RESIZE_BICUBIC: deit_resize_filter = 1;

@@ -558,8 +558,10 @@ impl ResizeFilter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Normalize {
     None,
-    /// ImageNet's mean and std: the input of pretrained timm/torchvision weights.
+    /// ImageNet's mean and std: the input of torchvision's and timm's deit/resnet weights.
     ImageNet,
+    /// Mean 0.5 and std 0.5: timm's vit weights.
+    Inception,
 }
 
 impl Normalize {
@@ -567,11 +569,13 @@ impl Normalize {
         match self {
             Normalize::None => sys::DEIT_NORMALIZE_NONE,
             Normalize::ImageNet => sys::DEIT_NORMALIZE_IMAGENET,
+            Normalize::Inception => sys::DEIT_NORMALIZE_INCEPTION,
         }
     }
     fn from_raw(n: sys::deit_normalize) -> Normalize {
         match n {
             sys::DEIT_NORMALIZE_IMAGENET => Normalize::ImageNet,
+            sys::DEIT_NORMALIZE_INCEPTION => Normalize::Inception,
             _ => Normalize::None,
         }
     }
