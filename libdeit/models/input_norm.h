@@ -52,14 +52,27 @@ inline std::pair<std::vector<double>, std::vector<double>> normalization_constan
   return {std::vector<double>(static_cast<size_t>(channels), m), std::vector<double>(static_cast<size_t>(channels), s)};
 }
 
-// x ([B, C, H, W], pixels / 255) normalised as `n` says; x itself for NONE.
-inline at::Tensor normalize_input(const at::Tensor& x, deit_normalize n) {
-  if (n == DEIT_NORMALIZE_NONE) return x;
-  const auto [mean, std] = normalization_constants(n, x.size(1));
-  const auto opts = at::TensorOptions().dtype(at::kDouble);
-  const at::Tensor m = at::tensor(mean, opts).to(x.device(), x.scalar_type()).view({1, -1, 1, 1});
-  const at::Tensor s = at::tensor(std, opts).to(x.device(), x.scalar_type()).view({1, -1, 1, 1});
-  return (x - m) / s;
-}
+// One model's input normalisation: x ([B, C, H, W], pixels / 255) normalised as `n` says, x itself for
+// NONE.  The [1, C, 1, 1] mean and std tensors are made when the normalisation, channel count, device or
+// dtype changes, not at every forward: on CUDA each would be a host-to-device copy that waits for the stream.
+class InputNormalizer {
+ public:
+  at::Tensor operator()(const at::Tensor& x, deit_normalize n) {
+    if (n == DEIT_NORMALIZE_NONE) return x;
+    if (!mean_.defined() || n != n_ || mean_.size(1) != x.size(1) || mean_.device() != x.device() ||
+        mean_.scalar_type() != x.scalar_type()) {
+      const auto [mean, std] = normalization_constants(n, x.size(1));
+      const auto opts = at::TensorOptions().dtype(at::kDouble);
+      mean_ = at::tensor(mean, opts).to(x.device(), x.scalar_type()).view({1, -1, 1, 1});
+      std_ = at::tensor(std, opts).to(x.device(), x.scalar_type()).view({1, -1, 1, 1});
+      n_ = n;
+    }
+    return (x - mean_) / std_;
+  }
+
+ private:
+  deit_normalize n_ = DEIT_NORMALIZE_NONE;
+  at::Tensor mean_, std_;
+};
 
 }  // namespace deit::models

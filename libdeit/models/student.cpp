@@ -7,7 +7,6 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "models/input_norm.h"
 #include "runtime/runtime.h"
 #include "ops/fused_ops.h"
 
@@ -307,7 +306,7 @@ torch::Tensor DistilledViTImpl::forward_features(const torch::Tensor& x) {
               ", " + std::to_string(c.img_size) + "] (got " + shape_str(x) + ")");
   const int64_t B = x.size(0);
   torch::Tensor t = torch::cat(
-      {cls_token.expand({B, -1, -1}), dist_token.expand({B, -1, -1}), patch_embed(normalize_input(x, input_norm))},
+      {cls_token.expand({B, -1, -1}), dist_token.expand({B, -1, -1}), patch_embed(normalizer_(x, input_norm))},
       1);
   t = t + pos_embed;
   const size_t last = block_list_.size() - 1;

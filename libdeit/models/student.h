@@ -12,6 +12,8 @@
 #include <torch/nn/pimpl.h>
 #include <deit/deit.h>
 
+#include "models/input_norm.h"
+
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -168,6 +170,7 @@ class DistilledViTImpl : public torch::nn::Module {
  private:
   StudentConfig config_;
   std::vector<Block> block_list_;  // blocks, typed
+  InputNormalizer normalizer_;     // applies input_norm
 };
 TORCH_MODULE(DistilledViT);
 

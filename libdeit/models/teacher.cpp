@@ -4,7 +4,6 @@
 #include <set>
 
 #include "core/error.h"
-#include "models/input_norm.h"
 #include "runtime/runtime.h"
 #include "models/resnet.h"
 #include "models/weights.h"
@@ -57,7 +56,7 @@ void load_pretrained_weights(Teacher& teacher, const std::string& path) {
 }
 
 at::Tensor Teacher::forward(const at::Tensor& x) {
-  return net->forward(normalize_input(x, card.preprocess.normalize));
+  return net->forward(normalizer(x, card.preprocess.normalize));
 }
 
 at::Tensor teacher_logits(Teacher& teacher, const at::Tensor& x) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "models/data_card.h"
+#include "models/input_norm.h"
 
 namespace torch::nn {
 class Module;
@@ -40,6 +41,7 @@ struct Teacher {
   c10::Device device{c10::DeviceType::CPU};
   std::unique_ptr<TeacherNet> net;
   DataCard card;  // of the data it was last trained on (saved in its checkpoint)
+  InputNormalizer normalizer;  // applies card.preprocess.normalize in forward()
 
   bool is_torchscript() const { return arch == "torchscript"; }
   // The network on x (pixels / 255), normalised first as its card says (models/input_norm.h).
