@@ -56,6 +56,7 @@ std::string describe_config(const TeacherSettings& t, const StudentSettings& s, 
                 fraction < 1.0 || data.val ? (format_count(data.train_info.count) + " of ").c_str() : "",
                 format_count(data.full_train_count).c_str(), rt.device.c_str(), rt.threads);
   std::string out = buf;
+  if (d.ema_decay > 0) out += " | student weight average, decay " + format_number(d.ema_decay);
   if (data.val) out += " | " + format_count(data.val_count) + " held out for validation";
   return out;
 }

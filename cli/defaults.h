@@ -43,6 +43,7 @@ struct RunDefaults {
   // large one instead of a fraction of them.
   int64_t teacher_budget;
   int64_t student_budget;
+  double ema_decay;  // the student's weight average (0: off)
 };
 
 constexpr int kMaxBudgetEpochs = 100;  // small data sets: more epochs over few images overfit without augmentation
@@ -75,6 +76,7 @@ constexpr RunDefaults kNotebookDefaults = {
     0.0,
     0,
     0,
+    0.0,
 };
 
 // DeiT's recipe on a budget, used by `deitctl run` unless --full (CPU: the README's main command, which must
@@ -110,6 +112,7 @@ constexpr RunDefaults kCpuDefaults = {
     0.0,
     120000,
     420000,
+    0.0,
 };
 
 }  // namespace deitctl

@@ -451,6 +451,10 @@ void add_student_options(cxxopts::Options& options, const std::string& prefix, c
       cxxopts::value<double>(), "E");
   add("drop-path", "stochastic depth rate of the last block" + dflt(num(d.drop_path), num(c.drop_path), two),
       cxxopts::value<double>(), "R");
+  add("ema",
+      "keep an exponential moving average of the student's weights with this decay (e.g. 0.999) and end "
+      "with it; 0 = off" + dflt(num(d.ema_decay), num(c.ema_decay), two),
+      cxxopts::value<double>(), "DECAY");
   add("logits-cache",
       "keep the teacher's logits for the training images in this file (.safetensors) between runs: "
       "used when written for the same data and teacher, else recomputed and rewritten",
@@ -498,6 +502,8 @@ StudentSettings student_settings(const cxxopts::ParseResult& args, const std::st
   if (has(args, "patch-size")) require_positive("patch-size", s.patch_size);
   o.drop_path = get_or<double>(args, "drop-path", d.drop_path);
   if (!(o.drop_path >= 0 && o.drop_path < 1)) throw UsageError("--drop-path: must be in [0, 1)");
+  o.ema_decay = get_or<double>(args, "ema", d.ema_decay);
+  if (!(o.ema_decay >= 0 && o.ema_decay < 1)) throw UsageError("--ema: must be 0 (off) or in (0, 1)");
   s.recipe = recipe_settings(args, d, "");
   s.logits_cache = get_or<std::string>(args, "logits-cache", "");
   if (has(args, "logits-cache") && s.logits_cache.empty()) throw UsageError("--logits-cache: empty path");

@@ -199,8 +199,10 @@ static void test_resume_with_augmentation(void **state) {
   remove(st);
   deit_distill_options o = recipe_options();
   /* 128 steps an epoch, so that progress is reported before an epoch's end on any machine (reports are
-   * throttled to one per 0.2 s): the cancel lands mid-epoch, after a state was written. */
+   * throttled to one per 0.2 s): the cancel lands mid-epoch, after a state was written.  The weight
+   * average is on: the state must carry it too. */
   o.batch_size = 1;
+  o.ema_decay = 0.9;
   assert_ok(distill_to(o, whole));
   o.state_path = st;
   o.state_every_steps = 5;
@@ -215,6 +217,9 @@ static void test_resume_with_augmentation(void **state) {
   o.augment = &other;
   assert_status_msg(distill_to(o, NULL), DEIT_E_INVALID_ARG, "erase_prob was 0.5, now 0.25");
   o.augment = &g_all;
+  o.ema_decay = 0.8;
+  assert_status_msg(distill_to(o, NULL), DEIT_E_INVALID_ARG, "ema was 0.9");
+  o.ema_decay = 0.9;
   assert_ok(distill_to(o, resumed));
   assert_true(deit_test_files_equal(whole, resumed));
   remove(st);
@@ -350,6 +355,7 @@ static void test_validation(void **state) {
   o.epochs = 3;
   o.val = val;
   o.best_path = best;
+  o.ema_decay = 0.7; /* validation and best_path see the average, which the student ends with */
   struct val_log log = {0};
   o.progress = record_val;
   o.user_data = &log;
@@ -394,9 +400,106 @@ static void test_validation(void **state) {
   deit_dataset_free(train);
 }
 
+static int cancel_after_epoch_1(const deit_progress *p, void *user_data) {
+  (void)user_data;
+  return p->phase == DEIT_PHASE_DISTILL && p->epoch == 1 && p->end_of_epoch;
+}
+
+/* The tensor `name` of a saved student as floats (fails the test unless it is F32). */
+static const float *f32_tensor(const deit_test_safetensors *st, const char *name, size_t *count) {
+  const deit_test_tensor *t = deit_test_safetensors_find(st, name);
+  assert_non_null(t);
+  assert_string_equal(t->dtype, "F32");
+  *count = t->nbytes / sizeof(float);
+  return (const float *)t->data;
+}
+
+/* ema_decay: the student ends with the average of its weights, updated after step t with
+ * d_t = min(ema_decay, (1 + t) / (10 + t)).  One step per epoch and a constant lr make the weights after
+ * each step (w1, w2) those of 1- and 2-epoch runs without the average, so two steps of the rule can be
+ * recomputed here from w0 (the initial weights), w1 and w2: with ema_decay 0.15, d_0 = 0.1 (the warm-up)
+ * and d_1 = 0.15 (the cap). */
+static void test_weight_average(void **state) {
+  (void)state;
+  const char *w[3] = {deit_test_path("ema-w0.safetensors"), deit_test_path("ema-w1.safetensors"),
+                      deit_test_path("ema-w2.safetensors")};
+  const char *avg = deit_test_path("ema-avg.safetensors");
+  deit_distill_options o;
+  assert_ok(deit_distill_options_init(&o));
+  assert_true(o.ema_decay == 0.0);
+  o.batch_size = N_TRAIN; /* one step an epoch */
+  o.optimizer = DEIT_OPTIM_ADAMW;
+  o.lr = 1e-2; /* steps large enough for d_t to show */
+  o.distillation = DEIT_DISTILL_NONE;
+  o.seed = 2;
+  deit_student *s0 = make_student(11);
+  assert_ok(deit_student_save(s0, w[0]));
+  deit_student_free(s0);
+  for (int e = 1; e <= 2; ++e) {
+    o.epochs = e;
+    assert_ok(distill_to(o, w[e]));
+  }
+  o.ema_decay = 0.15;
+  assert_ok(distill_to(o, avg));
+  const double d0 = 0.1, d1 = 0.15;
+  deit_test_safetensors st[3], got;
+  for (int k = 0; k < 3; ++k) deit_test_safetensors_read(w[k], &st[k]);
+  deit_test_safetensors_read(avg, &got);
+  int checked = 0;
+  double worst = 0, moved = 0;
+  for (int i = 0; i < got.count; ++i) {
+    size_t n = 0, n0, n1, n2;
+    const float *a = f32_tensor(&got, got.tensors[i].name, &n);
+    const float *x0 = f32_tensor(&st[0], got.tensors[i].name, &n0);
+    const float *x1 = f32_tensor(&st[1], got.tensors[i].name, &n1);
+    const float *x2 = f32_tensor(&st[2], got.tensors[i].name, &n2);
+    assert_true(n == n0 && n == n1 && n == n2);
+    for (size_t j = 0; j < n; ++j) {
+      const double after0 = d0 * x0[j] + (1 - d0) * x1[j];
+      const double want = d1 * after0 + (1 - d1) * x2[j];
+      worst = fmax(worst, fabs(a[j] - want) / (1e-3 + fabs(want)));
+      moved = fmax(moved, fabs(a[j] - x2[j]));
+    }
+    checked++;
+  }
+  printf("weight average: %d tensors, largest relative error %g, largest distance from w2 %g\n", checked, worst,
+         moved);
+  assert_true(checked > 10);
+  assert_true(worst < 1e-5);
+  assert_true(moved > 1e-3); /* the average is not simply the last weights */
+  for (int k = 0; k < 3; ++k) deit_test_safetensors_free(&st[k]);
+  deit_test_safetensors_free(&got);
+
+  /* Stopped after epoch 1 and resumed, the run ends with the bytes of the uninterrupted one: the state
+   * carries the average (restarted from the weights, it would differ by ~3% of the distance after the 4
+   * remaining steps' decays). */
+  const char *whole = deit_test_path("ema-whole.safetensors"), *resumed = deit_test_path("ema-resumed.safetensors");
+  const char *state_file = deit_test_path("ema-state.safetensors");
+  remove(state_file);
+  o.batch_size = N_TRAIN / 4;
+  o.ema_decay = 0.9;
+  assert_ok(distill_to(o, whole));
+  o.state_path = state_file;
+  o.progress = cancel_after_epoch_1;
+  assert_status_msg(distill_to(o, NULL), DEIT_E_CANCELLED, "cancelled");
+  o.progress = NULL;
+  o.resume = 1;
+  assert_ok(distill_to(o, resumed));
+  assert_true(deit_test_files_equal(whole, resumed));
+  remove(state_file);
+  o.state_path = NULL;
+  o.resume = 0;
+
+  o.ema_decay = 1.0;
+  assert_status_msg(distill_to(o, NULL), DEIT_E_INVALID_ARG, "ema_decay = 1.000000");
+  o.ema_decay = -0.5;
+  assert_status_msg(distill_to(o, NULL), DEIT_E_INVALID_ARG, "ema_decay = -0.500000");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_augment_options),
+      cmocka_unit_test(test_weight_average),
       cmocka_unit_test(test_teacher_online_and_determinism),
       cmocka_unit_test(test_resume_with_augmentation),
       cmocka_unit_test(test_clip_grad),

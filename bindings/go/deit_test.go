@@ -743,6 +743,7 @@ func TestRecipeOptions(t *testing.T) {
 		"Augment mixup": func(o *deit.DistillOptions) { o.Augment = &mixup },
 		"DropPath":      func(o *deit.DistillOptions) { o.DropPath = 0.3 },
 		"ClipGrad":      func(o *deit.DistillOptions) { o.ClipGrad = 1e-3 },
+		"EMADecay":      func(o *deit.DistillOptions) { o.EMADecay = 0.9 },
 	} {
 		got := distilled(change)
 		if got == base {
@@ -759,6 +760,8 @@ func TestRecipeOptions(t *testing.T) {
 	wantError(t, s.Distill(nil, train, &bad), deit.ErrInvalidArg, "choose one crop")
 	bad.Augment, bad.DropPath = nil, 1.5
 	wantError(t, s.Distill(nil, train, &bad), deit.ErrInvalidArg, "drop_path")
+	bad.DropPath, bad.EMADecay = 0, 1
+	wantError(t, s.Distill(nil, train, &bad), deit.ErrInvalidArg, "ema_decay")
 
 	// A fresh resnet18 (seed 0), 4 head-only steps on 16 images; lrs gets the reported learning rates.
 	trained := func(change func(*deit.TeacherTrainOptions), lrs *[]float64) string {

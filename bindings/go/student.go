@@ -260,6 +260,9 @@ type DistillOptions struct {
 	// (needs Val) the best epoch's checkpoint is written there.
 	Val      *Dataset
 	BestPath string // "": none
+	// 0: off; in (0, 1): an exponential moving average of the weights (DeiT's
+	// model EMA), which validation sees and the student ends holding.
+	EMADecay float64
 }
 
 // DefaultDistillOptions returns libdeit's defaults (5 epochs, batch 64, Adam
@@ -273,7 +276,7 @@ func DefaultDistillOptions() DistillOptions {
 		Temperature: float64(o.temperature), Distillation: Distillation(o.distillation),
 		LabelSmoothing: float64(o.label_smoothing), Seed: uint64(o.seed),
 		CacheTeacherLogits: o.cache_teacher_logits != 0, ClipGrad: float64(o.clip_grad),
-		DropPath: float64(o.drop_path)}
+		DropPath: float64(o.drop_path), EMADecay: float64(o.ema_decay)}
 }
 
 // Distill trains the student on train against the frozen teacher; teacher may
@@ -308,6 +311,7 @@ func (s *Student) Distill(teacher *Teacher, train *Dataset, options *DistillOpti
 	o.label_smoothing, o.seed = C.double(options.LabelSmoothing), C.uint64_t(options.Seed)
 	o.cache_teacher_logits = b2i(options.CacheTeacherLogits)
 	o.clip_grad, o.drop_path = C.double(options.ClipGrad), C.double(options.DropPath)
+	o.ema_decay = C.double(options.EMADecay)
 	if o.val, err = options.Val.optional(op); err != nil {
 		return err
 	}

@@ -169,6 +169,14 @@ a, b = (json.load(open(f"cache{i}.json")) for i in (1, 2))
 assert a["teacher_logits_seconds"] > 0 and b["teacher_logits_seconds"] == 0, (a, b)
 assert a["loss"] == b["loss"], (a["loss"], b["loss"])' || fail "distill --logits-cache reuses the logits"
 [ -s logits.safetensors ] || fail "distill --logits-cache wrote no file"
+# --ema: the same training (same losses), but the student saved is the average of its weights.
+expect_rc 0 distill --teacher out/teacher.safetensors --data tiny --out s5.safetensors --epochs 1 \
+  --batch-size 16 --logits-cache logits.safetensors --ema 0.9 --quiet --json
+"$PY" -c '
+import json
+a, b = json.load(open("cache2.json")), json.load(open("out.txt"))
+assert a["epochs"][0]["loss"] == b["epochs"][0]["loss"], (a["epochs"], b["epochs"])' || fail "distill --ema changed the training"
+cmp -s s2.safetensors s5.safetensors && fail "distill --ema saved the last weights, not their average"
 expect_rc 0 teacher --data tiny --out t2.safetensors --arch resnet18 --epochs 1 --batch-size 32 --fraction 0.5 --quiet
 expect_in out.txt "teacher resnet18"
 expect_rc 0 info t2.safetensors --json

@@ -39,6 +39,8 @@ expect_rc 2 run --alpha abc
 expect_rc 2 run --alpha 1.5
 expect_rc 2 run --fraction 0
 expect_rc 2 run --batch-size 0
+expect_rc 2 run --ema 1
+expect_in err.txt "--ema: must be 0 (off) or in (0, 1)"
 expect_rc 2 run --device gpu
 expect_in err.txt "--device"
 expect_rc 2 run stray-argument

@@ -713,6 +713,12 @@ typedef struct deit_distill_options {
   /* Validation, as for the teacher (added in 0.2). */
   const deit_dataset *val;   /* NULL: none */
   const char *best_path;     /* NULL: none; needs val */
+  /* Added after best_path (a smaller struct_size leaves it off). */
+  double ema_decay;          /* 0: off; in (0, 1): keep an exponential moving
+                                average of the weights (DeiT's model EMA; decay
+                                min(ema_decay, (1 + t) / (10 + t)) after step
+                                t); validation and best_path see the average,
+                                and the student ends holding it */
 } deit_distill_options;
 
 DEIT_API deit_status deit_distill_options_init_sized(deit_distill_options *options, size_t struct_size);

@@ -62,7 +62,8 @@ namespace deit::capi {
   X(clip_grad, 0.0)                     \
   X(drop_path, 0.0)                     \
   X(val, nullptr)                       \
-  X(best_path, nullptr)
+  X(best_path, nullptr)                 \
+  X(ema_decay, 0.0)
 
 #define DEIT_AUGMENT_OPTIONS(X) \
   X(crop_padding, 4)            \

@@ -180,6 +180,7 @@ DEIT_API deit_status deit_distill(deit_student* student, deit_teacher* teacher, 
     s.val = o.val ? &o.val->data : nullptr;
     if (o.best_path) s.best_path = o.best_path;
     s.drop_path = o.drop_path;
+    s.ema_decay = o.ema_decay;
     s.seed = o.seed;
     s.cache_teacher_logits = o.cache_teacher_logits != 0;
     s.progress = {o.progress, o.user_data};

@@ -20,6 +20,7 @@
 #include "train/train.h"
 #include "train/training_loop.h"
 #include "train/training_state.h"
+#include "train/weight_average.h"
 
 namespace deit::train {
 namespace {
@@ -119,6 +120,7 @@ std::map<std::string, std::string> run_description(const models::StudentConfig& 
       .add_pairs(augment::describe(s.recipe.augment))
       .add("clip_grad", s.recipe.clip_grad)
       .add("drop_path", s.drop_path)
+      .add("ema", s.ema_decay)
       .add("teacher", use_teacher)
       .add("ranks", dist::size_of(s.group))
       .finish(s.seed, ds, {{"model", models::describe_architecture(c)}});
@@ -134,6 +136,7 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
   validate(s.optim);
   validate(s.recipe);
   check_below_one(s.drop_path, "drop_path");
+  check_average_decay(s.ema_decay);
   require(s.teacher_logits_path.empty() || s.cache_teacher_logits,
           "teacher_logits_path is set but cache_teacher_logits is 0: the logits are cached only when the "
           "teacher is not run at every step");
@@ -173,12 +176,24 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
   optim.warmup_steps = steps * s.warmup_epochs;
   auto opt = make_optimizer(student->parameters(), optim);
 
-  StateKeeper state(s.state, s.group, *student, *opt, run_description(config, ds, s, optim, use_teacher));
+  NamedTensors named;
+  for (const auto& p : student->named_parameters()) named.emplace_back(p.key(), p.value());
+  WeightAverage average(named, s.ema_decay);
+  StateKeeper state(s.state, s.group, *student, *opt, run_description(config, ds, s, optim, use_teacher),
+                    average.state());
   check_validation(s.val, s.best_path);
   StudentTrainingScope scope(student, s.drop_path);
+  // With a weight average, validation and the best checkpoint are of the average (what training returns).
   const EpochEndFn epoch_end = validation(
-      s.val, s.best_path, s.group, [&] { return evaluate_student(student, config, *s.val, s.group).accuracy; },
-      [&](const std::string& path) { models::save_student_checkpoint(config, *student, s.card, path); },
+      s.val, s.best_path, s.group,
+      [&] {
+        const WeightAverage::Swapped in(average);
+        return evaluate_student(student, config, *s.val, s.group).accuracy;
+      },
+      [&](const std::string& path) {
+        const WeightAverage::Swapped in(average);
+        models::save_student_checkpoint(config, *student, s.card, path);
+      },
       [&] { student->train(); });
   const std::vector<at::Tensor> params = student->parameters();
   run_training_loop(s.epochs, steps, ds.count, s.seed, device, optim, *opt, par, state, progress,
@@ -212,8 +227,11 @@ void distill(models::DistilledViT& student, const models::StudentConfig& config,
     check_finite_loss(v[0], "student", ts.epoch, ts.step);
     clip_gradients(params, s.recipe.clip_grad);
     opt->step();
+    average.update(ts.global_step);
     return v;
   }, epoch_end);
+  // The run's result is the average when there is one.
+  average.swap();
 }
 
 }  // namespace deit::train

@@ -71,6 +71,7 @@ struct DistillSettings {
   LossSettings loss;
   RecipeSettings recipe;
   double drop_path = 0;  // stochastic depth rate of the last block (DistilledViTImpl::set_drop_path)
+  double ema_decay = 0;  // > 0: the student ends with the average of its weights (train/weight_average.h)
   const data::Dataset* val = nullptr;  // evaluated at each epoch's end (averaged heads)
   std::string best_path;               // with val: the best epoch's checkpoint
   models::DataCard card;               // written into best_path's checkpoint

@@ -61,10 +61,11 @@ std::string difference(const std::string& key, const std::string& saved, const s
 
 void save_training_state(const std::string& path, torch::nn::Module& model,
                          torch::optim::Optimizer& optimizer, const TrainingPosition& position,
-                         const std::map<std::string, std::string>& run) {
+                         const std::map<std::string, std::string>& run, const NamedTensors& extra) {
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (const auto& p : model.named_parameters()) tensors.emplace_back(p.key(), p.value().detach());
   for (const auto& b : model.named_buffers()) tensors.emplace_back(b.key(), b.value());
+  for (const auto& [name, t] : extra) tensors.emplace_back(name, t.detach());
   // The optimizer's own serialisation (moments and step counts, in parameter order), kept as bytes: it
   // is LibTorch's format for every optimizer and version.
   torch::serialize::OutputArchive archive;
@@ -85,7 +86,7 @@ void save_training_state(const std::string& path, torch::nn::Module& model,
 
 bool load_training_state(const std::string& path, torch::nn::Module& model,
                          torch::optim::Optimizer& optimizer, const std::map<std::string, std::string>& run,
-                         TrainingPosition* position) {
+                         TrainingPosition* position, const NamedTensors& extra) {
   if (!file_exists(path)) return false;
   const models::LoadedTensors state = models::load_state_dict(path);
   const auto kind = state.metadata.find("libdeit.kind");
@@ -106,6 +107,13 @@ bool load_training_state(const std::string& path, torch::nn::Module& model,
   require(pos.epoch >= 1 && pos.step >= 0 && pos.global_step >= 0,
           path + ": the position in the training state is out of range");
 
+  std::vector<std::string> beside_model = {kOptimizerTensor};
+  for (const auto& [name, t] : extra) {
+    const at::Tensor* saved = state.find(name);
+    if (saved == nullptr || !saved->sizes().equals(t.sizes()))
+      fail(DEIT_E_FORMAT, path + ": the training state has no tensor '" + name + "' of the model's shape");
+    beside_model.push_back(name);
+  }
   const at::Tensor* blob = state.find(kOptimizerTensor);
   if (blob == nullptr || blob->scalar_type() != at::kByte || blob->dim() != 1)
     fail(DEIT_E_FORMAT, path + ": the training state has no optimizer archive");
@@ -118,7 +126,9 @@ bool load_training_state(const std::string& path, torch::nn::Module& model,
   } catch (const c10::Error& e) {
     fail(DEIT_E_FORMAT, path + ": the optimizer state does not load: " + e.what_without_backtrace());
   }
-  models::copy_into_module(model, state, path, {}, false, {kOptimizerTensor});
+  models::copy_into_module(model, state, path, {}, false, beside_model);
+  at::NoGradGuard no_grad;
+  for (const auto& [name, t] : extra) t.detach().copy_(*state.find(name));
   *position = pos;
   return true;
 }
@@ -173,7 +183,7 @@ uint64_t data_checksum(const data::Dataset& ds) {
 
 TrainingPosition StateKeeper::start() {
   TrainingPosition pos;
-  if (settings_.resume && load_training_state(settings_.path, model_, optimizer_, run_, &pos))
+  if (settings_.resume && load_training_state(settings_.path, model_, optimizer_, run_, &pos, extra_))
     log(DEIT_LOG_INFO, "resuming from " + settings_.path + " at epoch " + std::to_string(pos.epoch) +
                            ", step " + std::to_string(pos.step + 1));
   return pos;
@@ -184,7 +194,7 @@ void StateKeeper::after_step(int32_t epoch, int64_t step, int64_t steps, int64_t
   const bool epoch_end = step + 1 == steps;
   if (!epoch_end && !(settings_.every_steps > 0 && (global_step + 1) % settings_.every_steps == 0)) return;
   const TrainingPosition next{epoch_end ? epoch + 1 : epoch, epoch_end ? 0 : step + 1, global_step + 1};
-  save_training_state(settings_.path, model_, optimizer_, next, run_);
+  save_training_state(settings_.path, model_, optimizer_, next, run_, extra_);
 }
 
 }  // namespace deit::train

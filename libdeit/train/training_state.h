@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "data/dataset.h"
 #include "train/train.h"
@@ -24,18 +25,22 @@ struct TrainingPosition {
   int64_t global_step = 0;  // steps done so far
 };
 
+// Tensors a trainer keeps beside the model (the weight average), saved and restored under their names.
+using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
+
 // `run` describes the settings and data the state belongs to (key -> value); a resume with any difference
 // is refused, naming the key.
 void save_training_state(const std::string& path, torch::nn::Module& model,
                          torch::optim::Optimizer& optimizer, const TrainingPosition& position,
-                         const std::map<std::string, std::string>& run);
+                         const std::map<std::string, std::string>& run, const NamedTensors& extra = {});
 
 // Loads the state into `model` and `optimizer` and returns true; false (nothing changed) when `path` does
 // not exist.  DEIT_E_INVALID_ARG when it was written for another run, DEIT_E_FORMAT when it is not a
 // training state or does not fit the model.
+// `extra` is filled in place (each must be in the file, with its shape).
 bool load_training_state(const std::string& path, torch::nn::Module& model,
                          torch::optim::Optimizer& optimizer, const std::map<std::string, std::string>& run,
-                         TrainingPosition* position);
+                         TrainingPosition* position, const NamedTensors& extra = {});
 
 // A training's identity, as a state written for it records it: "training" lists the settings as
 // "name value" pairs (so that a refused resume can name the first that differs), then the seed and a
@@ -73,12 +78,13 @@ class StateKeeper {
  public:
   // Data parallelism: every rank reads the state to resume; only rank 0 of `group` writes it.
   StateKeeper(const StateSettings& settings, const dist::Group* group, torch::nn::Module& model,
-              torch::optim::Optimizer& optimizer, std::map<std::string, std::string> run)
+              torch::optim::Optimizer& optimizer, std::map<std::string, std::string> run, NamedTensors extra = {})
       : settings_(settings),
         writer_(group == nullptr || group->root()),
         model_(model),
         optimizer_(optimizer),
-        run_(std::move(run)) {}
+        run_(std::move(run)),
+        extra_(std::move(extra)) {}
   // Where to start: the saved position when resuming from an existing state, else the beginning.
   TrainingPosition start();
   // After the 0-based `step` of `epoch` (of `steps`) finished, as global step `global_step`.
@@ -90,6 +96,7 @@ class StateKeeper {
   torch::nn::Module& model_;
   torch::optim::Optimizer& optimizer_;
   std::map<std::string, std::string> run_;
+  NamedTensors extra_;
 };
 
 }  // namespace deit::train

@@ -543,7 +543,7 @@ class Student(_Handle):
                 **options):
         """Train against the frozen teacher (None with distillation="none"); options are
         deit_distill_options fields (epochs, batch_size, lr, alpha, temperature, distillation,
-        clip_grad, drop_path, ...); augment, val and best_path as in the module doc."""
+        clip_grad, drop_path, ema_decay, ...); augment, val and best_path as in the module doc."""
         group = options.pop("group", None)
         aug = _augment_options(augment, "Student.distill")
         o = _set_fields(_c.deit_distill_options_init(), options, "Student.distill")

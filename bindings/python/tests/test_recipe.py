@@ -1,4 +1,4 @@
-"""DeiT's recipe options reach libdeit: augment= (deit_augment_options), clip_grad and drop_path of the
+"""DeiT's recipe options reach libdeit: augment= (deit_augment_options), clip_grad, drop_path and ema_decay of the
 distillation, and the teacher's schedule, warmup_epochs, label_smoothing, clip_grad and augment.  Each
 setting changes what a tiny training gives while a rerun with the same settings gives the same weights."""
 import numpy as np
@@ -21,7 +21,7 @@ def test_augment_defaults_come_from_libdeit():
     assert d == {"crop_padding": 4, "resized_crop_scale": 0.0, "hflip": 0, "erase_prob": 0.25,
                  "mixup_alpha": 0.0, "cutmix_alpha": 0.0}, d
     o = deit.deit_c.deit_distill_options_init()
-    assert (o.augment, o.clip_grad, o.drop_path) == (None, 0.0, 0.0)
+    assert (o.augment, o.clip_grad, o.drop_path, o.ema_decay) == (None, 0.0, 0.0, 0.0)
     t = deit.deit_c.deit_teacher_train_options_init()
     assert (t.schedule, t.warmup_epochs, t.label_smoothing, t.augment, t.clip_grad) == (
         deit.deit_c.DEIT_SCHEDULE_CONSTANT, 0, 0.0, None, 0.0)
@@ -43,6 +43,7 @@ def test_student_recipe_options_are_passed(data):
         "augment_mixup": dict(augment={"crop_padding": 0, "erase_prob": 0.0, "mixup_alpha": 0.8}),
         "drop_path": dict(drop_path=0.3),
         "clip_grad": dict(clip_grad=1e-3),
+        "ema_decay": dict(ema_decay=0.9),
     }
     for name, options in variants.items():
         logits = distilled(train, test_x, **options)

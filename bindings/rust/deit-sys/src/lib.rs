@@ -312,6 +312,7 @@ pub struct deit_distill_options {
     pub drop_path: c_double,
     pub val: *const deit_dataset,
     pub best_path: *const c_char,
+    pub ema_decay: c_double,
 }
 
 extern "C" {

@@ -1379,6 +1379,9 @@ pub struct DistillOptions<'a> {
     /// With `val`: the checkpoint of the epoch with the best validation
     /// accuracy so far is written here (atomically).
     pub best_path: Option<String>,
+    /// 0: off; in (0, 1): an exponential moving average of the weights
+    /// (DeiT's model EMA), which validation sees and the student ends holding.
+    pub ema_decay: f64,
 }
 
 impl Default for DistillOptions<'_> {
@@ -1419,6 +1422,7 @@ impl Default for DistillOptions<'_> {
             drop_path: o.drop_path,
             val: None, // NULL
             best_path: None,
+            ema_decay: o.ema_decay,
         }
     }
 }
@@ -2059,6 +2063,7 @@ impl Student {
         raw.val = dataset_ptr(o.val); // borrowed by o for the call
         let best_path = optional_cstring(OP, &o.best_path)?;
         raw.best_path = opt_ptr(&best_path);
+        raw.ema_decay = o.ema_decay;
         let tp = teacher.map_or(ptr::null_mut(), |t| t.raw.as_ptr());
         with_progress(f, |cb, user| {
             raw.progress = cb;

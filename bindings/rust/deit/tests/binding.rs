@@ -435,7 +435,7 @@ fn runtime_settings_apply_once() {
 }
 
 /// DeiT's recipe options reach libdeit: the augmentation defaults read back,
-/// and each of augment, clip_grad and drop_path (distillation) and schedule,
+/// and each of augment, clip_grad, drop_path and ema_decay (distillation) and schedule,
 /// warmup_epochs, label_smoothing, clip_grad and augment (the teacher)
 /// changes what a tiny training gives, while the same settings give the same
 /// weights.
@@ -454,7 +454,7 @@ fn recipe_options_reach_libdeit() {
         }
     );
     let d = DistillOptions::default();
-    assert_eq!((d.augment, d.clip_grad, d.drop_path), (None, 0.0, 0.0));
+    assert_eq!((d.augment, d.clip_grad, d.drop_path, d.ema_decay), (None, 0.0, 0.0, 0.0));
     let t = deit::TeacherTrainOptions::default();
     assert_eq!(
         (t.schedule, t.warmup_epochs, t.label_smoothing, t.augment, t.clip_grad),
@@ -481,6 +481,7 @@ fn recipe_options_reach_libdeit() {
         ("augment mixup", DistillOptions { augment: Some(mixup), ..Default::default() }),
         ("drop_path", DistillOptions { drop_path: 0.3, ..Default::default() }),
         ("clip_grad", DistillOptions { clip_grad: 1e-3, ..Default::default() }),
+        ("ema_decay", DistillOptions { ema_decay: 0.9, ..Default::default() }),
     ] {
         let got = distilled(o.clone());
         assert_ne!(got, base, "{name}: the student is the same as without it");
@@ -496,6 +497,8 @@ fn recipe_options_reach_libdeit() {
     expect_err(s.distill(None, &train, &bad), Status::InvalidArg, "choose one crop");
     let bad = DistillOptions { augment: None, drop_path: 1.5, ..bad };
     expect_err(s.distill(None, &train, &bad), Status::InvalidArg, "drop_path");
+    let bad = DistillOptions { drop_path: 0.0, ema_decay: 1.0, ..bad };
+    expect_err(s.distill(None, &train, &bad), Status::InvalidArg, "ema_decay");
 
     // A fresh resnet18 (seed 0), 4 head-only steps on 16 images; also the reported learning rates.
     let trained = |o: deit::TeacherTrainOptions| {
