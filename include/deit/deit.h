@@ -464,9 +464,12 @@ typedef struct deit_teacher deit_teacher;
 /* The teacher architectures deit_teacher_create knows, by index from 0
  * ("resnet18", ...); NULL past the last.  The strings are static. */
 DEIT_API const char *deit_teacher_arch_name(size_t index);
-/* arch: "resnet18", "resnet34", "resnet50", "resnet101", "resnet152";
- * initialised as torchvision does, from seed 0 (the same weights every
- * time); placed on device "auto". */
+/* arch: "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"
+ * (torchvision's), or "resnet18-small-image", "resnet34-small-image",
+ * "resnet50-small-image": the CIFAR ResNet's stem (3x3 stride-1 conv1, no
+ * max-pool) for images of about 32 px and less, ~5x the compute at 28 px;
+ * torchvision's pretrained weights do not fit it.  Initialised as torchvision
+ * does, from seed 0 (the same weights every time); placed on device "auto". */
 DEIT_API deit_status deit_teacher_create(const char *arch, int32_t num_classes,
                                          deit_teacher **out);
 /* Load torchvision/timm ResNet weights (a .safetensors state dict) into the

@@ -15,12 +15,22 @@ struct ArchSpec {
   const char* name;
   bool bottleneck;
   std::array<int64_t, 4> blocks;  // blocks per stage (layer1..layer4)
+  // The CIFAR ResNet's stem (He et al. 2016, section 4.2): a 3x3 stride-1 conv1 and no max-pool, so that
+  // layer1 sees 28x28 images at 28x28 instead of 7x7 (torchvision's stem divides by 4: at 28 px layer4
+  // works on 1x1 maps).  Same names; conv1.weight is [64, C, 3, 3], so torchvision's weights do not load.
+  bool small_image_stem;
 };
 
-// torchvision's table (resnet.py: _resnet(BasicBlock|Bottleneck, layers)).
+// torchvision's table (resnet.py: _resnet(BasicBlock|Bottleneck, layers)), then the small-image stems.
 const ArchSpec kArchs[] = {
-    {"resnet18", false, {2, 2, 2, 2}},  {"resnet34", false, {3, 4, 6, 3}},  {"resnet50", true, {3, 4, 6, 3}},
-    {"resnet101", true, {3, 4, 23, 3}}, {"resnet152", true, {3, 8, 36, 3}},
+    {"resnet18", false, {2, 2, 2, 2}, false},
+    {"resnet34", false, {3, 4, 6, 3}, false},
+    {"resnet50", true, {3, 4, 6, 3}, false},
+    {"resnet101", true, {3, 4, 23, 3}, false},
+    {"resnet152", true, {3, 8, 36, 3}, false},
+    {"resnet18-small-image", false, {2, 2, 2, 2}, true},
+    {"resnet34-small-image", false, {3, 4, 6, 3}, true},
+    {"resnet50-small-image", true, {3, 4, 6, 3}, true},
 };
 
 const ArchSpec& find_arch(const std::string& arch) {
@@ -131,7 +141,8 @@ ResNetImpl::ResNetImpl(const std::string& arch, int64_t num_classes) : arch_(arc
   const ArchSpec& spec = find_arch(arch);
   require(num_classes >= 1, "num_classes must be >= 1 (got " + std::to_string(num_classes) + ")");
 
-  conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(3, 64, 7).stride(2).padding(3).bias(false)));
+  small_image_stem_ = spec.small_image_stem;
+  conv1 = register_module("conv1", small_image_stem_ ? conv(3, 64, 3, 1) : conv(3, 64, 7, 2));
   bn1 = register_module("bn1", bn(64));
   int64_t in = 64;
   nn::Sequential* stages[] = {&layer1, &layer2, &layer3, &layer4};
@@ -158,7 +169,7 @@ torch::Tensor ResNetImpl::features(torch::Tensor x) {
           "teacher input must be [B, 3, H, W] (got " + std::to_string(x.dim()) + " dims" +
               (x.dim() >= 2 ? ", " + std::to_string(x.size(1)) + " channels)" : ")"));
   x = bn1(conv1(x)).relu_();
-  x = torch::max_pool2d(x, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
+  if (!small_image_stem_) x = torch::max_pool2d(x, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
   // flatten, not view: the activations may be channels_last.
   return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);

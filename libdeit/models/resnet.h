@@ -16,7 +16,9 @@
 
 namespace deit::models {
 
-// "resnet18", "resnet34", "resnet50", "resnet101", "resnet152".
+// "resnet18", "resnet34", "resnet50", "resnet101", "resnet152" (torchvision's), then "resnet18-small-image",
+// "resnet34-small-image", "resnet50-small-image": the CIFAR ResNet's stem (3x3 stride-1 conv1, no max-pool)
+// for images of about 32 px and less, ~5x the compute of torchvision's stem at 28 px.
 const std::vector<std::string>& resnet_arch_names();
 
 class ResNetImpl : public torch::nn::Module {
@@ -45,6 +47,7 @@ class ResNetImpl : public torch::nn::Module {
 
  private:
   std::string arch_;
+  bool small_image_stem_ = false;
   int64_t fc_in_features_ = 0;
 };
 TORCH_MODULE(ResNet);

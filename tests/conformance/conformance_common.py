@@ -133,7 +133,14 @@ def randomize_batchnorm(model, generator):
 
 
 def torchvision_resnet(arch, num_classes, seed):
-    """torchvision.models.<arch>, random init from `seed`, random BatchNorm, eval mode."""
+    """torchvision.models.<arch>, random init from `seed`, random BatchNorm, eval mode.  An arch ending in
+    -small-image gets the CIFAR ResNet's stem from torchvision's own modules: conv1 a 3x3 stride-1 conv
+    (random, as torchvision initialises convs), no max-pool."""
     torch.manual_seed(seed)
-    model = getattr(torchvision.models, arch)(num_classes=num_classes)
+    small = arch.endswith("-small-image")
+    model = getattr(torchvision.models, arch.removesuffix("-small-image"))(num_classes=num_classes)
+    if small:
+        model.conv1 = torch.nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+        torch.nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")
+        model.maxpool = torch.nn.Identity()
     return randomize_batchnorm(model, torch.Generator().manual_seed(seed + 1)).eval()

@@ -44,6 +44,20 @@ class ResNetConformance(unittest.TestCase):
     def test_resnet50_torchvision_weights(self):
         self.check_torchvision_weights("resnet50", 50)
 
+    def test_small_image_stems(self):
+        # The CIFAR stem (3x3 stride-1 conv1, no max-pool) on torchvision's ResNet: at 64 px layer4 sees
+        # 8x8 maps instead of 2x2, so a missing or extra max-pool changes the logits.
+        self.check_torchvision_weights("resnet18-small-image", 181)
+        self.check_torchvision_weights("resnet50-small-image", 501)
+
+    def test_torchvision_stem_weights_do_not_fit_a_small_image_stem(self):
+        model = cc.torchvision_resnet("resnet18", CLASSES, 18)
+        path = os.path.join(self.dir, "resnet18-into-small.safetensors")
+        cc.save_safetensors(path, model.state_dict())
+        with self.assertRaises(AssertionError) as e:
+            self.libdeit_logits(f"weights:resnet18-small-image:{CLASSES}:{path}")
+        self.assertIn("conv1.weight", str(e.exception))
+
     def test_resnet18_checkpoint_loads_into_torchvision(self):
         path = os.path.join(self.dir, "resnet18-libdeit.safetensors")
         cc.run_driver("teacher-init", "resnet18", CLASSES, path)

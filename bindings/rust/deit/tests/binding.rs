@@ -86,7 +86,19 @@ fn version_matches_header() {
     let major: u32 = torch.split('.').next().unwrap().parse().expect("LibTorch version");
     assert!(major >= 1 && torch.split('.').count() == 3, "{torch}");
     assert!(deit::cuda_compiled() || !deit::cuda_available());
-    assert_eq!(deit::teacher_archs(), ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]);
+    assert_eq!(
+        deit::teacher_archs(),
+        [
+            "resnet18",
+            "resnet34",
+            "resnet50",
+            "resnet101",
+            "resnet152",
+            "resnet18-small-image",
+            "resnet34-small-image",
+            "resnet50-small-image"
+        ]
+    );
     assert_eq!(deit::student_presets(), ["seed", "deit-tiny", "deit-small", "deit-base", "small-image"]);
 }
 
