@@ -1,5 +1,6 @@
 #include "train/training_state.h"
 
+#include <ATen/core/grad_mode.h>
 #include <sys/stat.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>

@@ -1,5 +1,7 @@
 #include "train/weight_average.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <algorithm>
 #include <cmath>
 
