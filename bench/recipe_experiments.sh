@@ -4,7 +4,7 @@
 # the training split (FRACTION) or all of it.  Prints one line per run; the logs stay in OUT.
 #   bench/recipe_experiments.sh FRACTION TEACHER_EPOCHS STUDENT_EPOCHS [OUT] [PRESET]
 # AUG: the student's augmentation options when on (default: the library's defaults); KDS: the distillation
-# kinds to run (default "none soft hard"); AUGS: "off on" by default.
+# kinds to run (default "none soft hard"); AUGS: "off on" by default; TEACHER_ARCH: resnet18 by default.
 set -euo pipefail
 fraction=${1:?fraction}; teacher_epochs=${2:?teacher epochs}; student_epochs=${3:?student epochs}
 out=${4:-/tmp/recipe-$fraction}; preset=${5:-seed}
@@ -12,7 +12,7 @@ deitctl=${DEITCTL:-$(dirname "$0")/../build/cli/deitctl}
 mkdir -p "$out"
 common=(--fraction "$fraction" --seed 0)
 if [ ! -f "$out/teacher.safetensors" ]; then
-  "$deitctl" teacher "${common[@]}" --arch resnet18 --epochs "$teacher_epochs" --optimizer adamw \
+  "$deitctl" teacher "${common[@]}" --arch "${TEACHER_ARCH:-resnet18}" --epochs "$teacher_epochs" --optimizer adamw \
     --schedule cosine --label-smoothing 0.1 --augment on --out "$out/teacher.safetensors" --quiet --json \
     > "$out/teacher.json"
 fi
