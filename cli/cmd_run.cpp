@@ -10,7 +10,7 @@
 #include "json.h"
 #include "options.h"
 #include "pipeline.h"
-#include "png.h"
+#include "prediction_grid.h"
 #include "progress.h"
 
 namespace deitctl {
@@ -66,14 +66,8 @@ void write_predictions(const std::string& path, deit_student* student, const Dat
   const int n = static_cast<int>(std::min<int64_t>(kGridImages, data.test_info.count));
   std::vector<uint8_t> pixels = copy_images_u8(data.test.get(), 0, n);
   std::vector<int32_t> truth = copy_labels(data.test.get(), 0, n);
-  deit_images images{};
-  images.data = pixels.data();
-  images.dtype = DEIT_DTYPE_U8;
-  images.layout = DEIT_LAYOUT_NCHW;
-  images.count = n;
-  images.channels = data.test_info.channels;
-  images.height = data.test_info.height;
-  images.width = data.test_info.width;
+  const deit_images images = u8_images(pixels.data(), DEIT_LAYOUT_NCHW, n, data.test_info.channels,
+                                       data.test_info.height, data.test_info.width);
   std::vector<int32_t> predicted(static_cast<size_t>(n));
   check(deit_student_classify(student, &images, DEIT_HEAD_AVG, predicted.data(), predicted.size()));
   PredictionGrid grid;

@@ -126,6 +126,19 @@ std::vector<uint8_t> copy_images_u8(const deit_dataset* ds, int64_t start, int64
   return out;
 }
 
+deit_images u8_images(const uint8_t* data, deit_layout layout, int64_t count, int channels, int height,
+                      int width) {
+  deit_images im{};
+  im.data = data;
+  im.dtype = DEIT_DTYPE_U8;
+  im.layout = layout;
+  im.count = count;
+  im.channels = channels;
+  im.height = height;
+  im.width = width;
+  return im;
+}
+
 std::vector<int32_t> copy_labels(const deit_dataset* ds, int64_t start, int64_t count) {
   std::vector<int32_t> out(static_cast<size_t>(count));
   check(deit_dataset_copy_labels(ds, start, count, out.data(), out.size()));

@@ -70,6 +70,10 @@ const char* format_name(deit_dataset_format format);
 // Images [start, start + count) as uint8 NCHW (float data sets are scaled back from [0, 1]).
 std::vector<uint8_t> copy_images_u8(const deit_dataset* ds, int64_t start, int64_t count);
 std::vector<int32_t> copy_labels(const deit_dataset* ds, int64_t start, int64_t count);
+// Caller-owned uint8 pixels described for deit_*_predict / _classify (no copy).
+deit_images u8_images(const uint8_t* data, deit_layout layout, int64_t count, int channels, int height, int width);
+// Images per library call when a command goes through a whole set.
+constexpr int64_t kImagesPerCall = 256;
 
 std::string teacher_arch(const deit_teacher* t);
 int32_t teacher_num_classes(const deit_teacher* t);

@@ -69,6 +69,11 @@ deit_image_options image_options(const cxxopts::ParseResult& args, const deit_im
 // True when an image option was given (predict then overrides the checkpoint's preprocessing).
 bool has_image_options(const cxxopts::ParseResult& args);
 
+// `teacher` and `distill`'s Data group: --data, --fraction, --val-fraction, --best, --out, --json.
+void add_training_data_options(cxxopts::Options& options, const char* out_help);
+// A string option the command cannot do without (UsageError "--name is required").
+std::string required(const cxxopts::ParseResult& args, const std::string& name);
+
 // --state FILE, --state-every N, --resume (crash safety of `teacher` and `distill`).
 void add_state_options(cxxopts::Options& options);
 struct StateOptions {

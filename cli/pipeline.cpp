@@ -222,6 +222,13 @@ Model load_model(const std::string& path, const std::string& device) {
   return m;
 }
 
+void apply_validation(const cxxopts::ParseResult& args, const DataSplits& data, const deit_dataset** val,
+                      std::string* best_path) {
+  *val = data.val.get();
+  *best_path = get_or<std::string>(args, "best", "");
+  if (!best_path->empty() && !*val) throw UsageError("--best needs --val-fraction");
+}
+
 Json epoch_metrics_json(const EpochMetrics& m) {
   Json j = Json::object();
   j.set("phase", phase_key(m.phase));
@@ -233,6 +240,13 @@ Json epoch_metrics_json(const EpochMetrics& m) {
   j.set("seconds", m.seconds);
   if (m.val_accuracy >= 0) j.set("val_accuracy", m.val_accuracy);
   return j;
+}
+
+Json epochs_json(const ProgressReporter& progress, deit_phase phase) {
+  Json a = Json::array();
+  for (const EpochMetrics& m : progress.epochs())
+    if (m.phase == phase) a.push(epoch_metrics_json(m));
+  return a;
 }
 
 Json eval_metrics_json(const char* model, const Evaluation& e, bool student) {

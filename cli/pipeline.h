@@ -87,8 +87,14 @@ Model load_model(const std::string& path, const std::string& device);
 // deit_checkpoint_describe's JSON, parsed.
 Json checkpoint_description(const std::string& path);
 
+// --val-fraction's validation set and --best into a trainer's settings.
+void apply_validation(const cxxopts::ParseResult& args, const DataSplits& data, const deit_dataset** val,
+                      std::string* best_path);
+
 // metrics.jsonl lines.
 Json epoch_metrics_json(const EpochMetrics& m);
 Json eval_metrics_json(const char* model, const Evaluation& e, bool student);
+// The epochs of one phase, as metrics lines, for a --json result.
+Json epochs_json(const ProgressReporter& progress, deit_phase phase);
 
 }  // namespace deitctl

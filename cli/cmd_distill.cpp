@@ -1,5 +1,5 @@
-// deitctl teacher / deitctl distill: the two training steps of the notebook one at a time, each ending with
-// a test-split evaluation and a checkpoint.
+// deitctl distill: the notebook's second training step on its own: distill a DeiT student from a saved
+// teacher (or train it without one), evaluate it on the test split and save its checkpoint.
 #include <cstdio>
 #include <string>
 
@@ -13,106 +13,6 @@
 
 namespace deitctl {
 
-namespace {
-
-void add_data_options(cxxopts::Options& options, const char* out_help) {
-  // clang-format off
-  options.add_options("Data")
-      ("data", std::string(kDataHelp) + " (default " + kDefaultDataDir + ")", cxxopts::value<std::string>(),
-       "DIR")
-      ("fraction", "random fraction of the training split (default 1)", cxxopts::value<double>(), "F")
-      ("val-fraction", "hold out this fraction of the training images for validation at every epoch's end",
-       cxxopts::value<double>(), "F")
-      ("best", "with --val-fraction: also write the checkpoint of the epoch with the best validation accuracy "
-               "here", cxxopts::value<std::string>(), "FILE")
-      ("out", out_help, cxxopts::value<std::string>(), "FILE")
-      ("json", "print the result as JSON on stdout");
-  // clang-format on
-}
-
-std::string required(const cxxopts::ParseResult& args, const std::string& name) {
-  if (!has(args, name)) throw UsageError("--" + name + " is required");
-  return get<std::string>(args, name);
-}
-
-// --val-fraction's validation set and --best into a trainer's settings.
-void apply_validation(const cxxopts::ParseResult& args, const DataSplits& data, const deit_dataset** val,
-                      std::string* best_path) {
-  *val = data.val.get();
-  *best_path = get_or<std::string>(args, "best", "");
-  if (!best_path->empty() && !*val) throw UsageError("--best needs --val-fraction");
-}
-
-Json epochs_json(const ProgressReporter& progress, deit_phase phase) {
-  Json a = Json::array();
-  for (const EpochMetrics& m : progress.epochs())
-    if (m.phase == phase) a.push(epoch_metrics_json(m));
-  return a;
-}
-
-}  // namespace
-
-int cmd_teacher(int argc, char** argv) {
-  cxxopts::Options options(
-      "deitctl teacher",
-      "Train a ResNet teacher (or fine-tune pretrained weights), evaluate it on the test "
-      "split and save it.");
-  options.custom_help("--out FILE [options]");
-  add_data_options(options, "where to write the teacher checkpoint (.safetensors; required)");
-  add_teacher_options(options, "", true, kNotebookDefaults, nullptr);
-  add_recipe_options(options, kNotebookDefaults, nullptr);
-  add_state_options(options);
-  add_image_options(options);
-  add_runtime_options(options);
-  auto args = parse_args(options, argc, argv);
-  if (has(args, "help")) {
-    print_help(options);
-    return kExitOk;
-  }
-  const std::string out = required(args, "out");
-  const RuntimeSettings rt = apply_runtime_options(args);
-  TeacherSettings ts = teacher_settings(args, "", kNotebookDefaults);
-  const StateOptions state = state_options(args);
-  state.apply(&ts.train.state_path, &ts.train.state_every_steps, &ts.train.resume);
-  const double fraction = get_or<double>(args, "fraction", 1.0);
-  require_fraction("fraction", fraction);
-  const std::string data_dir = get_or<std::string>(args, "data", kDefaultDataDir);
-  install_sigint_handler(!rt.quiet);
-
-  ProgressReporter progress(rt.quiet);
-  DataSplits data = open_splits(data_dir, fraction, rt.seed, val_fraction_option(args), image_options(args), rt.quiet);
-  apply_validation(args, data, &ts.val, &ts.best_path);
-  TeacherPtr teacher = create_teacher(ts, data.train_info.num_classes, rt.device);
-  const double train_seconds =
-      ts.train.epochs > 0 ? train_teacher(teacher.get(), data.train.get(), ts, progress, rt.seed) : 0.0;
-  throw_if_interrupted();
-  const Evaluation e = evaluate_teacher(teacher.get(), data.test.get(), false);
-  if (!rt.root) return kExitOk;  // rank 0 writes and reports for the group
-  check(deit_teacher_save(teacher.get(), out.c_str()));  // the library writes atomically
-
-  const std::string arch = teacher_arch(teacher.get());
-  if (has(args, "json")) {
-    Json j = Json::object();
-    j.set("out", out)
-        .set("arch", arch)
-        .set("device", rt.device)
-        .set("train_count", data.train_info.count)
-        .set("test_count", data.test_info.count)
-        .set("accuracy", e.result.accuracy)
-        .set("loss", e.result.loss)
-        .set("train_seconds", train_seconds)
-        .set("eval_seconds", e.seconds)
-        .set("epochs", epochs_json(progress, DEIT_PHASE_TEACHER_TRAIN));
-    std::printf("%s\n", j.dump(2).c_str());
-  } else {
-    std::printf("teacher %s: test accuracy %s (%s images), loss %.4f; train %s, eval %s\nwrote %s\n",
-                arch.c_str(), format_percent(e.result.accuracy).c_str(), format_count(e.result.count).c_str(),
-                e.result.loss, format_seconds(train_seconds).c_str(), format_seconds(e.seconds).c_str(),
-                out.c_str());
-  }
-  return kExitOk;
-}
-
 int cmd_distill(int argc, char** argv) {
   cxxopts::Options options(
       "deitctl distill",
@@ -120,7 +20,7 @@ int cmd_distill(int argc, char** argv) {
       "(all heads) on the test "
       "split and save it.");
   options.custom_help("--teacher FILE --out FILE [options]");
-  add_data_options(options, "where to write the student checkpoint (.safetensors; required)");
+  add_training_data_options(options, "where to write the student checkpoint (.safetensors; required)");
   // clang-format off
   options.add_options("Teacher")
       ("teacher", "teacher checkpoint from `deitctl teacher` or `deitctl run` "

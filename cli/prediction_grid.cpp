@@ -1,4 +1,4 @@
-#include "png.h"
+#include "prediction_grid.h"
 
 #include <algorithm>
 #include <cctype>
