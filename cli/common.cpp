@@ -1,13 +1,13 @@
 #include "common.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 namespace deitctl {
 
@@ -241,22 +241,14 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
 
 void make_dirs(const std::string& dir) {
   if (dir.empty()) return;
-  std::string partial;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = dir.find('/', pos + 1);
-    partial = dir.substr(0, pos);
-    if (partial.empty() || partial == "/") continue;
-    if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST)
-      io_error("cannot create directory", partial, errno);
-  }
-  struct stat st;
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) io_error("not a directory:", dir, ENOTDIR);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) io_error("cannot create directory", dir, ec.value());
+  if (!std::filesystem::is_directory(dir, ec)) io_error("not a directory:", dir, ENOTDIR);
 }
 
 std::string join_path(const std::string& dir, const std::string& name) {
-  if (dir.empty()) return name;
-  return dir.back() == '/' ? dir + name : dir + "/" + name;
+  return (std::filesystem::path(dir) / name).string();
 }
 
 // ---- formatting -----------------------------------------------------------------------------------
