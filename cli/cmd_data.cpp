@@ -48,24 +48,24 @@ int cmd_data(int argc, char** argv) {
     std::vector<int64_t> hist(static_cast<size_t>(info.num_classes));
     check(deit_dataset_label_histogram(ds, hist.data(), hist.size()));
     Json h = Json::array();
-    for (int64_t c : hist) h.push(c);
+    for (int64_t c : hist) h.push_back(c);
     Json entry = Json::object();
-    entry.set("format", format_name(info.format))
-        .set("count", info.count)
-        .set("channels", info.channels)
-        .set("height", info.height)
-        .set("width", info.width)
-        .set("classes", info.num_classes)
-        .set("histogram", h);
+    entry["format"] = format_name(info.format);
+    entry["count"] = info.count;
+    entry["channels"] = info.channels;
+    entry["height"] = info.height;
+    entry["width"] = info.width;
+    entry["classes"] = info.num_classes;
+    entry["histogram"] = h;
     std::string names;
     Json name_list = Json::array();
     for (const std::string& n : class_names(ds)) {
       names += (names.empty() ? "" : ", ") + n;
-      name_list.push(n);
+      name_list.push_back(n);
     }
-    if (!names.empty()) entry.set("class_names", name_list);
-    if (info.skipped > 0) entry.set("skipped", info.skipped);
-    splits.set(name, entry);
+    if (!names.empty()) entry["class_names"] = name_list;
+    if (info.skipped > 0) entry["skipped"] = info.skipped;
+    splits[name] = entry;
     char line[256];
     std::snprintf(line, sizeof line, "%-5s  %s  %lld images  %dx%dx%d  %d classes\n       per class:", name,
                   format_name(info.format), static_cast<long long>(info.count), info.channels, info.height,
@@ -78,7 +78,7 @@ int cmd_data(int argc, char** argv) {
   }
   // Everything is read before anything is printed: a malformed split leaves no half report.
   if (json)
-    std::printf("%s\n", Json::object().set("dir", dir).set("splits", splits).dump(2).c_str());
+    std::printf("%s\n", dump_json(Json{{"dir", dir}, {"splits", splits}}, 2).c_str());
   else
     std::printf("%s", text.c_str());
   return kExitOk;

@@ -92,22 +92,20 @@ int cmd_distill(int argc, char** argv) {
 
   if (has(args, "json")) {
     Json j = Json::object();
-    j.set("out", out)
-        .set("preset", ss.preset)
-        .set("params", student_params(student.get()))
-        .set("device", rt.device)
-        .set("train_count", data.train_info.count)
-        .set("test_count", data.test_info.count)
-        .set("accuracy", Json::object()
-                             .set("avg", e.result.accuracy)
-                             .set("cls", e.result.accuracy_cls)
-                             .set("dist", e.result.accuracy_dist))
-        .set("loss", e.result.loss)
-        .set("teacher_logits_seconds", dt.teacher_logits_seconds)
-        .set("train_seconds", dt.train_seconds)
-        .set("eval_seconds", e.seconds)
-        .set("epochs", epochs_json(progress, DEIT_PHASE_DISTILL));
-    std::printf("%s\n", j.dump(2).c_str());
+    j["out"] = out;
+    j["preset"] = ss.preset;
+    j["params"] = student_params(student.get());
+    j["device"] = rt.device;
+    j["train_count"] = data.train_info.count;
+    j["test_count"] = data.test_info.count;
+    j["accuracy"] =
+        Json{{"avg", e.result.accuracy}, {"cls", e.result.accuracy_cls}, {"dist", e.result.accuracy_dist}};
+    j["loss"] = e.result.loss;
+    j["teacher_logits_seconds"] = dt.teacher_logits_seconds;
+    j["train_seconds"] = dt.train_seconds;
+    j["eval_seconds"] = e.seconds;
+    j["epochs"] = epochs_json(progress, DEIT_PHASE_DISTILL);
+    std::printf("%s\n", dump_json(j, 2).c_str());
   } else {
     std::printf(
         "student %s: test accuracy avg %s, cls %s, dist %s (%s images); train %s, eval %s\nwrote %s\n",

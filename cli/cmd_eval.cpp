@@ -19,8 +19,8 @@ namespace {
 std::string model_summary(const Model& m) {
   if (m.student) {
     const deit_student_config c = student_config(m.student.get());
-    const Json* cfg = m.description.find("config");
-    const std::string preset = cfg && cfg->find("preset") ? cfg->find("preset")->str() : "custom";
+    const Json* cfg = json_member(m.description, "config");
+    const std::string preset = cfg ? json_string(*cfg, "preset", "custom") : "custom";
     return "student " + preset + ", " + std::to_string(c.img_size) + "x" + std::to_string(c.img_size) + "x" +
            std::to_string(c.in_channels) + ", " + std::to_string(c.num_classes) + " classes";
   }
@@ -135,27 +135,32 @@ int cmd_eval(int argc, char** argv) {
 
   if (has(args, "json")) {
     Json j = Json::object();
-    j.set("model", path).set("kind", m.kind).set("data", data_dir).set("split", split_name);
-    j.set("count", e.result.count).set("loss", e.result.loss).set("seconds", e.seconds);
+    j["model"] = path;
+    j["kind"] = m.kind;
+    j["data"] = data_dir;
+    j["split"] = split_name;
+    j["count"] = e.result.count;
+    j["loss"] = e.result.loss;
+    j["seconds"] = e.seconds;
     if (m.student) {
-      j.set("head", head_name(head));
-      j.set("accuracy", accuracy);
-      j.set("accuracy_avg", e.result.accuracy);
-      j.set("accuracy_cls", e.result.accuracy_cls);
-      j.set("accuracy_dist", e.result.accuracy_dist);
+      j["head"] = head_name(head);
+      j["accuracy"] = accuracy;
+      j["accuracy_avg"] = e.result.accuracy;
+      j["accuracy_cls"] = e.result.accuracy_cls;
+      j["accuracy_dist"] = e.result.accuracy_dist;
     } else {
-      j.set("accuracy", accuracy);
+      j["accuracy"] = accuracy;
     }
     if (want_confusion) {
       Json rows = Json::array();
       for (size_t r = 0; r < k; ++r) {
         Json row = Json::array();
-        for (size_t c = 0; c < k; ++c) row.push(confusion[r * k + c]);
-        rows.push(row);
+        for (size_t c = 0; c < k; ++c) row.push_back(confusion[r * k + c]);
+        rows.push_back(row);
       }
-      j.set("confusion", rows);
+      j["confusion"] = rows;
     }
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", dump_json(j, 2).c_str());
     return kExitOk;
   }
   std::printf("%s (%s)\n%s split of %s: %s images\n", path.c_str(), model_summary(m).c_str(),

@@ -43,10 +43,9 @@ int cmd_export(int argc, char** argv) {
 
   // The kind first, from the header alone: a teacher is refused without loading its weights.
   const Json description = checkpoint_description(path);
-  const Json* kind = description.find("kind");
-  if (!kind || kind->str() != "student")
-    throw LibraryError(std::string(deit_status_str(DEIT_E_UNSUPPORTED)) + ": " + path + " is a " +
-                       (kind ? kind->str() : std::string("?")) +
+  const std::string kind = json_string(description, "kind", "?");
+  if (kind != "student")
+    throw LibraryError(std::string(deit_status_str(DEIT_E_UNSUPPORTED)) + ": " + path + " is a " + kind +
                        " checkpoint; deitctl export writes students (DeiT's inference) only");
   deit_student* raw = nullptr;
   check(deit_student_load(path.c_str(), &raw));
@@ -59,13 +58,22 @@ int cmd_export(int argc, char** argv) {
   if (has(args, "json")) {
     Json j = Json::object();
     // Opset 17: what deit_student_export_onnx writes (deit.h).
-    j.set("model", path).set("onnx", out).set("opset", 17).set("head", head_name(o.head)).set("bytes", bytes);
+    j["model"] = path;
+    j["onnx"] = out;
+    j["opset"] = 17;
+    j["head"] = head_name(o.head);
+    j["bytes"] = bytes;
     Json input = Json::array();
-    input.push("batch").push(c.in_channels).push(c.img_size).push(c.img_size);
+    input.push_back("batch");
+    input.push_back(c.in_channels);
+    input.push_back(c.img_size);
+    input.push_back(c.img_size);
     Json output = Json::array();
-    output.push("batch").push(c.num_classes);
-    j.set("input", input).set("output", output);
-    std::printf("%s\n", j.dump().c_str());
+    output.push_back("batch");
+    output.push_back(c.num_classes);
+    j["input"] = input;
+    j["output"] = output;
+    std::printf("%s\n", dump_json(j).c_str());
     return kExitOk;
   }
   std::printf("wrote %s: ONNX opset 17, %s head, %s bytes\n", out.c_str(), head_name(o.head),

@@ -14,14 +14,14 @@ namespace deitctl {
 namespace {
 
 std::string scalar_text(const Json& v) {
-  return v.is_string() ? v.str() : v.dump();
+  return v.is_string() ? v.get<std::string>() : dump_json(v);
 }
 
 std::string shape_text(const Json* shape) {
   if (!shape || !shape->is_array()) return "?";
-  if (shape->items().empty()) return "scalar";
+  if (shape->empty()) return "scalar";
   std::string s;
-  for (const Json& d : shape->items()) s += (s.empty() ? "" : "x") + d.dump();
+  for (const Json& d : *shape) s += (s.empty() ? "" : "x") + dump_json(d);
   return s;
 }
 
@@ -51,30 +51,29 @@ int cmd_info(int argc, char** argv) {
     return kExitOk;
   }
   const Json d = checkpoint_description(path);
-  auto field = [&](const char* key) { return d.find(key) ? scalar_text(*d.find(key)) : std::string("?"); };
+  auto field = [&](const char* key) {
+    const Json* v = json_member(d, key);
+    return v ? scalar_text(*v) : std::string("?");
+  };
   std::printf("%-12s %s\n", "file", path.c_str());
   std::printf("%-12s %s\n", "kind", field("kind").c_str());
   std::printf("%-12s %s (written by libdeit %s)\n", "format", field("format_version").c_str(),
               field("libdeit_version").c_str());
-  if (const Json* p = d.find("params"))
-    std::printf("%-12s %s\n", "parameters", format_count(p->integer()).c_str());
-  if (const Json* cfg = d.find("config"); cfg && cfg->is_object()) {
+  if (const Json* p = json_member(d, "params"); p && p->is_number_integer())
+    std::printf("%-12s %s\n", "parameters", format_count(p->get<int64_t>()).c_str());
+  if (const Json* cfg = json_member(d, "config"); cfg && cfg->is_object()) {
     std::printf("configuration\n");
-    for (const auto& [key, value] : cfg->members())
-      std::printf("  %-18s %s\n", key.c_str(), scalar_text(value).c_str());
+    for (const auto& member : cfg->items())
+      std::printf("  %-18s %s\n", member.key().c_str(), scalar_text(member.value()).c_str());
   }
-  if (const Json* tensors = d.find("tensors"); tensors && tensors->is_array()) {
+  if (const Json* tensors = json_member(d, "tensors"); tensors && tensors->is_array()) {
     size_t name_w = 4;
-    for (const Json& t : tensors->items())
-      if (const Json* n = t.find("name")) name_w = std::max(name_w, n->str().size());
-    std::printf("tensors (%zu)\n  %-*s  %-8s %s\n", tensors->items().size(), static_cast<int>(name_w), "name",
+    for (const Json& t : *tensors) name_w = std::max(name_w, json_string(t, "name", "?").size());
+    std::printf("tensors (%zu)\n  %-*s  %-8s %s\n", tensors->size(), static_cast<int>(name_w), "name",
                 "dtype", "shape");
-    for (const Json& t : tensors->items()) {
-      const Json* n = t.find("name");
-      const Json* dt = t.find("dtype");
-      std::printf("  %-*s  %-8s %s\n", static_cast<int>(name_w), n ? n->str().c_str() : "?",
-                  dt ? dt->str().c_str() : "?", shape_text(t.find("shape")).c_str());
-    }
+    for (const Json& t : *tensors)
+      std::printf("  %-*s  %-8s %s\n", static_cast<int>(name_w), json_string(t, "name", "?").c_str(),
+                  json_string(t, "dtype", "?").c_str(), shape_text(json_member(t, "shape")).c_str());
   }
   return kExitOk;
 }

@@ -79,22 +79,24 @@ void report(const Prediction& p, const ReportStyle& style) {
                     [&](size_t a, size_t b) { return prob[a] > prob[b] || (prob[a] == prob[b] && a < b); });
   if (style.json) {
     Json j = Json::object();
-    j.set("file", p.name);
-    if (p.index >= 0) j.set("index", p.index);
-    j.set("class", cls);
-    if (!style.class_names.empty()) j.set("class_name", style.class_names[static_cast<size_t>(cls)]);
-    if (p.label >= 0) j.set("label", p.label);
+    j["file"] = p.name;
+    if (p.index >= 0) j["index"] = p.index;
+    j["class"] = cls;
+    if (!style.class_names.empty()) j["class_name"] = style.class_names[static_cast<size_t>(cls)];
+    if (p.label >= 0) j["label"] = p.label;
     Json top = Json::array();
     for (size_t r = 0; r < k; ++r) {
-      Json t = Json::object().set("class", static_cast<int64_t>(order[r])).set("probability", prob[order[r]]);
-      if (!style.class_names.empty()) t.set("name", style.class_names[order[r]]);
-      top.push(t);
+      Json t = Json{{"class", static_cast<int64_t>(order[r])}, {"probability", prob[order[r]]}};
+      if (!style.class_names.empty()) t["name"] = style.class_names[order[r]];
+      top.push_back(t);
     }
     Json logits = Json::array(), probs = Json::array();
-    for (float v : p.logits) logits.push(static_cast<double>(v));
-    for (double v : prob) probs.push(v);
-    j.set("top", top).set("logits", logits).set("probabilities", probs);
-    std::printf("%s\n", j.dump().c_str());
+    for (float v : p.logits) logits.push_back(static_cast<double>(v));
+    for (double v : prob) probs.push_back(v);
+    j["top"] = top;
+    j["logits"] = logits;
+    j["probabilities"] = probs;
+    std::printf("%s\n", dump_json(j).c_str());
     return;
   }
   // name, class, probability, [true class], then the runners-up: one line per image.

@@ -232,40 +232,36 @@ int cmd_run(int argc, char** argv) {
   std::string metrics;
   for (const EpochMetrics& m : progress.epochs())
     if (m.phase == DEIT_PHASE_TEACHER_TRAIN || m.phase == DEIT_PHASE_DISTILL)
-      metrics += epoch_metrics_json(m).dump() + "\n";
-  metrics += eval_metrics_json("teacher", te, false).dump() + "\n";
-  metrics += eval_metrics_json("student", se, true).dump() + "\n";
+      metrics += dump_json(epoch_metrics_json(m)) + "\n";
+  metrics += dump_json(eval_metrics_json("teacher", te, false)) + "\n";
+  metrics += dump_json(eval_metrics_json("student", se, true)) + "\n";
   write_file_atomic(join_path(out_dir, "metrics.jsonl"), metrics);
 
   Json summary = Json::object();
-  summary.set("version", deit_version_string());
-  summary.set("device", rt.device);
-  summary.set("threads", rt.threads);
-  summary.set("data", Json::object()
-                          .set("dir", data_dir)
-                          .set("format", format_name(data.train_info.format))
-                          .set("train_count", data.train_info.count)
-                          .set("test_count", data.test_info.count)
-                          .set("classes", data.train_info.num_classes)
-                          .set("fraction", fraction));
-  summary.set("teacher", Json::object()
-                             .set("arch", arch)
-                             .set("epochs", ts.train.epochs)
-                             .set("accuracy", te.result.accuracy)
-                             .set("train_seconds", teacher_train)
-                             .set("eval_seconds", te.seconds));
-  summary.set("student", Json::object()
-                             .set("preset", ss.preset)
-                             .set("params", params)
-                             .set("epochs", ss.distill.epochs)
-                             .set("accuracy", Json::object()
-                                                  .set("avg", se.result.accuracy)
-                                                  .set("cls", se.result.accuracy_cls)
-                                                  .set("dist", se.result.accuracy_dist))
-                             .set("teacher_logits_seconds", dt.teacher_logits_seconds)
-                             .set("train_seconds", dt.train_seconds)
-                             .set("eval_seconds", se.seconds));
-  const std::string summary_text = summary.dump(2) + "\n";
+  summary["version"] = deit_version_string();
+  summary["device"] = rt.device;
+  summary["threads"] = rt.threads;
+  summary["data"] = Json{{"dir", data_dir},
+                         {"format", format_name(data.train_info.format)},
+                         {"train_count", data.train_info.count},
+                         {"test_count", data.test_info.count},
+                         {"classes", data.train_info.num_classes},
+                         {"fraction", fraction}};
+  summary["teacher"] = Json{{"arch", arch},
+                            {"epochs", ts.train.epochs},
+                            {"accuracy", te.result.accuracy},
+                            {"train_seconds", teacher_train},
+                            {"eval_seconds", te.seconds}};
+  summary["student"] = Json{
+      {"preset", ss.preset},
+      {"params", params},
+      {"epochs", ss.distill.epochs},
+      {"accuracy",
+       Json{{"avg", se.result.accuracy}, {"cls", se.result.accuracy_cls}, {"dist", se.result.accuracy_dist}}},
+      {"teacher_logits_seconds", dt.teacher_logits_seconds},
+      {"train_seconds", dt.train_seconds},
+      {"eval_seconds", se.seconds}};
+  const std::string summary_text = dump_json(summary, 2) + "\n";
   write_file_atomic(join_path(out_dir, "summary.json"), summary_text);
 
   if (!rt.quiet) {

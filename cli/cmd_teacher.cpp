@@ -54,17 +54,17 @@ int cmd_teacher(int argc, char** argv) {
   const std::string arch = teacher_arch(teacher.get());
   if (has(args, "json")) {
     Json j = Json::object();
-    j.set("out", out)
-        .set("arch", arch)
-        .set("device", rt.device)
-        .set("train_count", data.train_info.count)
-        .set("test_count", data.test_info.count)
-        .set("accuracy", e.result.accuracy)
-        .set("loss", e.result.loss)
-        .set("train_seconds", train_seconds)
-        .set("eval_seconds", e.seconds)
-        .set("epochs", epochs_json(progress, DEIT_PHASE_TEACHER_TRAIN));
-    std::printf("%s\n", j.dump(2).c_str());
+    j["out"] = out;
+    j["arch"] = arch;
+    j["device"] = rt.device;
+    j["train_count"] = data.train_info.count;
+    j["test_count"] = data.test_info.count;
+    j["accuracy"] = e.result.accuracy;
+    j["loss"] = e.result.loss;
+    j["train_seconds"] = train_seconds;
+    j["eval_seconds"] = e.seconds;
+    j["epochs"] = epochs_json(progress, DEIT_PHASE_TEACHER_TRAIN);
+    std::printf("%s\n", dump_json(j, 2).c_str());
   } else {
     std::printf("teacher %s: test accuracy %s (%s images), loss %.4f; train %s, eval %s\nwrote %s\n",
                 arch.c_str(), format_percent(e.result.accuracy).c_str(), format_count(e.result.count).c_str(),

@@ -25,14 +25,14 @@ int cmd_version(int argc, char** argv) {
   const int32_t devices = deit_cuda_device_count();
   if (has(args, "json")) {
     Json j = Json::object();
-    j.set("deitctl", built)
-        .set("libdeit", deit_version_string())
-        .set("libtorch", deit_libtorch_version())
-        .set("cuda_compiled", deit_cuda_compiled() != 0)
-        .set("cuda_available", cuda != 0)
-        .set("cuda_devices", devices)
-        .set("threads", deit_get_num_threads());
-    std::printf("%s\n", j.dump(2).c_str());
+    j["deitctl"] = built;
+    j["libdeit"] = deit_version_string();
+    j["libtorch"] = deit_libtorch_version();
+    j["cuda_compiled"] = deit_cuda_compiled() != 0;
+    j["cuda_available"] = cuda != 0;
+    j["cuda_devices"] = devices;
+    j["threads"] = deit_get_num_threads();
+    std::printf("%s\n", dump_json(j, 2).c_str());
     return kExitOk;
   }
   std::printf("deitctl %s (libdeit %s loaded)\n", built, deit_version_string());

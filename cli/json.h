@@ -1,72 +1,31 @@
-// A small JSON value for deitctl: builds summary/metrics output (with proper string escaping) and
-// reads deit_checkpoint_describe's text.  Objects keep insertion order so output keys stay stable.
+// deitctl's JSON: nlohmann's ordered_json (Debian's nlohmann-json3-dev, header-only), so that the keys of
+// summary.json, metrics.jsonl and every --json result stay in the order they are written.
 #pragma once
 
-#include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
-#include <type_traits>
-#include <utility>
-#include <vector>
 
 namespace deitctl {
 
-class Json {
- public:
-  enum class Type { Null, Bool, Int, Double, String, Array, Object };
-  using Member = std::pair<std::string, Json>;
+using Json = nlohmann::ordered_json;
 
-  Json() = default;
-  Json(bool b) : type_(Type::Bool), bool_(b) {}
-  template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
-  Json(T v) : type_(Type::Int), int_(static_cast<int64_t>(v)) {}
-  Json(double d) : type_(Type::Double), double_(d) {}
-  Json(const char* s) : type_(Type::String), string_(s) {}
-  Json(std::string s) : type_(Type::String), string_(std::move(s)) {}
+// One line (indent < 0) or pretty with `indent` spaces.  Bytes that are not UTF-8 (a file name from the
+// disk) become U+FFFD instead of an exception; NaN and infinities are written as null.
+inline std::string dump_json(const Json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, Json::error_handler_t::replace);
+}
 
-  static Json array() { return Json(Type::Array); }
-  static Json object() { return Json(Type::Object); }
-  // Throws std::runtime_error with the offset of the first fault.
-  static Json parse(const std::string& text);
+// The member `key` of an object; nullptr when `j` is not an object or has no such member.
+inline const Json* json_member(const Json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  const auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
 
-  Type type() const { return type_; }
-  bool is_object() const { return type_ == Type::Object; }
-  bool is_array() const { return type_ == Type::Array; }
-  bool is_string() const { return type_ == Type::String; }
-  bool is_number() const { return type_ == Type::Int || type_ == Type::Double; }
-
-  // Object: append (or replace) a member; returns *this for chaining.
-  Json& set(const std::string& key, Json value);
-  // Array: append.
-  Json& push(Json value);
-
-  // Object lookup: nullptr when absent or when this is not an object.
-  const Json* find(const std::string& key) const;
-  const std::vector<Member>& members() const { return members_; }
-  const std::vector<Json>& items() const { return items_; }
-
-  // Typed reads with a fallback for a missing/mistyped value.
-  std::string str(const std::string& fallback = "") const { return is_string() ? string_ : fallback; }
-  double number(double fallback = 0) const;
-  int64_t integer(int64_t fallback = 0) const;
-  bool boolean(bool fallback = false) const;
-
-  // indent < 0: one line, no spaces; otherwise pretty with `indent` spaces per level.
-  std::string dump(int indent = -1) const;
-
- private:
-  explicit Json(Type t) : type_(t) {}
-  void dump_to(std::string& out, int indent, int level) const;
-
-  Type type_ = Type::Null;
-  bool bool_ = false;
-  int64_t int_ = 0;
-  double double_ = 0;
-  std::string string_;
-  std::vector<Json> items_;
-  std::vector<Member> members_;
-};
-
-// A JSON string literal (with quotes) for `s`: escapes quotes, backslashes and control characters.
-std::string json_quote(const std::string& s);
+// The string member `key`; `fallback` when absent or not a string.
+inline std::string json_string(const Json& j, const char* key, const std::string& fallback = "") {
+  const Json* v = json_member(j, key);
+  return v && v->is_string() ? v->get<std::string>() : fallback;
+}
 
 }  // namespace deitctl

@@ -188,8 +188,7 @@ Json checkpoint_description(const std::string& path) {
 Model load_model(const std::string& path, const std::string& device) {
   Model m;
   m.description = checkpoint_description(path);
-  const Json* kind = m.description.find("kind");
-  m.kind = kind ? kind->str() : "";
+  m.kind = json_string(m.description, "kind");
   if (m.kind == "student") {
     deit_student* raw = nullptr;
     check(deit_student_load(path.c_str(), &raw));
@@ -231,36 +230,36 @@ void apply_validation(const cxxopts::ParseResult& args, const DataSplits& data, 
 
 Json epoch_metrics_json(const EpochMetrics& m) {
   Json j = Json::object();
-  j.set("phase", phase_key(m.phase));
-  j.set("epoch", m.epoch);
-  j.set("loss", m.loss);
-  j.set("loss_cls", m.loss_cls);
-  j.set("loss_dist", m.loss_dist);
-  j.set("images_per_sec", m.images_per_sec);
-  j.set("seconds", m.seconds);
-  if (m.val_accuracy >= 0) j.set("val_accuracy", m.val_accuracy);
+  j["phase"] = phase_key(m.phase);
+  j["epoch"] = m.epoch;
+  j["loss"] = m.loss;
+  j["loss_cls"] = m.loss_cls;
+  j["loss_dist"] = m.loss_dist;
+  j["images_per_sec"] = m.images_per_sec;
+  j["seconds"] = m.seconds;
+  if (m.val_accuracy >= 0) j["val_accuracy"] = m.val_accuracy;
   return j;
 }
 
 Json epochs_json(const ProgressReporter& progress, deit_phase phase) {
   Json a = Json::array();
   for (const EpochMetrics& m : progress.epochs())
-    if (m.phase == phase) a.push(epoch_metrics_json(m));
+    if (m.phase == phase) a.push_back(epoch_metrics_json(m));
   return a;
 }
 
 Json eval_metrics_json(const char* model, const Evaluation& e, bool student) {
   Json j = Json::object();
-  j.set("phase", "eval");
-  j.set("model", model);
-  j.set("count", e.result.count);
-  j.set("accuracy", e.result.accuracy);
-  j.set("loss", e.result.loss);
+  j["phase"] = "eval";
+  j["model"] = model;
+  j["count"] = e.result.count;
+  j["accuracy"] = e.result.accuracy;
+  j["loss"] = e.result.loss;
   if (student) {
-    j.set("accuracy_cls", e.result.accuracy_cls);
-    j.set("accuracy_dist", e.result.accuracy_dist);
+    j["accuracy_cls"] = e.result.accuracy_cls;
+    j["accuracy_dist"] = e.result.accuracy_dist;
   }
-  j.set("seconds", e.seconds);
+  j["seconds"] = e.seconds;
   return j;
 }
 

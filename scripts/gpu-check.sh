@@ -22,7 +22,7 @@ prepare() {
   command -v apt-get >/dev/null || { echo "gpu-check: --prepare needs apt-get (Debian)" >&2; exit 2; }
   local debs
   debs="$(mktemp -d)"
-  (cd "$debs" && apt-get download libcxxopts-dev libcmocka0 libcmocka-dev)
+  (cd "$debs" && apt-get download libcxxopts-dev nlohmann-json3-dev libcmocka0 libcmocka-dev)
   mkdir -p "$tp"
   for d in "$debs"/*.deb; do dpkg -x "$d" "$tp"; done
   rm -rf "$debs"
@@ -98,10 +98,11 @@ if [ -d "$tp/usr" ]; then
   export PKG_CONFIG_PATH
 fi
 options=(-DDEIT_BUILD_BENCH=ON -DDEIT_BUILD_GO_RUST=OFF)
-if [ -f "$tp/usr/include/cxxopts.hpp" ] || [ -f /usr/include/cxxopts.hpp ]; then
+if { [ -f "$tp/usr/include/cxxopts.hpp" ] || [ -f /usr/include/cxxopts.hpp ]; } &&
+   { [ -f "$tp/usr/include/nlohmann/json.hpp" ] || [ -f /usr/include/nlohmann/json.hpp ]; }; then
   options+=(-DDEIT_BUILD_CLI=ON)
 else
-  echo "gpu-check: no cxxopts (run scripts/gpu-check.sh --prepare here and carry third_party-gpu): CLI off" >&2
+  echo "gpu-check: no cxxopts or nlohmann-json (run scripts/gpu-check.sh --prepare here and carry third_party-gpu): CLI off" >&2
   options+=(-DDEIT_BUILD_CLI=OFF)
 fi
 # Tests stay on: the conformance and kernel tests need no cmocka, and CMake leaves out the CMocka
