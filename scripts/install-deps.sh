@@ -11,7 +11,7 @@ packages=(
   python3-torch python3-torchvision  # reference models of the conformance tests (tests/conformance)
   golang-go                          # Go binding and example (bindings/go, examples/go); cargo is on the machine
   dataset-fashion-mnist              # the default data set: /usr/share/datasets/fashion-mnist
-  nlohmann-json3-dev                 # JSON (header-only): deitctl's summary, metrics and --json output
+  nlohmann-json3-dev                 # JSON (header-only): checkpoint metadata, safetensors headers, deitctl's output
   libturbojpeg0-dev libspng-dev      # image folders (libdeit/image): JPEG and PNG decoding
   libonnx-dev libprotobuf-dev        # ONNX export (libdeit/export): ONNX's protobuf schema and checker
   python3-pil python3-skimage        # image tests: torchvision's PIL preprocessing, real sample photographs

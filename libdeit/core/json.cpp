@@ -1,27 +1,17 @@
 #include "core/json.h"
 
-#include <clocale>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <deque>
 #include <unordered_set>
+#include <utility>
 
 #include "core/error.h"
-
-// std::to_chars(double) gives the shortest round-trip text without locale
-// surprises; older standard libraries fall back to snprintf.
-#include <charconv>
-#if defined(__cpp_lib_to_chars) && !defined(DEIT_JSON_NO_TO_CHARS)
-#define DEIT_JSON_HAVE_TO_CHARS 1
-#endif
 
 namespace deit {
 namespace {
 
-[[noreturn]] void format_error(const std::string& what, size_t offset) {
-  throw Error(DEIT_E_FORMAT, "JSON: " + what + " at offset " + std::to_string(offset));
-}
+[[noreturn]] void format_error(const std::string& what) { throw Error(DEIT_E_FORMAT, "JSON: " + what); }
 
 // Length of the valid UTF-8 sequence at s[i] (1..4), or 0 when it is not one
 // (overlong forms, UTF-16 surrogates and code points above U+10FFFF rejected).
@@ -51,653 +41,204 @@ size_t utf8_sequence_length(const unsigned char* s, size_t i, size_t n) {
   return len;
 }
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-// strtod reads the C locale's decimal point; a host program may have changed it.
-std::string localize_decimal_point(std::string text) {
-  const char* point = std::localeconv()->decimal_point;
-  if (point && std::strcmp(point, ".") != 0) {
-    const size_t dot = text.find('.');
-    if (dot != std::string::npos) text.replace(dot, 1, point);
-  }
-  return text;
-}
-
-#ifndef DEIT_JSON_HAVE_TO_CHARS
-std::string delocalize_decimal_point(std::string text) {
-  const char* point = std::localeconv()->decimal_point;
-  if (point && *point && std::strcmp(point, ".") != 0) {
-    const size_t at = text.find(point);
-    if (at != std::string::npos) text.replace(at, std::strlen(point), ".");
-  }
-  return text;
-}
-#endif
-
-std::string format_double(double v) {
-  if (!std::isfinite(v))
-    throw Error(DEIT_E_INVALID_ARG, "JSON: cannot write a non-finite number (NaN or infinity)");
-  std::string text;
-#ifdef DEIT_JSON_HAVE_TO_CHARS
-  char buf[64];
-  const auto res = std::to_chars(buf, buf + sizeof(buf), v);
-  text.assign(buf, res.ptr);
-#else
-  char buf[64];
-  for (int precision = 15; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof(buf), "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  text = delocalize_decimal_point(buf);
-#endif
-  // Keep a double a double when read back ("3" would come back as an integer).
-  if (text.find_first_of(".eE") == std::string::npos) text += ".0";
-  return text;
-}
-
-class Parser {
+// Builds the document from nlohmann's SAX events, with the limits of JsonParseOptions.  (nlohmann's own
+// DOM builder has no limits and keeps the last of two equal keys.)
+class LimitedBuilder {
  public:
-  Parser(const char* data, size_t size, const Json::ParseOptions& options)
-      : s_(reinterpret_cast<const unsigned char*>(data)), n_(size), opt_(options) {}
+  explicit LimitedBuilder(const JsonParseOptions& options) : options_(options) {}
 
-  Json parse_document() {
-    skip_ws();
-    Json value = parse_value(0);
-    skip_ws();
-    if (i_ != n_) format_error("unexpected " + describe_here() + " after the value", i_);
-    return value;
+  Json take() { return std::move(root_); }
+
+  bool null() { return add(Json(nullptr)); }
+  bool boolean(bool b) { return add(Json(b)); }
+  bool number_integer(Json::number_integer_t v) { return add(Json(v)); }
+  bool number_unsigned(Json::number_unsigned_t v) { return add(Json(v)); }
+  bool number_float(Json::number_float_t v, const std::string& text) {
+    if (!std::isfinite(v)) format_error("number " + printable(text, 40) + " is out of range");
+    return add(Json(v));
+  }
+  bool string(std::string& s) { return add(Json(std::move(s))); }
+  bool binary(Json::binary_t&) { format_error("binary value"); }  // not reachable from JSON text
+
+  bool start_object(size_t) { return open(Json::object()); }
+  bool start_array(size_t) { return open(Json::array()); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+
+  bool key(std::string& k) {
+    Json& object = *stack_.back();
+    if (!seen_.back().insert(k).second) {
+      if (!options_.on_duplicate) format_error("duplicate key '" + printable(k) + "'");
+      options_.on_duplicate(path(), k);
+      dropped_.emplace_back();
+      slot_ = &dropped_.back();
+    } else {
+      // Appended without ordered_map's linear search for the key (the set above knows it is new).
+      auto& members = object.get_ref<Json::object_t&>();
+      members.emplace_back(k, nullptr);
+      slot_ = &members.back().second;
+    }
+    key_ = std::move(k);
+    return true;
+  }
+
+  bool parse_error(size_t position, const std::string&, const nlohmann::json::exception& e) {
+    // e.what(): "[json.exception.parse_error.101] parse error at line 1, column 7: syntax error ..." or
+    // "[json.exception.out_of_range.406] number overflow parsing '1e427'": the part after the prefixes.
+    std::string what = e.what();
+    if (what.rfind('[', 0) == 0 && what.find("] ") != std::string::npos) what = what.substr(what.find("] ") + 2);
+    if (what.rfind("parse error", 0) == 0 && what.find(": ") != std::string::npos)
+      what = what.substr(what.find(": ") + 2);
+    format_error(what + " at offset " + std::to_string(position > 0 ? position - 1 : 0));
   }
 
  private:
-  std::string describe_here() const {
-    if (i_ >= n_) return "end of input";
-    const unsigned char c = s_[i_];
-    if (c >= 0x20 && c < 0x7F) return std::string("character '") + static_cast<char>(c) + "'";
-    char buf[16];
-    std::snprintf(buf, sizeof(buf), "byte 0x%02X", c);
-    return buf;
+  bool add(Json v) {
+    count();
+    *place() = std::move(v);
+    return true;
   }
 
-  void skip_ws() {
-    while (i_ < n_ && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+  bool open(Json container) {
+    count();
+    if (stack_.size() >= options_.max_depth)
+      format_error("nesting deeper than " + std::to_string(options_.max_depth));
+    Json* at = place();
+    *at = std::move(container);
+    keys_.push_back(stack_.empty() || stack_.back()->is_array() ? std::string() : key_);
+    stack_.push_back(at);
+    seen_.emplace_back();
+    return true;
   }
 
-  void count_value() {
-    if (++values_ > opt_.max_values) {
-      format_error("more than " + std::to_string(opt_.max_values) + " values", i_);
-    }
+  bool close() {
+    stack_.pop_back();
+    keys_.pop_back();
+    seen_.pop_back();
+    return true;
   }
 
-  Json parse_value(size_t depth) {
-    if (i_ >= n_) format_error("unexpected end of input", i_);
-    count_value();
-    switch (s_[i_]) {
-      case '{': return parse_object(depth + 1);
-      case '[': return parse_array(depth + 1);
-      case '"': return Json(parse_string());
-      case 't': return parse_literal("true", Json(true));
-      case 'f': return parse_literal("false", Json(false));
-      case 'n': return parse_literal("null", Json());
-      default:
-        if (s_[i_] == '-' || (s_[i_] >= '0' && s_[i_] <= '9')) return parse_number();
-        format_error("unexpected " + describe_here(), i_);
-    }
+  void count() {
+    if (++values_ > options_.max_values)
+      format_error("more than " + std::to_string(options_.max_values) + " values");
   }
 
-  Json parse_literal(const char* word, Json value) {
-    const size_t len = std::strlen(word);
-    if (n_ - i_ < len || std::memcmp(s_ + i_, word, len) != 0) format_error("invalid literal", i_);
-    i_ += len;
-    return value;
+  // Where the next value goes: the root, the end of the open array, or the key just read.
+  Json* place() {
+    if (stack_.empty()) return &root_;
+    Json& top = *stack_.back();
+    if (top.is_array()) {
+      top.push_back(nullptr);
+      return &top.back();
+    }
+    return slot_;
   }
 
-  void check_depth(size_t depth) {
-    if (depth > opt_.max_depth) {
-      format_error("nesting deeper than " + std::to_string(opt_.max_depth) + " levels", i_);
-    }
-  }
+  std::vector<std::string> path() const { return {keys_.begin() + 1, keys_.end()}; }
 
-  Json parse_array(size_t depth) {
-    check_depth(depth);
-    ++i_;  // '['
-    Json::Array items;
-    skip_ws();
-    if (i_ < n_ && s_[i_] == ']') {
-      ++i_;
-      return Json(std::move(items));
-    }
-    for (;;) {
-      skip_ws();
-      items.push_back(parse_value(depth));
-      skip_ws();
-      if (i_ < n_ && s_[i_] == ',') {
-        ++i_;
-        continue;
-      }
-      if (i_ < n_ && s_[i_] == ']') {
-        ++i_;
-        return Json(std::move(items));
-      }
-      format_error("expected ',' or ']' but found " + describe_here(), i_);
-    }
-  }
-
-  Json parse_object(size_t depth) {
-    check_depth(depth);
-    ++i_;  // '{'
-    Json::Object members;
-    // Small objects are checked for duplicates by scanning; large ones by a set.
-    std::unordered_set<std::string> seen;
-    constexpr size_t kScanLimit = 16;
-    skip_ws();
-    if (i_ < n_ && s_[i_] == '}') {
-      ++i_;
-      return Json(std::move(members));
-    }
-    for (;;) {
-      skip_ws();
-      if (i_ >= n_ || s_[i_] != '"') format_error("expected a string key but found " + describe_here(), i_);
-      const size_t key_offset = i_;
-      std::string key = parse_string();
-      if (!opt_.allow_duplicate_keys) {
-        bool dup = false;
-        if (members.size() < kScanLimit) {
-          for (const auto& m : members) dup = dup || m.first == key;
-        } else {
-          if (seen.empty()) {
-            for (const auto& m : members) seen.insert(m.first);
-          }
-          dup = !seen.insert(key).second;
-        }
-        if (dup) format_error("duplicate key \"" + printable(key) + "\"", key_offset);
-      }
-      skip_ws();
-      if (i_ >= n_ || s_[i_] != ':') format_error("expected ':' but found " + describe_here(), i_);
-      ++i_;
-      skip_ws();
-      Json value = parse_value(depth);
-      members.emplace_back(std::move(key), std::move(value));
-      skip_ws();
-      if (i_ < n_ && s_[i_] == ',') {
-        ++i_;
-        continue;
-      }
-      if (i_ < n_ && s_[i_] == '}') {
-        ++i_;
-        return Json(std::move(members));
-      }
-      format_error("expected ',' or '}' but found " + describe_here(), i_);
-    }
-  }
-
-  uint32_t parse_hex4() {
-    if (n_ - i_ < 4) format_error("truncated \\u escape", i_);
-    uint32_t v = 0;
-    for (int k = 0; k < 4; ++k) {
-      const unsigned char c = s_[i_ + k];
-      v <<= 4;
-      if (c >= '0' && c <= '9') {
-        v |= c - '0';
-      } else if (c >= 'a' && c <= 'f') {
-        v |= c - 'a' + 10;
-      } else if (c >= 'A' && c <= 'F') {
-        v |= c - 'A' + 10;
-      } else {
-        format_error("invalid hex digit in \\u escape", i_ + k);
-      }
-    }
-    i_ += 4;
-    return v;
-  }
-
-  std::string parse_string() {
-    ++i_;  // opening quote
-    std::string out;
-    for (;;) {
-      // Copy runs of plain characters at once.
-      const size_t run = i_;
-      while (i_ < n_ && s_[i_] >= 0x20 && s_[i_] < 0x80 && s_[i_] != '"' && s_[i_] != '\\') ++i_;
-      out.append(reinterpret_cast<const char*>(s_ + run), i_ - run);
-      if (i_ >= n_) format_error("unterminated string", i_);
-      const unsigned char c = s_[i_];
-      if (c == '"') {
-        ++i_;
-        return out;
-      }
-      if (c < 0x20) format_error("unescaped control character in string", i_);
-      if (c >= 0x80) {
-        const size_t len = utf8_sequence_length(s_, i_, n_);
-        if (len == 0) format_error("invalid UTF-8 in string", i_);
-        out.append(reinterpret_cast<const char*>(s_ + i_), len);
-        i_ += len;
-        continue;
-      }
-      // Backslash escape.
-      const size_t esc = i_;
-      if (++i_ >= n_) format_error("unterminated string", i_);
-      const unsigned char e = s_[i_++];
-      switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': {
-          uint32_t cp = parse_hex4();
-          if (cp >= 0xDC00 && cp <= 0xDFFF) format_error("lone low surrogate in \\u escape", esc);
-          if (cp >= 0xD800 && cp <= 0xDBFF) {
-            if (n_ - i_ < 2 || s_[i_] != '\\' || s_[i_ + 1] != 'u') {
-              format_error("high surrogate not followed by a low surrogate", esc);
-            }
-            i_ += 2;
-            const uint32_t low = parse_hex4();
-            if (low < 0xDC00 || low > 0xDFFF)
-              format_error("high surrogate not followed by a low surrogate", esc);
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-          }
-          append_utf8(out, cp);
-          break;
-        }
-        default: format_error("invalid escape in string", esc);
-      }
-    }
-  }
-
-  Json parse_number() {
-    const size_t start = i_;
-    bool integral = true;
-    if (s_[i_] == '-') ++i_;
-    if (i_ >= n_ || !(s_[i_] >= '0' && s_[i_] <= '9')) format_error("invalid number", start);
-    if (s_[i_] == '0') {
-      ++i_;
-      if (i_ < n_ && s_[i_] >= '0' && s_[i_] <= '9') format_error("leading zero in number", start);
-    } else {
-      while (i_ < n_ && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
-    }
-    if (i_ < n_ && s_[i_] == '.') {
-      integral = false;
-      ++i_;
-      if (i_ >= n_ || !(s_[i_] >= '0' && s_[i_] <= '9')) format_error("digit expected after '.'", i_);
-      while (i_ < n_ && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
-    }
-    if (i_ < n_ && (s_[i_] == 'e' || s_[i_] == 'E')) {
-      integral = false;
-      ++i_;
-      if (i_ < n_ && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
-      if (i_ >= n_ || !(s_[i_] >= '0' && s_[i_] <= '9')) format_error("digit expected in exponent", i_);
-      while (i_ < n_ && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
-    }
-    const std::string text(reinterpret_cast<const char*>(s_ + start), i_ - start);
-    if (integral) {
-      // Exact int64 when it fits: accumulate the magnitude as unsigned.
-      const bool negative = text[0] == '-';
-      const uint64_t limit = negative ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
-      uint64_t mag = 0;
-      bool fits = true;
-      for (size_t k = negative ? 1 : 0; k < text.size() && fits; ++k) {
-        const uint64_t d = static_cast<uint64_t>(text[k] - '0');
-        if (mag > (limit - d) / 10) {
-          fits = false;
-        } else {
-          mag = mag * 10 + d;
-        }
-      }
-      if (fits) {
-        // Two's complement negation of the magnitude (well defined for INT64_MIN too).
-        const int64_t v = negative ? static_cast<int64_t>(~mag + 1) : static_cast<int64_t>(mag);
-        return Json(static_cast<long long>(v));
-      }
-    }
-    const std::string local = localize_decimal_point(text);
-    const double v = std::strtod(local.c_str(), nullptr);
-    if (std::isinf(v)) format_error("number out of range", start);
-    return Json(v);
-  }
-
-  const unsigned char* s_;
-  size_t n_;
-  size_t i_ = 0;
+  const JsonParseOptions& options_;
+  Json root_;
+  std::vector<Json*> stack_;       // the open containers (element pointers stay valid: only the top grows)
+  std::vector<std::string> keys_;  // the key each open container sits under ("" for the root and in arrays)
+  std::vector<std::unordered_set<std::string>> seen_;  // the keys of each open object (linear time)
+  std::deque<Json> dropped_;       // repeated keys' values, parsed and then dropped
+  Json* slot_ = nullptr;
+  std::string key_;
   size_t values_ = 0;
-  Json::ParseOptions opt_;
 };
 
-void append_quoted(std::string& out, const std::string& s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  out += '"';
-  for (size_t i = 0; i < n;) {
-    const unsigned char c = p[i];
-    if (c >= 0x80) {
-      const size_t len = utf8_sequence_length(p, i, n);
-      if (len == 0) throw Error(DEIT_E_INVALID_ARG, "JSON: cannot write a string that is not valid UTF-8");
-      out.append(s, i, len);
-      i += len;
-      continue;
-    }
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04X", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-    ++i;
-  }
-  out += '"';
+void check_writable(const Json& j) {
+  if (j.is_number_float() && !std::isfinite(j.get<double>()))
+    throw Error(DEIT_E_INVALID_ARG, "JSON: cannot write a non-finite number (NaN or infinity)");
+  if (j.is_structured())
+    for (const Json& v : j) check_writable(v);
 }
 
-void write_value(std::string& out, const Json& v, int indent, int level) {
-  const auto newline = [&](int lvl) {
-    if (indent < 0) return;
-    out += '\n';
-    out.append(static_cast<size_t>(indent) * static_cast<size_t>(lvl), ' ');
-  };
-  switch (v.type()) {
-    case Json::Type::Null: out += "null"; break;
-    case Json::Type::Bool: out += v.as_bool() ? "true" : "false"; break;
-    case Json::Type::Number:
-      out += v.is_int() ? std::to_string(v.as_int()) : format_double(v.as_double());
-      break;
-    case Json::Type::String: append_quoted(out, v.as_string()); break;
-    case Json::Type::Array: {
-      const auto& items = v.as_array();
-      out += '[';
-      for (size_t k = 0; k < items.size(); ++k) {
-        if (k) out += ',';
-        newline(level + 1);
-        write_value(out, items[k], indent, level + 1);
-      }
-      if (!items.empty()) newline(level);
-      out += ']';
-      break;
-    }
-    case Json::Type::Object: {
-      const auto& members = v.as_object();
-      out += '{';
-      for (size_t k = 0; k < members.size(); ++k) {
-        if (k) out += ',';
-        newline(level + 1);
-        append_quoted(out, members[k].first);
-        out += indent < 0 ? ":" : ": ";
-        write_value(out, members[k].second, indent, level + 1);
-      }
-      if (!members.empty()) newline(level);
-      out += '}';
-      break;
-    }
-  }
-}
-
-std::string expected_got(const char* expected, const Json& v) {
-  std::string got = v.type_name();
-  if (v.is_number() && !v.is_int()) got = "non-integer number";
-  return std::string("expected ") + expected + ", got " + got;
-}
-
-[[noreturn]] void type_error(const char* expected, const Json& v) {
-  throw Error(DEIT_E_FORMAT, "JSON: " + expected_got(expected, v));
+std::string type_text(const Json& v) {
+  if (v.is_number_float()) return "non-integer number";
+  if (v.is_number_unsigned() && !json_is_int(v)) return "integer beyond int64";
+  return v.type_name();
 }
 
 [[noreturn]] void key_error(const std::string& key, const char* expected, const Json& v) {
-  throw Error(DEIT_E_FORMAT, "JSON: key '" + printable(key) + "': " + expected_got(expected, v));
+  format_error("key '" + printable(key) + "': expected " + expected + ", got " + type_text(v));
 }
 
 }  // namespace
 
-Json::Json(unsigned long long v) : type_(Type::Number) {
-  if (v <= static_cast<unsigned long long>(std::numeric_limits<int64_t>::max())) {
-    is_int_ = true;
-    int_ = static_cast<int64_t>(v);
-  }
-  num_ = static_cast<double>(v);
-}
-
-Json::Json(Array a) : type_(Type::Array), arr_(std::make_unique<Array>(std::move(a))) {}
-Json::Json(Object o) : type_(Type::Object), obj_(std::make_unique<Object>(std::move(o))) {}
-
-Json::Json(const Json& other)
-    : type_(other.type_),
-      is_int_(other.is_int_),
-      bool_(other.bool_),
-      num_(other.num_),
-      int_(other.int_),
-      str_(other.str_),
-      arr_(other.arr_ ? std::make_unique<Array>(*other.arr_) : nullptr),
-      obj_(other.obj_ ? std::make_unique<Object>(*other.obj_) : nullptr) {}
-
-Json& Json::operator=(const Json& other) {
-  if (this != &other) {
-    Json copy(other);
-    *this = std::move(copy);
-  }
-  return *this;
-}
-
-Json Json::parse(const std::string& text, const ParseOptions& options) {
-  return parse(text.data(), text.size(), options);
-}
-
-Json Json::parse(const char* data, size_t size, const ParseOptions& options) {
+Json parse_json(const char* data, size_t size, const JsonParseOptions& options) {
   if (!data && size) throw Error(DEIT_E_INVALID_ARG, "JSON: null input");
-  Parser parser(data ? data : "", size, options);
-  return parser.parse_document();
+  if (!data) data = "";
+  LimitedBuilder builder(options);
+  // The builder throws on every failure; strict: nothing but whitespace after the value.
+  Json::sax_parse(data, data + size, &builder, nlohmann::detail::input_format_t::json, true);
+  return builder.take();
 }
 
-std::string Json::dump(int indent) const {
-  std::string out;
-  write_value(out, *this, indent, 0);
-  return out;
-}
-
-const char* Json::type_name(Type t) {
-  switch (t) {
-    case Type::Null: return "null";
-    case Type::Bool: return "bool";
-    case Type::Number: return "number";
-    case Type::String: return "string";
-    case Type::Array: return "array";
-    case Type::Object: return "object";
+std::string dump_json(const Json& j, int indent) {
+  check_writable(j);
+  try {
+    return j.dump(indent);
+  } catch (const nlohmann::json::type_error&) {
+    throw Error(DEIT_E_INVALID_ARG, "JSON: cannot write a string that is not valid UTF-8");
   }
-  return "?";
 }
 
-bool Json::as_bool() const {
-  if (!is_bool()) type_error("a bool", *this);
-  return bool_;
+bool json_is_int(const Json& v) {
+  if (v.is_number_unsigned())
+    return v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  return v.is_number_integer();
 }
 
-double Json::as_double() const {
-  if (!is_number()) type_error("a number", *this);
-  return num_;
+const Json* json_find(const Json& j, const std::string& key) {
+  if (!j.is_object()) return nullptr;
+  const auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
 }
 
-int64_t Json::as_int() const {
-  if (!is_int()) type_error("an integer", *this);
-  return int_;
-}
-
-const std::string& Json::as_string() const {
-  if (!is_string()) type_error("a string", *this);
-  return str_;
-}
-
-const Json::Array& Json::as_array() const {
-  if (!is_array()) type_error("an array", *this);
-  return *arr_;
-}
-
-Json::Array& Json::as_array() {
-  if (!is_array()) type_error("an array", *this);
-  return *arr_;
-}
-
-const Json::Object& Json::as_object() const {
-  if (!is_object()) type_error("an object", *this);
-  return *obj_;
-}
-
-Json::Object& Json::as_object() {
-  if (!is_object()) type_error("an object", *this);
-  return *obj_;
-}
-
-size_t Json::size() const {
-  if (is_array()) return arr_->size();
-  if (is_object()) return obj_->size();
-  return 0;
-}
-
-void Json::push_back(Json value) {
-  if (is_null()) *this = array();
-  as_array().push_back(std::move(value));
-}
-
-const Json* Json::find(const std::string& key) const {
-  if (!is_object()) return nullptr;
-  for (const auto& m : *obj_) {
-    if (m.first == key) return &m.second;
-  }
-  return nullptr;
-}
-
-Json* Json::find(const std::string& key) {
-  return const_cast<Json*>(static_cast<const Json*>(this)->find(key));
-}
-
-const Json& Json::at(const std::string& key) const {
-  if (!is_object()) type_error("an object", *this);
-  const Json* v = find(key);
-  if (!v) throw Error(DEIT_E_FORMAT, "JSON: missing key '" + printable(key) + "'");
+const Json& json_at(const Json& j, const std::string& key) {
+  if (!j.is_object()) format_error(std::string("expected an object, got ") + type_text(j));
+  const Json* v = json_find(j, key);
+  if (!v) format_error("missing key '" + printable(key) + "'");
   return *v;
 }
 
-void Json::set(const std::string& key, Json value) {
-  if (is_null()) *this = object();
-  if (Json* existing = find(key)) {
-    *existing = std::move(value);
-  } else {
-    as_object().emplace_back(key, std::move(value));
-  }
+bool json_bool(const Json& j, const std::string& key) {
+  const Json& v = json_at(j, key);
+  if (!v.is_boolean()) key_error(key, "a bool", v);
+  return v.get<bool>();
 }
 
-Json& Json::operator[](const std::string& key) {
-  if (is_null()) *this = object();
-  if (Json* existing = find(key)) return *existing;
-  auto& members = as_object();
-  members.emplace_back(key, Json());
-  return members.back().second;
+int64_t json_int(const Json& j, const std::string& key) {
+  const Json& v = json_at(j, key);
+  if (!json_is_int(v)) key_error(key, "an integer", v);
+  return v.get<int64_t>();
 }
 
-bool Json::get_bool(const std::string& key) const {
-  const Json& v = at(key);
-  if (!v.is_bool()) key_error(key, "a bool", v);
-  return v.bool_;
-}
-
-int64_t Json::get_int(const std::string& key) const {
-  const Json& v = at(key);
-  if (!v.is_int()) key_error(key, "an integer", v);
-  return v.int_;
-}
-
-double Json::get_double(const std::string& key) const {
-  const Json& v = at(key);
+double json_double(const Json& j, const std::string& key) {
+  const Json& v = json_at(j, key);
   if (!v.is_number()) key_error(key, "a number", v);
-  return v.num_;
+  return v.get<double>();
 }
 
-const std::string& Json::get_string(const std::string& key) const {
-  const Json& v = at(key);
+const std::string& json_string(const Json& j, const std::string& key) {
+  const Json& v = json_at(j, key);
   if (!v.is_string()) key_error(key, "a string", v);
-  return v.str_;
+  return v.get_ref<const std::string&>();
 }
 
-const Json::Array& Json::get_array(const std::string& key) const {
-  const Json& v = at(key);
+const Json& json_array(const Json& j, const std::string& key) {
+  const Json& v = json_at(j, key);
   if (!v.is_array()) key_error(key, "an array", v);
-  return *v.arr_;
-}
-
-const Json& Json::get_object(const std::string& key) const {
-  const Json& v = at(key);
-  if (!v.is_object()) key_error(key, "an object", v);
   return v;
 }
 
-bool Json::get_bool_or(const std::string& key, bool fallback) const {
-  if (is_object() && !contains(key)) return fallback;
-  return get_bool(key);
+int64_t json_int_or(const Json& j, const std::string& key, int64_t fallback) {
+  return json_find(j, key) ? json_int(j, key) : fallback;
 }
 
-int64_t Json::get_int_or(const std::string& key, int64_t fallback) const {
-  if (is_object() && !contains(key)) return fallback;
-  return get_int(key);
-}
-
-double Json::get_double_or(const std::string& key, double fallback) const {
-  if (is_object() && !contains(key)) return fallback;
-  return get_double(key);
-}
-
-std::string Json::get_string_or(const std::string& key, const std::string& fallback) const {
-  if (is_object() && !contains(key)) return fallback;
-  return get_string(key);
-}
-
-bool Json::operator==(const Json& other) const {
-  if (type_ != other.type_) return false;
-  switch (type_) {
-    case Type::Null: return true;
-    case Type::Bool: return bool_ == other.bool_;
-    case Type::Number: return (is_int_ && other.is_int_) ? int_ == other.int_ : num_ == other.num_;
-    case Type::String: return str_ == other.str_;
-    case Type::Array: return *arr_ == *other.arr_;
-    case Type::Object: {
-      // Members compare by key, not position.
-      if (obj_->size() != other.obj_->size()) return false;
-      for (const auto& m : *obj_) {
-        const Json* o = other.find(m.first);
-        if (!o || !(*o == m.second)) return false;
-      }
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string json_quote(const std::string& s) {
-  std::string out;
-  append_quoted(out, s);
-  return out;
+std::string json_string_or(const Json& j, const std::string& key, const std::string& fallback) {
+  return json_find(j, key) ? json_string(j, key) : fallback;
 }
 
 std::string printable(const std::string& s, size_t max_chars) {

@@ -29,9 +29,9 @@ std::vector<std::pair<std::string, at::Tensor>> state_of(const torch::nn::Module
 std::map<std::string, std::string> metadata(const std::string& kind, const Json& config, const DataCard& card) {
   std::map<std::string, std::string> m = {{kKind, kind},
                                           {kFormat, std::to_string(kCheckpointFormatVersion)},
-                                          {kConfig, config.dump()},
+                                          {kConfig, dump_json(config)},
                                           {kLibVersion, deit_version_string()}};
-  if (!card.empty()) m[kData] = card_json(card).dump();
+  if (!card.empty()) m[kData] = dump_json(card_json(card));
   return m;
 }
 
@@ -40,7 +40,7 @@ DataCard card_in(const LoadedTensors& src, int64_t num_classes, const std::strin
   if (it == src.metadata.end()) return {};
   Json j;
   try {
-    j = Json::parse(it->second);
+    j = parse_json(it->second);
   } catch (const Error& e) {
     fail(DEIT_E_FORMAT, path + ": data card: " + e.what());
   }
@@ -69,7 +69,7 @@ Json expect_checkpoint(const LoadedTensors& src, const std::string& path, const 
   const std::string* c = get(kConfig);
   if (!c) fail(DEIT_E_FORMAT, path + ": no '" + std::string(kConfig) + "' in __metadata__");
   try {
-    Json config = Json::parse(*c);
+    Json config = parse_json(*c);
     if (!config.is_object()) fail(DEIT_E_FORMAT, "the configuration is not a JSON object");
     return config;
   } catch (const Error& e) {
@@ -78,14 +78,14 @@ Json expect_checkpoint(const LoadedTensors& src, const std::string& path, const 
 }
 
 // One JSON key per StudentConfig field (models/student.h), typed as the field.
-void read_field(const Json& j, const char* key, int64_t* out) { *out = j.get_int(key); }
-void read_field(const Json& j, const char* key, double* out) { *out = j.get_double(key); }
-void read_field(const Json& j, const char* key, bool* out) { *out = j.get_bool(key); }
+void read_field(const Json& j, const char* key, int64_t* out) { *out = json_int(j, key); }
+void read_field(const Json& j, const char* key, double* out) { *out = json_double(j, key); }
+void read_field(const Json& j, const char* key, bool* out) { *out = json_bool(j, key); }
 
 Json student_config_json(const StudentConfig& c) {
   Json j = Json::object();
-  j.set("preset", c.preset);
-#define DEIT_WRITE(field) j.set(#field, c.field);
+  j["preset"] = c.preset;
+#define DEIT_WRITE(field) j[#field] = c.field;
   DEIT_STUDENT_ARCH_FIELDS(DEIT_WRITE)
 #undef DEIT_WRITE
   return j;
@@ -94,7 +94,7 @@ Json student_config_json(const StudentConfig& c) {
 StudentConfig student_config_from_json(const Json& j, const std::string& path) {
   try {
     StudentConfig c;
-    c.preset = j.get_string("preset");
+    c.preset = json_string(j, "preset");
 #define DEIT_READ(field) read_field(j, #field, &c.field);
     DEIT_STUDENT_ARCH_FIELDS(DEIT_READ)
 #undef DEIT_READ
@@ -162,8 +162,8 @@ void save_teacher_checkpoint(const Teacher& teacher, const std::string& path) {
   const torch::nn::Module* m = teacher.net->module();
   if (!m) fail(DEIT_E_UNSUPPORTED, "a TorchScript teacher is not saved by libdeit; keep its original file");
   Json config = Json::object();
-  config.set("arch", teacher.arch);
-  config.set("num_classes", teacher.num_classes);
+  config["arch"] = teacher.arch;
+  config["num_classes"] = teacher.num_classes;
   save_state_dict(path, state_of(*m), metadata("teacher", config, teacher.card));
 }
 
@@ -173,8 +173,8 @@ std::unique_ptr<Teacher> load_teacher_checkpoint(const std::string& path) {
   std::string arch;
   int64_t num_classes = 0;
   try {
-    arch = config.get_string("arch");
-    num_classes = config.get_int("num_classes");
+    arch = json_string(config, "arch");
+    num_classes = json_int(config, "num_classes");
   } catch (const Error& e) {
     fail(DEIT_E_FORMAT, path + ": teacher configuration: " + e.what());
   }
@@ -222,30 +222,30 @@ std::string describe_checkpoint(const std::string& path) {
     fail(DEIT_E_FORMAT, path + ": not a libdeit checkpoint (no '" + std::string(kKind) + "' in __metadata__)");
   const Json config = expect_checkpoint(src, path, kind->second);
   Json out = Json::object();
-  out.set("path", path);
-  out.set("kind", kind->second);
-  out.set("format_version", static_cast<int64_t>(kCheckpointFormatVersion));
+  out["path"] = path;
+  out["kind"] = kind->second;
+  out["format_version"] = static_cast<int64_t>(kCheckpointFormatVersion);
   const auto ver = src.metadata.find(kLibVersion);
-  out.set("libdeit_version", ver == src.metadata.end() ? std::string() : ver->second);
-  out.set("config", config);
-  const int64_t classes = config.get_int_or("num_classes", 0);
+  out["libdeit_version"] = ver == src.metadata.end() ? std::string() : ver->second;
+  out["config"] = config;
+  const int64_t classes = json_int_or(config, "num_classes", 0);
   const DataCard card = card_in(src, classes, path);
-  if (!card.empty()) out.set("data", card_json(card));
+  if (!card.empty()) out["data"] = card_json(card);
   int64_t params = 0;
   Json tensors = Json::array();
   for (const auto& [name, t] : src.tensors) {
     Json e = Json::object();
-    e.set("name", name);
-    e.set("dtype", dtype_label(t.scalar_type()));
+    e["name"] = name;
+    e["dtype"] = dtype_label(t.scalar_type());
     Json shape = Json::array();
     for (int64_t d : t.sizes()) shape.push_back(d);
-    e.set("shape", shape);
+    e["shape"] = shape;
     tensors.push_back(std::move(e));
     if (!is_batchnorm_statistic(name)) params += t.numel();
   }
-  out.set("params", params);
-  out.set("tensors", tensors);
-  return out.dump();
+  out["params"] = params;
+  out["tensors"] = tensors;
+  return dump_json(out);
 }
 
 }  // namespace deit::models

@@ -109,29 +109,36 @@ class Checker {
   // Parses and validates the header; the data section is `data_size` bytes.
   void check_header(const uint8_t* header, size_t n, uint64_t data_size, SafetensorsFile* out) const {
     if (n == 0 || header[0] != '{') fail_file("header does not start with '{'");
+    JsonParseOptions options;
+    options.max_depth = 64;
+    options.max_values = kMaxHeaderValues;
+    // A repeated key is reported with what it names (a tensor, a field of one, a metadata key).
+    bool duplicate = false;
+    options.on_duplicate = [this, &duplicate](const std::vector<std::string>& path, const std::string& key) {
+      duplicate = true;
+      if (path.empty() && key == "__metadata__") fail_file("'__metadata__' appears twice");
+      if (path.empty()) fail_tensor(key, "duplicate name");
+      if (path.size() == 1 && path[0] == "__metadata__")
+        fail_file("'__metadata__' key '" + printable(key) + "' appears twice");
+      if (path.size() == 1) fail_tensor(path[0], "field '" + printable(key) + "' appears twice");
+      duplicate = false;  // deeper: not a field safetensors has, check_entry reports the entry
+    };
     Json root;
     try {
-      Json::ParseOptions options;
-      options.max_depth = 64;
-      options.max_values = kMaxHeaderValues;
-      options.allow_duplicate_keys = true;  // reported below with the tensor's name
-      root = Json::parse(reinterpret_cast<const char*>(header), n, options);
+      root = parse_json(reinterpret_cast<const char*>(header), n, options);
     } catch (const Error& e) {
+      if (duplicate) throw;  // reported above with what it names
       fail_file(std::string("header is not valid JSON (") + e.what() + " of the header)");
     }
     if (!root.is_object()) fail_file("header is not a JSON object");
 
-    std::set<std::string> names;
-    bool have_metadata = false;
-    for (const auto& [name, entry] : root.as_object()) {
+    for (const auto& member : root.items()) {
+      const std::string& name = member.key();
       if (name == "__metadata__") {
-        if (have_metadata) fail_file("'__metadata__' appears twice");
-        have_metadata = true;
-        check_metadata(entry, &out->metadata);
+        check_metadata(member.value(), &out->metadata);
         continue;
       }
-      if (!names.insert(name).second) fail_tensor(name, "duplicate name");
-      out->tensors.push_back(check_entry(name, entry, data_size));
+      out->tensors.push_back(check_entry(name, member.value(), data_size));
     }
     check_layout(out->tensors, data_size);
   }
@@ -140,14 +147,14 @@ class Checker {
   void check_metadata(const Json& entry, std::map<std::string, std::string>* metadata) const {
     if (entry.is_null()) return;  // what the reference reader accepts for "no metadata"
     if (!entry.is_object()) fail_file("'__metadata__' is not an object of strings");
-    for (const auto& [key, value] : entry.as_object()) {
+    for (const auto& member : entry.items()) {
+      const std::string& key = member.key();
+      const Json& value = member.value();
       if (!value.is_string()) {
         fail_file("'__metadata__' value of '" + printable(key) + "' is " + a_type(value) +
                   ", expected a string");
       }
-      if (!metadata->emplace(key, value.as_string()).second) {
-        fail_file("'__metadata__' key '" + printable(key) + "' appears twice");
-      }
+      metadata->emplace(key, value.get<std::string>());  // keys are unique (on_duplicate)
     }
   }
 
@@ -156,14 +163,14 @@ class Checker {
     const Json* dtype = nullptr;
     const Json* shape = nullptr;
     const Json* offsets = nullptr;
-    for (const auto& [field, value] : entry.as_object()) {
+    for (const auto& member : entry.items()) {
+      const std::string& field = member.key();
       const Json** slot = field == "dtype"          ? &dtype
                           : field == "shape"        ? &shape
                           : field == "data_offsets" ? &offsets
                                                     : nullptr;
       if (!slot) fail_tensor(name, "unknown field '" + printable(field) + "'");
-      if (*slot) fail_tensor(name, "field '" + field + "' appears twice");
-      *slot = &value;
+      *slot = &member.value();  // fields are unique (on_duplicate)
     }
     if (!dtype) fail_tensor(name, "missing 'dtype'");
     if (!shape) fail_tensor(name, "missing 'shape'");
@@ -172,31 +179,32 @@ class Checker {
     SafetensorInfo info;
     info.name = name;
     if (!dtype->is_string()) fail_tensor(name, "'dtype' is not a string");
-    if (!parse_dtype(dtype->as_string(), &info.dtype)) {
+    const std::string& dtype_text = dtype->get_ref<const std::string&>();
+    if (!parse_dtype(dtype_text, &info.dtype)) {
       // Newer safetensors dtypes are valid files this build cannot load.
       static const char* const kOtherDtypes[] = {"U16",     "U32",     "U64", "C64",     "F8_E4M3",
                                                  "F8_E5M2", "F8_E8M0", "F4",  "F6_E2M3", "F6_E3M2"};
       for (const char* other : kOtherDtypes) {
-        if (dtype->as_string() == other) {
+        if (dtype_text == other) {
           fail(DEIT_E_UNSUPPORTED, label_ + ": tensor '" + printable(name) + "': dtype " + other +
                                        " is not supported by libdeit");
         }
       }
-      fail_tensor(name, "unknown dtype '" + printable(dtype->as_string()) + "'");
+      fail_tensor(name, "unknown dtype '" + printable(dtype_text) + "'");
     }
     if (!shape->is_array()) fail_tensor(name, "'shape' is not an array of non-negative integers");
-    for (const Json& d : shape->as_array()) {
-      if (!d.is_int() || d.as_int() < 0)
+    for (const Json& d : *shape) {
+      if (!json_is_int(d) || d.get<int64_t>() < 0)
         fail_tensor(name, "'shape' is not an array of non-negative integers");
-      info.shape.push_back(d.as_int());
+      info.shape.push_back(d.get<int64_t>());
     }
-    const auto valid_offset = [](const Json& v) { return v.is_int() && v.as_int() >= 0; };
-    if (!offsets->is_array() || offsets->size() != 2 || !valid_offset(offsets->as_array()[0]) ||
-        !valid_offset(offsets->as_array()[1])) {
+    const auto valid_offset = [](const Json& v) { return json_is_int(v) && v.get<int64_t>() >= 0; };
+    if (!offsets->is_array() || offsets->size() != 2 || !valid_offset((*offsets)[0]) ||
+        !valid_offset((*offsets)[1])) {
       fail_tensor(name, "'data_offsets' is not two non-negative integers");
     }
-    info.begin = static_cast<uint64_t>(offsets->as_array()[0].as_int());
-    info.end = static_cast<uint64_t>(offsets->as_array()[1].as_int());
+    info.begin = (*offsets)[0].get<uint64_t>();
+    info.end = (*offsets)[1].get<uint64_t>();
     if (info.begin > info.end)
       fail_tensor(name, "data_offsets " + offsets_str(info.begin, info.end) + " are reversed");
     if (info.end > data_size) {
@@ -365,8 +373,8 @@ void write_safetensors_atomic(const std::string& path, const std::map<std::strin
   Json header = Json::object();
   if (!metadata.empty()) {
     Json meta = Json::object();
-    for (const auto& [key, value] : metadata) meta.as_object().emplace_back(key, Json(value));
-    header.as_object().emplace_back("__metadata__", std::move(meta));
+    for (const auto& [key, value] : metadata) meta[key] = value;
+    header["__metadata__"] = std::move(meta);
   }
   std::set<std::string> names;
   uint64_t offset = 0;
@@ -386,20 +394,17 @@ void write_safetensors_atomic(const std::string& path, const std::map<std::strin
     }
     if (!t.data && t.nbytes) invalid_arg(where + "null data");
     Json shape = Json::array();
-    for (int64_t d : t.shape) shape.push_back(Json(static_cast<long long>(d)));
+    for (int64_t d : t.shape) shape.push_back(d);
     Json entry = Json::object();
-    entry.as_object().emplace_back("dtype", Json(dtype_name(t.dtype)));
-    entry.as_object().emplace_back("shape", std::move(shape));
-    Json offsets = Json::array();
-    offsets.push_back(Json(static_cast<unsigned long long>(offset)));
-    offsets.push_back(Json(static_cast<unsigned long long>(offset + nbytes)));
-    entry.as_object().emplace_back("data_offsets", std::move(offsets));
-    header.as_object().emplace_back(t.name, std::move(entry));
+    entry["dtype"] = dtype_name(t.dtype);
+    entry["shape"] = std::move(shape);
+    entry["data_offsets"] = Json::array({offset, offset + nbytes});
+    header[t.name] = std::move(entry);  // names are unique (checked above)
     offset += nbytes;
   }
   std::string text;
   try {
-    text = header.dump();
+    text = dump_json(header);
   } catch (const Error& e) {
     invalid_arg(path + ": " + e.what());  // a name or metadata string that is not UTF-8
   }
