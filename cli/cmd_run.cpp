@@ -119,13 +119,9 @@ int cmd_run(int argc, char** argv) {
       "distillation, epochs from budgets of images seen); --full starts from the reference notebook's configuration instead. Any option given "
       "overrides either.");
   options.custom_help("[options]");
+  add_data_options(options);
   // clang-format off
   options.add_options("Data")
-      ("data", std::string(kDataHelp) + " (default " + kDefaultDataDir + ")", cxxopts::value<std::string>(),
-       "DIR")
-      ("fraction", "random fraction of the training split (default 1)", cxxopts::value<double>(), "F")
-      ("val-fraction", "hold out this fraction of the training images for validation at every epoch's end",
-       cxxopts::value<double>(), "F")
       ("keep-best", "with --val-fraction: also write teacher-best.safetensors and student-best.safetensors, "
                     "the epochs with the best validation accuracy")
       ("out", std::string("output directory, created if missing (default ./") + kDefaultRunOut + ")",

@@ -231,22 +231,32 @@ deit_image_options image_options(const cxxopts::ParseResult& args, const deit_im
   return o;
 }
 
-// ---- crash safety ---------------------------------------------------------------------------------
+// ---- data -----------------------------------------------------------------------------------------
 
-void add_training_data_options(cxxopts::Options& options, const char* out_help) {
+void add_data_options(cxxopts::Options& options) {
   // clang-format off
   options.add_options("Data")
       ("data", std::string(kDataHelp) + " (default " + kDefaultDataDir + ")", cxxopts::value<std::string>(),
        "DIR")
       ("fraction", "random fraction of the training split (default 1)", cxxopts::value<double>(), "F")
       ("val-fraction", "hold out this fraction of the training images for validation at every epoch's end",
-       cxxopts::value<double>(), "F")
+       cxxopts::value<double>(), "F");
+  // clang-format on
+}
+
+void add_training_data_options(cxxopts::Options& options, const char* out_help) {
+  add_data_options(options);
+  // clang-format off
+  options.add_options("Data")
       ("best", "with --val-fraction: also write the checkpoint of the epoch with the best validation accuracy "
                "here", cxxopts::value<std::string>(), "FILE")
       ("out", out_help, cxxopts::value<std::string>(), "FILE")
       ("json", "print the result as JSON on stdout");
   // clang-format on
 }
+
+// ---- crash safety ---------------------------------------------------------------------------------
+
 
 std::string required(const cxxopts::ParseResult& args, const std::string& name) {
   if (!has(args, name)) throw UsageError("--" + name + " is required");

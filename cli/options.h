@@ -69,7 +69,9 @@ deit_image_options image_options(const cxxopts::ParseResult& args, const deit_im
 // True when an image option was given (predict then overrides the checkpoint's preprocessing).
 bool has_image_options(const cxxopts::ParseResult& args);
 
-// `teacher` and `distill`'s Data group: --data, --fraction, --val-fraction, --best, --out, --json.
+// The Data group: --data, --fraction, --val-fraction (which images train, in teacher, distill and run) ...
+void add_data_options(cxxopts::Options& options);
+// ... and teacher's and distill's --best FILE, --out FILE, --json.
 void add_training_data_options(cxxopts::Options& options, const char* out_help);
 // A string option the command cannot do without (UsageError "--name is required").
 std::string required(const cxxopts::ParseResult& args, const std::string& name);
