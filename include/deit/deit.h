@@ -467,8 +467,9 @@ DEIT_API const char *deit_teacher_arch_name(size_t index);
 /* arch: "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"
  * (torchvision's), or "resnet18-small-image", "resnet34-small-image",
  * "resnet50-small-image": the CIFAR ResNet's stem (3x3 stride-1 conv1, no
- * max-pool) for images of about 32 px and less, ~5x the compute at 28 px;
- * torchvision's pretrained weights do not fit it.  Initialised as torchvision
+ * max-pool) for images of about 32 px and less: layer1 works at 28x28
+ * instead of 7x7, ~16x the multiply-adds (~13x the training time measured
+ * on a CPU); torchvision's pretrained weights do not fit it.  Initialised as torchvision
  * does, from seed 0 (the same weights every time); placed on device "auto". */
 DEIT_API deit_status deit_teacher_create(const char *arch, int32_t num_classes,
                                          deit_teacher **out);

@@ -109,11 +109,13 @@ bool load_training_state(const std::string& path, torch::nn::Module& model,
           path + ": the position in the training state is out of range");
 
   std::vector<std::string> beside_model = {kOptimizerTensor};
+  std::vector<const at::Tensor*> saved_extra;  // checked here, copied once nothing else can fail
   for (const auto& [name, t] : extra) {
     const at::Tensor* saved = state.find(name);
     if (saved == nullptr || !saved->sizes().equals(t.sizes()))
       fail(DEIT_E_FORMAT, path + ": the training state has no tensor '" + name + "' of the model's shape");
     beside_model.push_back(name);
+    saved_extra.push_back(saved);
   }
   const at::Tensor* blob = state.find(kOptimizerTensor);
   if (blob == nullptr || blob->scalar_type() != at::kByte || blob->dim() != 1)
@@ -129,7 +131,7 @@ bool load_training_state(const std::string& path, torch::nn::Module& model,
   }
   models::copy_into_module(model, state, path, {}, false, beside_model);
   at::NoGradGuard no_grad;
-  for (const auto& [name, t] : extra) t.detach().copy_(*state.find(name));
+  for (size_t k = 0; k < extra.size(); ++k) extra[k].second.detach().copy_(*saved_extra[k]);
   *position = pos;
   return true;
 }

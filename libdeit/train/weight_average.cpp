@@ -8,6 +8,14 @@
 #include "core/error.h"
 
 namespace deit::train {
+namespace {
+
+// The decay applied after step t (the header's rule).
+double decay_at(double decay, int64_t t) {
+  return std::min(decay, (1.0 + static_cast<double>(t)) / (10.0 + static_cast<double>(t)));
+}
+
+}  // namespace
 
 void check_average_decay(double decay) {
   require(std::isfinite(decay) && decay >= 0.0 && decay < 1.0,
@@ -24,10 +32,6 @@ WeightAverage::WeightAverage(std::vector<std::pair<std::string, at::Tensor>> nam
     params_.push_back(p);
     average_.push_back(p.detach().clone());
   }
-}
-
-double WeightAverage::decay_at(double decay, int64_t t) {
-  return std::min(decay, (1.0 + static_cast<double>(t)) / (10.0 + static_cast<double>(t)));
 }
 
 void WeightAverage::update(int64_t t) {

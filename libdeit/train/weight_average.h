@@ -20,8 +20,6 @@ class WeightAverage {
   // decay 0: off (every call does nothing); else in (0, 1).  The average starts as a copy of `params`.
   WeightAverage(std::vector<std::pair<std::string, at::Tensor>> named_params, double decay);
   bool on() const { return decay_ > 0.0; }
-  // The decay applied after step t.
-  static double decay_at(double decay, int64_t t);
   // After optimizer step t.
   void update(int64_t t);
   // Exchanges the weights and the average in place (for an evaluation of the average, and back).
