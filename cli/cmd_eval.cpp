@@ -16,10 +16,12 @@ namespace deitctl {
 
 namespace {
 
-std::string model_summary(const Model& m) {
+std::string model_summary(const Model& m, const std::string& path) {
   if (m.student) {
     const deit_student_config c = student_config(m.student.get());
-    const Json* cfg = json_member(m.description, "config");
+    // The preset's name is kept in the checkpoint's configuration only (deit_student_config has the shape).
+    const Json description = checkpoint_description(path);
+    const Json* cfg = json_member(description, "config");
     const std::string preset = cfg ? json_string(*cfg, "preset", "custom") : "custom";
     return "student " + preset + ", " + std::to_string(c.img_size) + "x" + std::to_string(c.img_size) + "x" +
            std::to_string(c.in_channels) + ", " + std::to_string(c.num_classes) + " classes";
@@ -163,7 +165,7 @@ int cmd_eval(int argc, char** argv) {
     std::printf("%s\n", dump_json(j, 2).c_str());
     return kExitOk;
   }
-  std::printf("%s (%s)\n%s split of %s: %s images\n", path.c_str(), model_summary(m).c_str(),
+  std::printf("%s (%s)\n%s split of %s: %s images\n", path.c_str(), model_summary(m, path).c_str(),
               split_name.c_str(), data_dir.c_str(), format_count(e.result.count).c_str());
   if (m.student)
     std::printf("accuracy: avg %s, cls %s, dist %s; loss %.4f (%s)\n",

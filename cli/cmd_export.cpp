@@ -42,11 +42,11 @@ int cmd_export(int argc, char** argv) {
   if (has(args, "head")) o.head = parse_head("head", get<std::string>(args, "head"));
 
   // The kind first, from the header alone: a teacher is refused without loading its weights.
-  const Json description = checkpoint_description(path);
-  const std::string kind = json_string(description, "kind", "?");
-  if (kind != "student")
-    throw LibraryError(std::string(deit_status_str(DEIT_E_UNSUPPORTED)) + ": " + path + " is a " + kind +
-                       " checkpoint; deitctl export writes students (DeiT's inference) only");
+  deit_checkpoint_kind kind = DEIT_CHECKPOINT_STUDENT;
+  check(deit_checkpoint_read_kind(path.c_str(), &kind));
+  if (kind != DEIT_CHECKPOINT_STUDENT)
+    throw LibraryError(std::string(deit_status_str(DEIT_E_UNSUPPORTED)) + ": " + path +
+                       " is a teacher checkpoint; deitctl export writes students (DeiT's inference) only");
   deit_student* raw = nullptr;
   check(deit_student_load(path.c_str(), &raw));
   StudentPtr student(raw);

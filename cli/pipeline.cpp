@@ -187,9 +187,10 @@ Json checkpoint_description(const std::string& path) {
 
 Model load_model(const std::string& path, const std::string& device) {
   Model m;
-  m.description = checkpoint_description(path);
-  m.kind = json_string(m.description, "kind");
-  if (m.kind == "student") {
+  deit_checkpoint_kind kind = DEIT_CHECKPOINT_TEACHER;
+  check(deit_checkpoint_read_kind(path.c_str(), &kind));  // the header alone: plain weights fail here
+  m.kind = kind == DEIT_CHECKPOINT_STUDENT ? "student" : "teacher";
+  if (kind == DEIT_CHECKPOINT_STUDENT) {
     deit_student* raw = nullptr;
     check(deit_student_load(path.c_str(), &raw));
     m.student.reset(raw);
@@ -198,16 +199,13 @@ Model load_model(const std::string& path, const std::string& device) {
     m.num_classes = c.num_classes;
     m.in_channels = c.in_channels;
     m.img_size = c.img_size;
-  } else if (m.kind == "teacher") {
+  } else {
     deit_teacher* raw = nullptr;
     check(deit_teacher_load(path.c_str(), &raw));
     m.teacher.reset(raw);
     check(deit_teacher_set_device(raw, device.c_str()));
     m.num_classes = teacher_num_classes(raw);
     m.in_channels = 3;
-  } else {
-    throw LibraryError(std::string(deit_status_str(DEIT_E_FORMAT)) + ": " + path + ": a '" + m.kind +
-                       "' checkpoint; deitctl handles student and teacher checkpoints");
   }
   m.class_names = class_names(m.num_classes, [&m](int32_t k, char* buf, size_t capacity) {
     return m.student ? deit_student_class_name(m.student.get(), k, buf, capacity)

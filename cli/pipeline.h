@@ -70,10 +70,9 @@ struct Evaluation {
 Evaluation evaluate_teacher(deit_teacher* teacher, const deit_dataset* data, bool confusion);
 Evaluation evaluate_student(deit_student* student, const deit_dataset* data, bool confusion);
 
-// A checkpoint loaded by its kind (deit_checkpoint_describe's "kind").
+// A checkpoint loaded by its kind (deit_checkpoint_read_kind).
 struct Model {
   std::string kind;  // "student" or "teacher"
-  Json description;
   TeacherPtr teacher;
   StudentPtr student;
   int32_t num_classes = 0;

@@ -284,6 +284,14 @@ static void test_malformed_header(void** state) {
                "\"w\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}",
                2);
   expect_everywhere(p, DEIT_E_FORMAT, "tensor 'w': duplicate name");
+  /* Other repeated keys are named by what they repeat, not merged. */
+  p = write_st("dup-field.safetensors", "{\"w\":{\"dtype\":\"U8\",\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}",
+               1);
+  expect_everywhere(p, DEIT_E_FORMAT, "tensor 'w': field 'dtype' appears twice");
+  p = write_st("dup-meta-key.safetensors", "{\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"}}", 0);
+  expect_everywhere(p, DEIT_E_FORMAT, "'__metadata__' key 'a' appears twice");
+  p = write_st("dup-meta.safetensors", "{\"__metadata__\":{},\"__metadata__\":{}}", 0);
+  expect_everywhere(p, DEIT_E_FORMAT, "'__metadata__' appears twice");
   p = write_st("extra-field.safetensors",
                "{\"w\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1],\"x\":1}}", 1);
   expect_everywhere(p, DEIT_E_FORMAT, "tensor 'w': unknown field 'x'");
@@ -328,6 +336,34 @@ static void test_valid_file_not_a_libdeit_model(void** state) {
   p = write_st("empty.safetensors", "{}", 0);
   assert_status_msg(deit_student_load(p, &s), DEIT_E_FORMAT, "not a libdeit checkpoint");
   assert_status_msg(deit_teacher_load_weights(g_target, p), DEIT_E_FORMAT, "missing tensor 'conv1.weight'");
+}
+
+/* deit_checkpoint_read_kind: the kind from the header; every other file is named for what it is. */
+static void test_read_kind(void** state) {
+  (void)state;
+  deit_checkpoint_kind kind = (deit_checkpoint_kind)77;
+  assert_ok(deit_checkpoint_read_kind(g_student_ckpt, &kind));
+  assert_int_equal(kind, DEIT_CHECKPOINT_STUDENT);
+  assert_ok(deit_checkpoint_read_kind(g_teacher_ckpt, &kind));
+  assert_int_equal(kind, DEIT_CHECKPOINT_TEACHER);
+  kind = (deit_checkpoint_kind)77; /* untouched on every failure below */
+  const char* p = write_st("kind-foreign.safetensors",
+                           "{\"__metadata__\":{\"format\":\"pt\"},"
+                           "\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+                           8);
+  assert_status_msg(deit_checkpoint_read_kind(p, &kind), DEIT_E_FORMAT,
+                    "not a libdeit checkpoint (no 'libdeit.kind' in __metadata__)");
+  p = deit_test_path("kind-state.safetensors");
+  rewrite_header(g_student_ckpt, p, "\"libdeit.kind\":\"student\"", "\"libdeit.kind\":\"training_state\"");
+  assert_status_msg(deit_checkpoint_read_kind(p, &kind), DEIT_E_FORMAT,
+                    "a libdeit training_state file, not a teacher or student checkpoint");
+  p = write_st("kind-notjson.safetensors", "{\"w\": ", 0);
+  assert_status_msg(deit_checkpoint_read_kind(p, &kind), DEIT_E_FORMAT, "header is not valid JSON");
+  assert_status_msg(deit_checkpoint_read_kind(deit_test_path("no-such-file.safetensors"), &kind), DEIT_E_IO,
+                    "no-such-file.safetensors");
+  assert_status_msg(deit_checkpoint_read_kind(NULL, &kind), DEIT_E_INVALID_ARG, "path");
+  assert_status_msg(deit_checkpoint_read_kind(g_student_ckpt, NULL), DEIT_E_INVALID_ARG, "out");
+  assert_int_equal(kind, 77);
 }
 
 static void test_checkpoint_metadata(void** state) {
@@ -479,6 +515,7 @@ int main(void) {
       cmocka_unit_test(test_dtypes),
       cmocka_unit_test(test_malformed_header),
       cmocka_unit_test(test_valid_file_not_a_libdeit_model),
+      cmocka_unit_test(test_read_kind),
       cmocka_unit_test(test_checkpoint_metadata),
       cmocka_unit_test(test_model_of_another_configuration),
       cmocka_unit_test(test_configuration_larger_than_file),

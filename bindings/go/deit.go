@@ -270,6 +270,26 @@ func SetLogFunc(fn LogFunc) error {
 	return nil
 }
 
+// CheckpointKind says which loader opens a libdeit checkpoint (deit_checkpoint_kind).
+type CheckpointKind int32
+
+const (
+	CheckpointTeacher CheckpointKind = C.DEIT_CHECKPOINT_TEACHER // LoadTeacher
+	CheckpointStudent CheckpointKind = C.DEIT_CHECKPOINT_STUDENT // LoadStudent
+)
+
+// ReadCheckpointKind reads a libdeit checkpoint's kind from its header alone
+// (no tensor data is read); ErrFormat for plain weights or a training state.
+func ReadCheckpointKind(path string) (CheckpointKind, error) {
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	var kind C.deit_checkpoint_kind
+	err := call("deit_checkpoint_read_kind", func() C.deit_status {
+		return C.deit_checkpoint_read_kind(cp, &kind)
+	})
+	return CheckpointKind(kind), err
+}
+
 // CheckpointDescribe returns the JSON description of a libdeit checkpoint
 // (kind, configuration, parameter count, tensors).
 func CheckpointDescribe(path string) (string, error) {

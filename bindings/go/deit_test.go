@@ -529,6 +529,15 @@ func TestTrainPredict(t *testing.T) {
 	if err != nil || !strings.Contains(desc, "student") {
 		t.Fatalf("CheckpointDescribe: %q, %v", desc, err)
 	}
+	if kind, err := deit.ReadCheckpointKind(sp); err != nil || kind != deit.CheckpointStudent {
+		t.Fatalf("ReadCheckpointKind(student) = %v, %v", kind, err)
+	}
+	if kind, err := deit.ReadCheckpointKind(tp); err != nil || kind != deit.CheckpointTeacher {
+		t.Fatalf("ReadCheckpointKind(teacher) = %v, %v", kind, err)
+	}
+	if _, err := deit.ReadCheckpointKind(sp + ".missing"); !errors.Is(err, deit.ErrIO) {
+		t.Fatalf("ReadCheckpointKind(missing) = %v, want ErrIO", err)
+	}
 }
 
 var errStop = errors.New("stop requested by the test")

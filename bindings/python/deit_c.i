@@ -99,8 +99,9 @@ DEIT_OUT_HANDLE(deit_group)
 %apply deit_dataset **out { deit_dataset **first, deit_dataset **rest };
 
 /* Scalar out-parameters. */
-%typemap(in, numinputs = 0) int32_t *out (int32_t v = 0), int64_t *out (int64_t v = 0) { $1 = &v; }
-%typemap(argout) int32_t *out, int64_t *out {
+%typemap(in, numinputs = 0) int32_t *out (int32_t v = 0), int64_t *out (int64_t v = 0),
+    deit_checkpoint_kind *out (deit_checkpoint_kind v = DEIT_CHECKPOINT_TEACHER) { $1 = &v; }
+%typemap(argout) int32_t *out, int64_t *out, deit_checkpoint_kind *out {
   $result = SWIG_Python_AppendOutput($result, PyLong_FromLongLong((long long)*$1));
 }
 

@@ -810,6 +810,18 @@ DEIT_API deit_status deit_student_export_onnx(const deit_student *student, const
 DEIT_API deit_status deit_checkpoint_describe(const char *path, char *buf, size_t capacity,
                                               size_t *needed);
 
+/* What a libdeit checkpoint holds. */
+typedef enum deit_checkpoint_kind {
+  DEIT_CHECKPOINT_TEACHER = 0, /* written by deit_teacher_save */
+  DEIT_CHECKPOINT_STUDENT = 1  /* written by deit_student_save */
+} deit_checkpoint_kind;
+/* The kind of a libdeit checkpoint, from the file's header alone (no
+ * tensor data is read), so that a caller can choose deit_teacher_load or
+ * deit_student_load.  DEIT_E_FORMAT for a file that is no libdeit model
+ * checkpoint (plain torchvision/timm weights, a training state, not
+ * safetensors); DEIT_E_IO when it cannot be read. */
+DEIT_API deit_status deit_checkpoint_read_kind(const char *path, deit_checkpoint_kind *out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "models/resnet.h"
+#include "models/safetensors.h"
 #include "models/weights.h"
 
 namespace deit::models {
@@ -246,6 +247,16 @@ std::string describe_checkpoint(const std::string& path) {
   out["params"] = params;
   out["tensors"] = tensors;
   return dump_json(out);
+}
+
+std::string checkpoint_kind(const std::string& path) {
+  const SafetensorsFile header = read_safetensors(path, /*with_data=*/false);
+  const auto kind = header.metadata.find(kKind);
+  if (kind == header.metadata.end())
+    fail(DEIT_E_FORMAT, path + ": not a libdeit checkpoint (no '" + std::string(kKind) + "' in __metadata__)");
+  if (kind->second != "teacher" && kind->second != "student")
+    fail(DEIT_E_FORMAT, path + ": a libdeit " + printable(kind->second) + " file, not a teacher or student checkpoint");
+  return kind->second;
 }
 
 }  // namespace deit::models

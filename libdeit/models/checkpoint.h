@@ -35,5 +35,8 @@ bool student_checkpoint_config(const LoadedTensors& src, const std::string& path
 // JSON: {"kind", "format_version", "config", "data" (when the model has a DataCard), "params",
 // "tensors": [{"name","dtype","shape"}]}.
 std::string describe_checkpoint(const std::string& path);
+// "teacher" or "student", from the file's header alone (no tensor data is read); DEIT_E_FORMAT naming what
+// the file is otherwise (plain weights, a training state).
+std::string checkpoint_kind(const std::string& path);
 
 }  // namespace deit::models

@@ -339,7 +339,7 @@ SafetensorsFile parse_safetensors(const uint8_t* data, size_t size, const std::s
   return file;
 }
 
-SafetensorsFile read_safetensors(const std::string& path) {
+SafetensorsFile read_safetensors(const std::string& path, bool with_data) {
   Fd f;
   f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (f.fd < 0) io_error(path, "cannot open", errno);
@@ -359,6 +359,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
   file.label = path;
   const uint64_t data_size = size - 8 - n;
   check.check_header(header.data(), header.size(), data_size, &file);
+  if (!with_data) return file;
 
   // Only now, with every tensor accounted for, allocate the data section.
   file.data.resize(static_cast<size_t>(data_size));

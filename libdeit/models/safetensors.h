@@ -45,7 +45,8 @@ struct SafetensorsFile {
 
 // Reads and validates a whole file.  DEIT_E_IO when it cannot be opened or
 // read, DEIT_E_FORMAT ("<path>: tensor '<name>': <what>") when malformed.
-SafetensorsFile read_safetensors(const std::string& path);
+// Without `with_data` the header alone is read and checked (`data` stays empty).
+SafetensorsFile read_safetensors(const std::string& path, bool with_data = true);
 
 // The same checks on bytes in memory (the whole file image); the bytes are copied.
 SafetensorsFile parse_safetensors(const uint8_t* data, size_t size, const std::string& label);

@@ -39,7 +39,7 @@ from . import deit_c as _c
 __all__ = [
     "Error", "Dataset", "Teacher", "Student", "Progress", "EvalResult", "version", "set_num_threads",
     "get_num_threads", "set_log_level", "runtime_init", "runtime_settings", "teacher_archs", "student_presets", "libtorch_version", "cuda_compiled", "cuda_available", "cuda_device_count", "resolve_device",
-    "distillation_loss", "describe_checkpoint", "Group", "augment_defaults", "image_options_defaults",
+    "distillation_loss", "describe_checkpoint", "checkpoint_kind", "Group", "augment_defaults", "image_options_defaults",
     "read_image",
 ]
 
@@ -652,6 +652,12 @@ def resolve_device(spec="auto"):
 def describe_checkpoint(path):
     """A checkpoint's kind, configuration and tensors, as a dict."""
     return json.loads(_c.deit_py_checkpoint_describe(str(path)))
+
+
+def checkpoint_kind(path):
+    """"teacher" or "student": which load() opens a libdeit checkpoint, read from its header alone."""
+    kind = _c.deit_checkpoint_read_kind(str(path))
+    return "teacher" if kind == _c.DEIT_CHECKPOINT_TEACHER else "student"
 
 
 def distillation_loss(cls_logits, dist_logits, teacher_logits, labels, distillation="soft", alpha=0.5,

@@ -56,6 +56,9 @@ def test_each_error_carries_its_own_message(tmp_path):
     with pytest.raises(deit.Error) as fourth:
         deit.describe_checkpoint(tmp_path / "none.safetensors")
     assert fourth.value.status == deit.E_IO
+    with pytest.raises(deit.Error) as fifth:
+        deit.checkpoint_kind(tmp_path / "none.safetensors")
+    assert fifth.value.status == deit.E_IO and "none.safetensors" in fifth.value.message
 
 
 def test_bad_images_and_options():

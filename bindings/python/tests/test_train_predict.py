@@ -56,6 +56,7 @@ def test_teacher_trains(task, teacher, tmp_path):
     assert np.trace(r.confusion) / 128 == pytest.approx(r.accuracy, abs=1e-12)
     assert (t.classify(test_x) == test_y).mean() == pytest.approx(r.accuracy, abs=1e-12)
     t.save(tmp_path / "teacher.safetensors")
+    assert deit.checkpoint_kind(tmp_path / "teacher.safetensors") == "teacher"
     with deit.Teacher.load(tmp_path / "teacher.safetensors") as back:
         assert back.arch == "resnet18"
         np.testing.assert_array_equal(back.to("cpu").predict(test_x[:4]), t.predict(test_x[:4]))
@@ -90,6 +91,7 @@ def test_student_distils_and_predicts(task, teacher, tmp_path):
         s.save(path)
         logits = s.predict(test_x[:5])
     assert deit.describe_checkpoint(path)["kind"] == "student"
+    assert deit.checkpoint_kind(path) == "student"
     with deit.Student.load(path) as loaded:
         assert loaded.config["mlp_dim"] == 128
         np.testing.assert_array_equal(loaded.to("cpu").predict(test_x[:5]), logits)

@@ -93,6 +93,10 @@ pub const DEIT_DISTILL_SOFT: deit_distillation = 0;
 pub const DEIT_DISTILL_HARD: deit_distillation = 1;
 pub const DEIT_DISTILL_NONE: deit_distillation = 2;
 
+pub type deit_checkpoint_kind = c_int;
+pub const DEIT_CHECKPOINT_TEACHER: deit_checkpoint_kind = 0;
+pub const DEIT_CHECKPOINT_STUDENT: deit_checkpoint_kind = 1;
+
 pub type deit_head = c_int;
 pub const DEIT_HEAD_AVG: deit_head = 0;
 pub const DEIT_HEAD_CLS: deit_head = 1;
@@ -618,6 +622,7 @@ extern "C" {
         capacity: usize,
         needed: *mut usize,
     ) -> deit_status;
+    pub fn deit_checkpoint_read_kind(path: *const c_char, out: *mut deit_checkpoint_kind) -> deit_status;
 }
 
 #[cfg(test)]

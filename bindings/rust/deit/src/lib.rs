@@ -351,6 +351,25 @@ pub fn reset_log_callback() -> Result<()> {
     check("deit_set_log_callback", unsafe { sys::deit_set_log_callback(None, ptr::null_mut()) })
 }
 
+/// Which loader opens a libdeit checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointKind {
+    /// [`Teacher::load`]
+    Teacher,
+    /// [`Student::load`]
+    Student,
+}
+
+/// A libdeit checkpoint's kind, from its header alone (no tensor data is
+/// read); `Status::Format` for plain weights or a training state.
+pub fn checkpoint_kind(path: impl AsRef<Path>) -> Result<CheckpointKind> {
+    const OP: &str = "deit_checkpoint_read_kind";
+    let p = cpath(OP, path.as_ref())?;
+    let mut kind: sys::deit_checkpoint_kind = sys::DEIT_CHECKPOINT_TEACHER;
+    check(OP, unsafe { sys::deit_checkpoint_read_kind(p.as_ptr(), &mut kind) })?;
+    Ok(if kind == sys::DEIT_CHECKPOINT_TEACHER { CheckpointKind::Teacher } else { CheckpointKind::Student })
+}
+
 /// A JSON description of a libdeit checkpoint (kind, configuration,
 /// parameter count, tensors).
 pub fn checkpoint_describe(path: impl AsRef<Path>) -> Result<String> {

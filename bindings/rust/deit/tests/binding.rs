@@ -329,6 +329,9 @@ fn train_and_predict() {
     assert_eq!(t2.arch().unwrap(), "resnet18");
     assert_eq!(t2.predict(&buf.images()).unwrap(), teacher.predict(&buf.images()).unwrap());
     assert!(deit::checkpoint_describe(&sp).unwrap().contains("student"));
+    assert_eq!(deit::checkpoint_kind(&sp).unwrap(), deit::CheckpointKind::Student);
+    assert_eq!(deit::checkpoint_kind(&tp).unwrap(), deit::CheckpointKind::Teacher);
+    expect_err(deit::checkpoint_kind(dir.join("missing.safetensors")), Status::Io, "missing.safetensors");
     expect_err(Student::load(dir.join("missing.safetensors")), Status::Io, "missing.safetensors");
 }
 
