@@ -115,7 +115,7 @@ int cmd_run(int argc, char** argv) {
   cxxopts::Options options(
       "deitctl run",
       "Train a ResNet teacher, distill it into a DeiT student and evaluate both.\nIt starts from DeiT's "
-      "recipe on a budget (AdamW + cosine, label smoothing, the teacher on augmented batches, hard "
+      "recipe on a budget (AdamW + cosine, label smoothing, the teacher on augmented batches, soft "
       "distillation, epochs from budgets of images seen); --full starts from the reference notebook's configuration instead. Any option given "
       "overrides either.");
   options.custom_help("[options]");
