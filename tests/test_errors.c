@@ -32,10 +32,11 @@ static void test_build_info(void **state) {
 static void test_model_names(void **state) {
   (void)state;
   static const char *const archs[] = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-                                      "resnet18-small-image", "resnet34-small-image", "resnet50-small-image"};
+                                      "resnet18-small-image", "resnet34-small-image", "resnet50-small-image",
+                                      "resnet20-small-image", "resnet56-small-image"};
   static const char *const presets[] = {"seed", "deit-tiny", "deit-small", "deit-base", "small-image"};
-  for (size_t i = 0; i < 8; ++i) assert_string_equal(deit_teacher_arch_name(i), archs[i]);
-  assert_null(deit_teacher_arch_name(8));
+  for (size_t i = 0; i < 10; ++i) assert_string_equal(deit_teacher_arch_name(i), archs[i]);
+  assert_null(deit_teacher_arch_name(10));
   assert_null(deit_teacher_arch_name((size_t)-1));
   for (size_t i = 0; i < 5; ++i) assert_string_equal(deit_student_preset_name(i), presets[i]);
   assert_null(deit_student_preset_name(5));

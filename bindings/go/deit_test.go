@@ -124,7 +124,7 @@ func TestVersion(t *testing.T) {
 	if !deit.CUDACompiled() && deit.CUDAAvailable() {
 		t.Fatal("CUDA available in a build without CUDA")
 	}
-	if got := fmt.Sprint(deit.TeacherArchs()); got != "[resnet18 resnet34 resnet50 resnet101 resnet152 resnet18-small-image resnet34-small-image resnet50-small-image]" {
+	if got := fmt.Sprint(deit.TeacherArchs()); got != "[resnet18 resnet34 resnet50 resnet101 resnet152 resnet18-small-image resnet34-small-image resnet50-small-image resnet20-small-image resnet56-small-image]" {
 		t.Fatalf("TeacherArchs() = %s", got)
 	}
 	if got := fmt.Sprint(deit.StudentPresets()); got != "[seed deit-tiny deit-small deit-base small-image]" {

@@ -469,7 +469,12 @@ DEIT_API const char *deit_teacher_arch_name(size_t index);
  * "resnet50-small-image": the CIFAR ResNet's stem (3x3 stride-1 conv1, no
  * max-pool) for images of about 32 px and less: layer1 works at 28x28
  * instead of 7x7, ~16x the multiply-adds (~13x the training time measured
- * on a CPU); torchvision's pretrained weights do not fit it.  Initialised as torchvision
+ * on a CPU); torchvision's pretrained weights do not fit it.  Or
+ * "resnet20-small-image", "resnet56-small-image": He et al.'s CIFAR
+ * ResNet-20/56 (that stem, three stages of 16/32/64 channels, no layer4,
+ * torchvision's 1x1-conv shortcuts), for small images from scratch: at 28 px
+ * ResNet-20 costs the multiply-adds of "resnet18" with 1/40 of its
+ * parameters.  Initialised as torchvision
  * does, from seed 0 (the same weights every time); placed on device "auto". */
 DEIT_API deit_status deit_teacher_create(const char *arch, int32_t num_classes,
                                          deit_teacher **out);

@@ -1,4 +1,5 @@
-// The teacher: torchvision's ResNet-18/34/50/101/152 (v1.5, stride on the 3x3 conv of the bottleneck),
+// The teacher: torchvision's ResNet-18/34/50/101/152 (v1.5, stride on the 3x3 conv of the bottleneck) and
+// He et al.'s CIFAR ResNets built from the same blocks,
 // with torchvision's state-dict names so its weights load unchanged (conv1.weight, bn1.*,
 // layerL.B.convK.weight, layerL.B.bnK.*, layerL.0.downsample.{0,1}.*, fc.*).
 #pragma once
@@ -19,7 +20,9 @@ namespace deit::models {
 // "resnet18", "resnet34", "resnet50", "resnet101", "resnet152" (torchvision's), then "resnet18-small-image",
 // "resnet34-small-image", "resnet50-small-image": the CIFAR ResNet's stem (3x3 stride-1 conv1, no max-pool)
 // for images of about 32 px and less: at 28 px layer1 works at 28x28 instead of 7x7, ~16x the multiply-adds
-// of torchvision's stem (~13x its training time measured on a CPU).
+// of torchvision's stem (~13x its training time measured on a CPU); then "resnet20-small-image" and
+// "resnet56-small-image", He et al.'s CIFAR ResNet-20/56 (three stages of 16/32/64 planes, no layer4), for
+// small images trained from scratch: at 28 px ResNet-20 costs about what torchvision's ResNet-18 does.
 const std::vector<std::string>& resnet_arch_names();
 
 class ResNetImpl : public torch::nn::Module {
@@ -43,7 +46,8 @@ class ResNetImpl : public torch::nn::Module {
 
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
-  torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
+  torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr};
+  torch::nn::Sequential layer4{nullptr};  // empty in the three-stage CIFAR ResNets
   torch::nn::Linear fc{nullptr};
 
  private:

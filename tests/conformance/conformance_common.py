@@ -132,13 +132,48 @@ def randomize_batchnorm(model, generator):
     return model
 
 
+# He et al.'s CIFAR ResNets: blocks per stage (three stages of 16/32/64 planes).
+CIFAR_RESNET_BLOCKS = {"resnet20": 3, "resnet56": 9}
+
+
+def cifar_resnet(depth_name, num_classes):
+    """He et al.'s CIFAR ResNet-20/56 assembled from torchvision's own ResNet and BasicBlock: its 3x3
+    stride-1 stem of 16 channels, no max-pool, layer1..layer3 of n blocks (16, 32, 64 planes, torchvision's
+    1x1-conv + BN projection shortcut where the shape changes), no layer4, fc on 64 features."""
+    from torchvision.models.resnet import BasicBlock, conv1x1
+    n = CIFAR_RESNET_BLOCKS[depth_name]
+    model = torchvision.models.resnet18(num_classes=num_classes)
+    model.conv1 = torch.nn.Conv2d(3, 16, kernel_size=3, stride=1, padding=1, bias=False)
+    model.bn1 = torch.nn.BatchNorm2d(16)
+    model.maxpool = torch.nn.Identity()
+    inplanes = 16
+    for stage, planes in enumerate((16, 32, 64)):
+        stride = 1 if stage == 0 else 2
+        down = None
+        if stride != 1 or inplanes != planes:
+            down = torch.nn.Sequential(conv1x1(inplanes, planes, stride), torch.nn.BatchNorm2d(planes))
+        blocks = [BasicBlock(inplanes, planes, stride, down)] + [BasicBlock(planes, planes) for _ in range(n - 1)]
+        setattr(model, f"layer{stage + 1}", torch.nn.Sequential(*blocks))
+        inplanes = planes
+    del model.layer4
+    model.layer4 = torch.nn.Identity()  # not a parameter: the state dict has no layer4.*
+    model.fc = torch.nn.Linear(64, num_classes)
+    for m in model.modules():  # torchvision's init, on the replaced modules too
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    return model
+
+
 def torchvision_resnet(arch, num_classes, seed):
     """torchvision.models.<arch>, random init from `seed`, random BatchNorm, eval mode.  An arch ending in
     -small-image gets the CIFAR ResNet's stem from torchvision's own modules: conv1 a 3x3 stride-1 conv
-    (random, as torchvision initialises convs), no max-pool."""
+    (random, as torchvision initialises convs), no max-pool; resnet20/56-small-image are cifar_resnet."""
     torch.manual_seed(seed)
     small = arch.endswith("-small-image")
-    model = getattr(torchvision.models, arch.removesuffix("-small-image"))(num_classes=num_classes)
+    base = arch.removesuffix("-small-image")
+    if base in CIFAR_RESNET_BLOCKS:
+        return randomize_batchnorm(cifar_resnet(base, num_classes), torch.Generator().manual_seed(seed + 1)).eval()
+    model = getattr(torchvision.models, base)(num_classes=num_classes)
     if small:
         model.conv1 = torch.nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
         torch.nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")

@@ -50,6 +50,11 @@ class ResNetConformance(unittest.TestCase):
         self.check_torchvision_weights("resnet18-small-image", 181)
         self.check_torchvision_weights("resnet50-small-image", 501)
 
+    def test_cifar_resnets(self):
+        # He et al.'s ResNet-20/56 from torchvision's blocks: three stages, no layer4, 16-channel stem.
+        self.check_torchvision_weights("resnet20-small-image", 20)
+        self.check_torchvision_weights("resnet56-small-image", 56)
+
     def test_torchvision_stem_weights_do_not_fit_a_small_image_stem(self):
         model = cc.torchvision_resnet("resnet18", CLASSES, 18)
         path = os.path.join(self.dir, "resnet18-into-small.safetensors")

@@ -15,7 +15,8 @@ def test_build_info():
 
 def test_model_names_come_from_the_library():
     assert deit.teacher_archs() == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-                                    "resnet18-small-image", "resnet34-small-image", "resnet50-small-image"]
+                                    "resnet18-small-image", "resnet34-small-image", "resnet50-small-image",
+                                    "resnet20-small-image", "resnet56-small-image"]
     assert deit.student_presets() == ["seed", "deit-tiny", "deit-small", "deit-base", "small-image"]
 
 

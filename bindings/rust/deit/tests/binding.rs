@@ -96,7 +96,9 @@ fn version_matches_header() {
             "resnet152",
             "resnet18-small-image",
             "resnet34-small-image",
-            "resnet50-small-image"
+            "resnet50-small-image",
+            "resnet20-small-image",
+            "resnet56-small-image"
         ]
     );
     assert_eq!(deit::student_presets(), ["seed", "deit-tiny", "deit-small", "deit-base", "small-image"]);
