@@ -174,6 +174,14 @@ int cmd_run(int argc, char** argv) {
     ts.best_path = join_path(out_dir, "teacher-best.safetensors");
     ss.best_path = join_path(out_dir, "student-best.safetensors");
   }
+  // Small images keep their resolution in the CIFAR ResNet; pretrained weights fit only the arch they name.
+  const int side = std::max(data.train_info.height, data.train_info.width);
+  if (d.small_image_teacher_arch && !has(args, "teacher-arch") && ts.weights.empty() && side <= kSmallImageSide) {
+    ts.arch = d.small_image_teacher_arch;
+    note("deitctl run: teacher " + ts.arch + " for " + std::to_string(data.train_info.height) + "x" +
+         std::to_string(data.train_info.width) + " images (at most " + std::to_string(kSmallImageSide) +
+         " px, from scratch; " + d.teacher_arch + " above; --teacher-arch to choose)");
+  }
   // Epochs from the budgets of images seen, unless given: a small data set gets as many steps as a large one.
   const int64_t n = data.train_info.count;
   if (d.teacher_budget > 0 && !has(args, "teacher-epochs")) ts.train.epochs = budget_epochs(d.teacher_budget, n);

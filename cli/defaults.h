@@ -44,7 +44,14 @@ struct RunDefaults {
   int64_t teacher_budget;
   int64_t student_budget;
   double ema_decay;  // the student's weight average (0: off)
+  // The teacher for images of at most kSmallImageSide pixels a side trained from scratch (no weights
+  // given), instead of teacher_arch; nullptr: teacher_arch always.
+  const char* small_image_teacher_arch;
 };
+
+// Images this small (28 px Fashion-MNIST, 32 px CIFAR) lose most of their resolution in torchvision's
+// stride-4 stem; the CIFAR ResNet keeps it at the same cost.
+constexpr int kSmallImageSide = 64;
 
 constexpr int kMaxBudgetEpochs = 100;  // small data sets: more epochs over few images overfit without augmentation
 
@@ -77,6 +84,7 @@ constexpr RunDefaults kNotebookDefaults = {
     0,
     0,
     0.0,
+    nullptr,
 };
 
 // DeiT's recipe on a budget, used by `deitctl run` unless --full (CPU: the README's main command, which must
@@ -116,6 +124,7 @@ constexpr RunDefaults kCpuDefaults = {
     120000,
     420000,
     0.0,
+    "resnet20-small-image",
 };
 
 }  // namespace deitctl

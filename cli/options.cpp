@@ -367,7 +367,12 @@ void add_teacher_options(cxxopts::Options& options, const std::string& prefix, b
   const bool two = full != nullptr;
   auto add = options.add_options("Teacher");
   add(prefix + "arch",
-      names_of(deit_teacher_arch_name) + dflt(d.teacher_arch, c.teacher_arch, two),
+      names_of(deit_teacher_arch_name) +
+          dflt(d.small_image_teacher_arch ? std::string(d.small_image_teacher_arch) + " for images of at most " +
+                                                std::to_string(kSmallImageSide) + " px trained from scratch, else " +
+                                                d.teacher_arch
+                                          : std::string(d.teacher_arch),
+               c.teacher_arch, two),
       cxxopts::value<std::string>(), "ARCH");
   add(prefix + "weights",
       "pretrained torchvision/timm weights (.safetensors) for the architecture; the fc head is replaced "

@@ -159,12 +159,24 @@ PY
 expect_rc 0 run --data photos/train --image-size 32 --teacher-epochs 1 --student-epochs 1 \
   --student-preset small-image --batch-size 16 --threads 1 --out out-plain
 expect_in err.txt "held out"
+expect_in err.txt "deitctl run: teacher resnet20-small-image for 32x32 images (at most 64 px"
 "$PY" - <<'PY' || fail "summary.json of the plain-folder run"
 import json
-d = json.load(open("out-plain/summary.json"))["data"]
+s = json.load(open("out-plain/summary.json"))
+d = s["data"]
 assert (d["format"], d["train_count"], d["test_count"], d["classes"]) == ("images", 32, 8, 4), d
+assert s["teacher"]["arch"] == "resnet20-small-image", s["teacher"]
 PY
 pass "a plain class folder: 32 + 8 images, the test split held out, by data and by run"
+# Above 64 px the default teacher is torchvision's ResNet-18 (no training needed to see it).
+expect_rc 0 run --data photos/train --image-size 72 --teacher-epochs 0 --student-epochs 0 \
+  --student-preset small-image --threads 1 --out out-72 --json
+"$PY" - <<'PY' || fail "the default teacher at 72 px"
+import json
+assert json.load(open("out.txt"))["teacher"]["arch"] == "resnet18"
+PY
+grep -qF "for 72x72 images" err.txt && fail "a 72 px run chose the small-image teacher"
+pass "deitctl run's default teacher: resnet20-small-image at 32 px, resnet18 at 72 px"
 
 # --- a CSV list file, paths relative to it, class-name labels
 mkdir lists
