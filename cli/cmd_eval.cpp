@@ -138,7 +138,7 @@ int cmd_eval(int argc, char** argv) {
   if (has(args, "json")) {
     Json j = Json::object();
     j["model"] = path;
-    j["kind"] = m.kind;
+    j["kind"] = m.kind();
     j["data"] = data_dir;
     j["split"] = split_name;
     j["count"] = e.result.count;

@@ -189,7 +189,6 @@ Model load_model(const std::string& path, const std::string& device) {
   Model m;
   deit_checkpoint_kind kind = DEIT_CHECKPOINT_TEACHER;
   check(deit_checkpoint_read_kind(path.c_str(), &kind));  // the header alone: plain weights fail here
-  m.kind = kind == DEIT_CHECKPOINT_STUDENT ? "student" : "teacher";
   if (kind == DEIT_CHECKPOINT_STUDENT) {
     deit_student* raw = nullptr;
     check(deit_student_load(path.c_str(), &raw));

@@ -72,8 +72,7 @@ Evaluation evaluate_student(deit_student* student, const deit_dataset* data, boo
 
 // A checkpoint loaded by its kind (deit_checkpoint_read_kind).
 struct Model {
-  std::string kind;  // "student" or "teacher"
-  TeacherPtr teacher;
+  TeacherPtr teacher;  // exactly one of the two is set
   StudentPtr student;
   int32_t num_classes = 0;
   int32_t in_channels = 3;  // what the model wants; the library repeats a gray channel for 3
@@ -81,6 +80,8 @@ struct Model {
   std::vector<std::string> class_names;  // from its checkpoint; empty when it has none
   bool has_image_options = false;        // trained on image files: image_options is their preprocessing
   deit_image_options image_options{};
+
+  const char* kind() const { return student ? "student" : "teacher"; }
 };
 Model load_model(const std::string& path, const std::string& device);
 // deit_checkpoint_describe's JSON, parsed.

@@ -237,10 +237,6 @@ int64_t json_int_or(const Json& j, const std::string& key, int64_t fallback) {
   return json_find(j, key) ? json_int(j, key) : fallback;
 }
 
-std::string json_string_or(const Json& j, const std::string& key, const std::string& fallback) {
-  return json_find(j, key) ? json_string(j, key) : fallback;
-}
-
 std::string printable(const std::string& s, size_t max_chars) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const size_t n = s.size();

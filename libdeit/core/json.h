@@ -50,9 +50,8 @@ int64_t json_int(const Json& j, const std::string& key);
 double json_double(const Json& j, const std::string& key);
 const std::string& json_string(const Json& j, const std::string& key);
 const Json& json_array(const Json& j, const std::string& key);
-// The same, with a fallback when the key is absent (a wrong type still throws).
+// json_int with a fallback when the key is absent (a wrong type still throws).
 int64_t json_int_or(const Json& j, const std::string& key, int64_t fallback);
-std::string json_string_or(const Json& j, const std::string& key, const std::string& fallback);
 
 // `s` made safe for an error message: control characters and bytes that are
 // not UTF-8 escaped as \xNN, cut to about `max_chars` with "..." (names read

@@ -48,21 +48,30 @@ DataCard card_in(const LoadedTensors& src, int64_t num_classes, const std::strin
   return card_from_json(j, num_classes, path);
 }
 
+// The file's libdeit kind ("teacher", "student", a training state's ...); DEIT_E_FORMAT naming the file when it
+// has none, with `hint` appended (what to use for plain weights).
+const std::string& kind_in(const std::map<std::string, std::string>& metadata, const std::string& path,
+                           const std::string& hint = "") {
+  const auto it = metadata.find(kKind);
+  if (it == metadata.end())
+    fail(DEIT_E_FORMAT, path + ": not a libdeit checkpoint (no '" + std::string(kKind) + "' in __metadata__)" + hint);
+  return it->second;
+}
+
 // Checks that a loaded file is a libdeit checkpoint of `kind` and returns its config.
 Json expect_checkpoint(const LoadedTensors& src, const std::string& path, const std::string& kind) {
   auto get = [&](const char* key) -> const std::string* {
     auto it = src.metadata.find(key);
     return it == src.metadata.end() ? nullptr : &it->second;
   };
-  const std::string* k = get(kKind);
-  if (!k)
-    fail(DEIT_E_FORMAT, path + ": not a libdeit checkpoint (no '" + std::string(kKind) + "' in __metadata__)" +
-                            (kind == "student" ? "; plain timm weights load with deit_student_config_from_weights "
-                                                 "and deit_student_load_weights"
-                                               : "; plain torchvision/timm weights load with deit_teacher_create "
-                                                 "and deit_teacher_load_weights"));
-  if (*k != kind)
-    fail(DEIT_E_FORMAT, path + ": a libdeit " + printable(*k) + " checkpoint, not a " + kind + " checkpoint");
+  const std::string& k =
+      kind_in(src.metadata, path,
+              kind == "student" ? "; plain timm weights load with deit_student_config_from_weights and "
+                                  "deit_student_load_weights"
+                                : "; plain torchvision/timm weights load with deit_teacher_create and "
+                                  "deit_teacher_load_weights");
+  if (k != kind)
+    fail(DEIT_E_FORMAT, path + ": a libdeit " + printable(k) + " checkpoint, not a " + kind + " checkpoint");
   const std::string* v = get(kFormat);
   if (!v || *v != std::to_string(kCheckpointFormatVersion))
     fail(DEIT_E_FORMAT, path + ": checkpoint format version " + (v ? printable(*v) : std::string("(missing)")) +
@@ -218,13 +227,11 @@ bool student_checkpoint_config(const LoadedTensors& src, const std::string& path
 
 std::string describe_checkpoint(const std::string& path) {
   const LoadedTensors src = load_state_dict(path);
-  const auto kind = src.metadata.find(kKind);
-  if (kind == src.metadata.end())
-    fail(DEIT_E_FORMAT, path + ": not a libdeit checkpoint (no '" + std::string(kKind) + "' in __metadata__)");
-  const Json config = expect_checkpoint(src, path, kind->second);
+  const std::string& kind = kind_in(src.metadata, path);
+  const Json config = expect_checkpoint(src, path, kind);
   Json out = Json::object();
   out["path"] = path;
-  out["kind"] = kind->second;
+  out["kind"] = kind;
   out["format_version"] = static_cast<int64_t>(kCheckpointFormatVersion);
   const auto ver = src.metadata.find(kLibVersion);
   out["libdeit_version"] = ver == src.metadata.end() ? std::string() : ver->second;
@@ -251,12 +258,10 @@ std::string describe_checkpoint(const std::string& path) {
 
 std::string checkpoint_kind(const std::string& path) {
   const SafetensorsFile header = read_safetensors(path, /*with_data=*/false);
-  const auto kind = header.metadata.find(kKind);
-  if (kind == header.metadata.end())
-    fail(DEIT_E_FORMAT, path + ": not a libdeit checkpoint (no '" + std::string(kKind) + "' in __metadata__)");
-  if (kind->second != "teacher" && kind->second != "student")
-    fail(DEIT_E_FORMAT, path + ": a libdeit " + printable(kind->second) + " file, not a teacher or student checkpoint");
-  return kind->second;
+  const std::string& kind = kind_in(header.metadata, path);
+  if (kind != "teacher" && kind != "student")
+    fail(DEIT_E_FORMAT, path + ": a libdeit " + printable(kind) + " file, not a teacher or student checkpoint");
+  return kind;
 }
 
 }  // namespace deit::models

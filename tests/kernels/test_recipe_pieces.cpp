@@ -15,16 +15,14 @@
 #include "ops/fused_ops.h"
 #include "train/losses.h"
 
+#include "check.h"
+
 namespace {
 
+using deit_test::check;
+using deit_test::report;
+
 using namespace deit;
-
-int failures = 0;
-
-void check(bool ok, const std::string& what) {
-  std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
-  if (!ok) ++failures;
-}
 
 double max_diff(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
 
@@ -198,6 +196,5 @@ int main() {
   test_apply_draws();
   test_mixed_targets_loss();
   test_drop_path();
-  std::printf("%d failure(s)\n", failures);
-  return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return report();
 }

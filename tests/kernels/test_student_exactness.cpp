@@ -10,17 +10,15 @@
 #include "ops/fused_ops.h"
 #include "models/student.h"
 
+#include "check.h"
+
 namespace {
+
+using deit_test::check;
+using deit_test::report;
 
 using namespace deit::models;
 using namespace deit::ops;
-
-int failures = 0;
-
-void check(bool ok, const std::string& what) {
-  std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
-  if (!ok) ++failures;
-}
 
 // Largest absolute difference relative to the reference's largest magnitude.
 double rel_err(const at::Tensor& got, const at::Tensor& ref) {
@@ -197,6 +195,5 @@ int main() {
   torch::set_num_threads(1);
   test_mlp_no_rows();
   test_prefix_only_last_block();
-  std::printf("%d failure(s)\n", failures);
-  return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return report();
 }
