@@ -176,7 +176,8 @@ int cmd_run(int argc, char** argv) {
   }
   // Small images keep their resolution in the CIFAR ResNet; pretrained weights fit only the arch they name.
   const int side = std::max(data.train_info.height, data.train_info.width);
-  if (d.small_image_teacher_arch && !has(args, "teacher-arch") && ts.weights.empty() && side <= kSmallImageSide) {
+  if (d.small_image_teacher_arch && !has(args, "teacher-arch") && ts.weights.empty() &&
+      side <= kSmallImageSide) {
     ts.arch = d.small_image_teacher_arch;
     note("deitctl run: teacher " + ts.arch + " for " + std::to_string(data.train_info.height) + "x" +
          std::to_string(data.train_info.width) + " images (at most " + std::to_string(kSmallImageSide) +

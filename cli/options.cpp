@@ -368,10 +368,10 @@ void add_teacher_options(cxxopts::Options& options, const std::string& prefix, b
   auto add = options.add_options("Teacher");
   add(prefix + "arch",
       names_of(deit_teacher_arch_name) +
-          dflt(d.small_image_teacher_arch ? std::string(d.small_image_teacher_arch) + " for images of at most " +
-                                                std::to_string(kSmallImageSide) + " px trained from scratch, else " +
-                                                d.teacher_arch
-                                          : std::string(d.teacher_arch),
+          dflt(d.small_image_teacher_arch
+                   ? std::string(d.small_image_teacher_arch) + " for images of at most " +
+                         std::to_string(kSmallImageSide) + " px trained from scratch, else " + d.teacher_arch
+                   : std::string(d.teacher_arch),
                c.teacher_arch, two),
       cxxopts::value<std::string>(), "ARCH");
   add(prefix + "weights",

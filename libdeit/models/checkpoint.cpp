@@ -48,13 +48,14 @@ DataCard card_in(const LoadedTensors& src, int64_t num_classes, const std::strin
   return card_from_json(j, num_classes, path);
 }
 
-// The file's libdeit kind ("teacher", "student", a training state's ...); DEIT_E_FORMAT naming the file when it
-// has none, with `hint` appended (what to use for plain weights).
+// The file's libdeit kind ("teacher", "student", a training state's ...); DEIT_E_FORMAT naming the file when
+// it has none, with `hint` appended (what to use for plain weights).
 const std::string& kind_in(const std::map<std::string, std::string>& metadata, const std::string& path,
                            const std::string& hint = "") {
   const auto it = metadata.find(kKind);
   if (it == metadata.end())
-    fail(DEIT_E_FORMAT, path + ": not a libdeit checkpoint (no '" + std::string(kKind) + "' in __metadata__)" + hint);
+    fail(DEIT_E_FORMAT,
+         path + ": not a libdeit checkpoint (no '" + std::string(kKind) + "' in __metadata__)" + hint);
   return it->second;
 }
 
@@ -260,7 +261,8 @@ std::string checkpoint_kind(const std::string& path) {
   const SafetensorsFile header = read_safetensors(path, /*with_data=*/false);
   const std::string& kind = kind_in(header.metadata, path);
   if (kind != "teacher" && kind != "student")
-    fail(DEIT_E_FORMAT, path + ": a libdeit " + printable(kind) + " file, not a teacher or student checkpoint");
+    fail(DEIT_E_FORMAT,
+         path + ": a libdeit " + printable(kind) + " file, not a teacher or student checkpoint");
   return kind;
 }
 

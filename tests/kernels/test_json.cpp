@@ -8,10 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "core/error.h"
 #include "core/json.h"
-
-#include "check.h"
 
 namespace {
 

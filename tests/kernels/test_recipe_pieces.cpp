@@ -11,11 +11,10 @@
 #include <string>
 
 #include "augment/augment.h"
+#include "check.h"
 #include "models/student.h"
 #include "ops/fused_ops.h"
 #include "train/losses.h"
-
-#include "check.h"
 
 namespace {
 

@@ -7,10 +7,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "ops/fused_ops.h"
-#include "models/student.h"
-
 #include "check.h"
+#include "models/student.h"
+#include "ops/fused_ops.h"
 
 namespace {
 
