@@ -155,7 +155,6 @@ def cifar_resnet(depth_name, num_classes):
         blocks = [BasicBlock(inplanes, planes, stride, down)] + [BasicBlock(planes, planes) for _ in range(n - 1)]
         setattr(model, f"layer{stage + 1}", torch.nn.Sequential(*blocks))
         inplanes = planes
-    del model.layer4
     model.layer4 = torch.nn.Identity()  # not a parameter: the state dict has no layer4.*
     model.fc = torch.nn.Linear(64, num_classes)
     for m in model.modules():  # torchvision's init, on the replaced modules too

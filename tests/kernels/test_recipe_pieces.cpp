@@ -6,8 +6,6 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "augment/augment.h"

@@ -3,8 +3,7 @@
 // Built from the library's sources directly, since the shared library exports only the C API.
 #include <torch/torch.h>
 
-#include <cstdio>
-#include <cstdlib>
+#include <cmath>
 #include <string>
 
 #include "check.h"
