@@ -194,6 +194,14 @@ int cmd_run(int argc, char** argv) {
          ", student " + format_count(d.student_budget) + ") over " + format_count(n) +
          " training images: teacher " + std::to_string(ts.train.epochs) + ", student " +
          std::to_string(ss.distill.epochs) + " (--teacher-epochs / --student-epochs to choose)");
+  if (ts.recipe.augment && ts.train.epochs > 0 && ts.train.epochs < d.teacher_augment_min_epochs &&
+      !augmentation_given(args, "teacher-")) {
+    ts.recipe.augment.reset();
+    note("deitctl run: the teacher trains without augmentation: " + std::to_string(ts.train.epochs) +
+         " epoch" + (ts.train.epochs == 1 ? "" : "s") + " are fewer than " +
+         std::to_string(d.teacher_augment_min_epochs) +
+         ", where it underfits and augmentation slows it (--teacher-augment on to keep it)");
+  }
   note("deitctl run: " + describe_config(ts, ss, fraction, data, rt));
 
   // 1. Teacher: build, fine-tune, evaluate, save.

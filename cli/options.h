@@ -110,6 +110,9 @@ struct RecipeSettings {
 };
 // `prefix` "teacher-" (in `run`): --teacher-augment, when given, overrides --augment for the teacher.
 RecipeSettings recipe_settings(const cxxopts::ParseResult& args, const RunDefaults& d, const std::string& prefix);
+// Whether the command line chose augmentation (--augment, --PREFIXaugment or an op such as --erase) rather
+// than leaving it to the defaults.
+bool augmentation_given(const cxxopts::ParseResult& args, const std::string& prefix);
 
 // Teacher training options.  `prefix` is "teacher-" in `run` and "" in `teacher`; --batch-size is
 // shared with the student in `run`, so it is added only when add_batch_size is set.

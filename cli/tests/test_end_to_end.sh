@@ -79,6 +79,22 @@ assert len(raw) == h * (1 + 3 * w), (len(raw), w, h)
 PY
 pass "predictions.png is a valid RGB PNG of the grid's size"
 
+# The teacher's default augmentation follows its epochs: under 10 it underfits and trains on the images as
+# stored; asked for (--teacher-augment on, or an op such as --erase) or from 10 epochs up it is kept.
+few=(--data tiny --teacher-arch resnet18 --student-epochs 0 --batch-size 32 --threads 2)
+expect_rc 0 run "${few[@]}" --teacher-epochs 2 --out out-few
+expect_in err.txt "the teacher trains without augmentation: 2 epochs are fewer than 10"
+expect_in err.txt "2 epochs, adamw lr 0.003 cosine, no augmentation | student"
+expect_rc 0 run "${few[@]}" --teacher-epochs 2 --teacher-augment on --out out-few-on
+grep -qF "trains without augmentation" err.txt && fail "--teacher-augment on was dropped at 2 epochs"
+expect_in err.txt "2 epochs, adamw lr 0.003 cosine, augment crop pad 4, erase 0.25 | student"
+expect_rc 0 run "${few[@]}" --teacher-epochs 2 --erase 0.5 --out out-few-erase
+expect_in err.txt "2 epochs, adamw lr 0.003 cosine, augment crop pad 4, erase 0.5 | student"
+expect_rc 0 run "${few[@]}" --teacher-epochs 10 --out out-ten
+grep -qF "trains without augmentation" err.txt && fail "the teacher's augmentation was dropped at 10 epochs"
+expect_in err.txt "10 epochs, adamw lr 0.003 cosine, augment crop pad 4, erase 0.25 | student"
+pass "the teacher's default augmentation: off under 10 epochs, kept from 10 or when asked for"
+
 # info
 expect_rc 0 info out/student.safetensors
 expect_in out.txt "student"
