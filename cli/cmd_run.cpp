@@ -195,7 +195,7 @@ int cmd_run(int argc, char** argv) {
          " training images: teacher " + std::to_string(ts.train.epochs) + ", student " +
          std::to_string(ss.distill.epochs) + " (--teacher-epochs / --student-epochs to choose)");
   if (ts.recipe.augment && ts.train.epochs > 0 && ts.train.epochs < d.teacher_augment_min_epochs &&
-      !augmentation_given(args, "teacher-")) {
+      !ts.recipe.augment_given) {
     ts.recipe.augment.reset();
     note("deitctl run: the teacher trains without augmentation: " + std::to_string(ts.train.epochs) +
          " epoch" + (ts.train.epochs == 1 ? "" : "s") + " are fewer than " +

@@ -319,19 +319,9 @@ void add_recipe_options(cxxopts::Options& options, const RunDefaults& d, const R
       cxxopts::value<double>(), "N");
 }
 
-namespace {
-const char* const kAugmentOps[] = {"crop-padding", "resized-crop", "hflip", "erase", "mixup", "cutmix"};
-}  // namespace
-
-bool augmentation_given(const cxxopts::ParseResult& args, const std::string& prefix) {
-  if (has(args, "augment") || (!prefix.empty() && has(args, prefix + "augment"))) return true;
-  for (const char* op : kAugmentOps)
-    if (has(args, op)) return true;
-  return false;
-}
-
 RecipeSettings recipe_settings(const cxxopts::ParseResult& args, const RunDefaults& d,
                                const std::string& prefix) {
+  static const char* const kOps[] = {"crop-padding", "resized-crop", "hflip", "erase", "mixup", "cutmix"};
   RecipeSettings r;
   const bool teacher = !prefix.empty();
   bool on = teacher ? d.teacher_augment : d.augment;
@@ -340,11 +330,13 @@ RecipeSettings recipe_settings(const cxxopts::ParseResult& args, const RunDefaul
     const std::string v = get<std::string>(args, sw);
     if (v != "on" && v != "off") throw UsageError("--" + sw + ": '" + v + "' is not one of on, off");
     on = v == "on";
-    for (const char* op : kAugmentOps)
+    r.augment_given = true;
+    for (const char* op : kOps)
       if (!on && has(args, op) && sw == "augment")
         throw UsageError(std::string("--") + op + " needs augmentation, but --augment is off");
   } else {
-    for (const char* op : kAugmentOps) on = on || has(args, op);
+    for (const char* op : kOps) r.augment_given = r.augment_given || has(args, op);
+    on = on || r.augment_given;
   }
   if (on) {
     deit_augment_options a;

@@ -105,14 +105,15 @@ void add_recipe_options(cxxopts::Options& options, const RunDefaults& d, const R
 struct RecipeSettings {
   std::optional<deit_augment_options> augment;  // none: the images as stored
   double clip_grad = 0;
+  // The command line chose augmentation (--augment, --teacher-augment or an op such as --erase) rather than
+  // leaving it to the defaults.
+  bool augment_given = false;
   // The C options' pointer to `augment` (this struct must outlive the training call).
   const deit_augment_options* augment_ptr() const { return augment ? &*augment : nullptr; }
 };
 // `prefix` "teacher-" (in `run`): --teacher-augment, when given, overrides --augment for the teacher.
-RecipeSettings recipe_settings(const cxxopts::ParseResult& args, const RunDefaults& d, const std::string& prefix);
-// Whether the command line chose augmentation (--augment, --PREFIXaugment or an op such as --erase) rather
-// than leaving it to the defaults.
-bool augmentation_given(const cxxopts::ParseResult& args, const std::string& prefix);
+RecipeSettings recipe_settings(const cxxopts::ParseResult& args, const RunDefaults& d,
+                               const std::string& prefix);
 
 // Teacher training options.  `prefix` is "teacher-" in `run` and "" in `teacher`; --batch-size is
 // shared with the student in `run`, so it is added only when add_batch_size is set.
